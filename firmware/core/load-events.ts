@@ -1,0 +1,25 @@
+/**
+ * What the load-cell detector (core/detector.ts) reports to the dose logic.
+ * `atMs` is the monotonic time of the sample that settled the event.
+ */
+export type LoadFault = "SATURATED" | "DISCONNECTED" | "STUCK" | "NOISY";
+
+export type LoadEvent =
+  /** Mass left the bay and the reading is stable again. */
+  | { readonly kind: "removal"; readonly channel: number; readonly atMs: number; readonly grams: number; readonly pills: number; readonly confidence: number }
+  /** Mass was added (refill); `pills` is the best estimate of how many. */
+  | { readonly kind: "addition"; readonly channel: number; readonly atMs: number; readonly grams: number; readonly pills: number; readonly confidence: number }
+  /** Something pressed/lifted and came back with no net change: not a dose. */
+  | { readonly kind: "lift"; readonly channel: number; readonly atMs: number }
+  /** Short transient (knock, vibration): not a dose. */
+  | { readonly kind: "bump"; readonly channel: number; readonly atMs: number }
+  /** The channel cannot be trusted; it never yields a removal while faulty. */
+  | { readonly kind: "fault"; readonly channel: number; readonly atMs: number; readonly code: LoadFault }
+  /** A previously faulty channel reads plausibly again. */
+  | { readonly kind: "recovered"; readonly channel: number; readonly atMs: number };
+
+/** Per-channel calibration: grams = (raw - offset) / countsPerGram. */
+export interface Calibration {
+  readonly offset: number;
+  readonly countsPerGram: number;
+}
