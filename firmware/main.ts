@@ -1,0 +1,105 @@
+/**
+ * Device entry (ESP32, Moddable SDK).
+ *
+ * Moddable convention: the manifest's main module ("main", see
+ * manifests/esp32/manifest.json) is imported once the setup modules have run, and if its
+ * default export is a function it is called with no arguments (xs/platforms/mc/xsHosts.c,
+ * setStepDone). So this module only declares things; all I/O starts in main().
+ *
+ * Order: ports first (pins claimed, outputs dark and silent), then the dispenser starts
+ * at once, offline. Wi-Fi and SNTP come up in the background; until SNTP succeeds the
+ * clock's wallMs() is undefined and the core knows the time is unset.
+ */
+import Digital from "embedded:io/digital";
+import PWM from "embedded:io/pwm";
+import WiFi from "embedded:network/interface/wifi";
+import Net from "net";
+import NeoPixel from "neopixel";
+import SNTP from "sntp";
+import Time from "time";
+import config from "mc/config";
+
+import { createDispenser } from "./core/dispenser";
+import type { Ports } from "./core/ports";
+import { PushButton } from "./drivers/button";
+import { PiezoBuzzer } from "./drivers/buzzer";
+import { HX711, SharedClock } from "./drivers/hx711";
+import { CompartmentLeds } from "./drivers/led";
+import { BOARD } from "./platform/board";
+import { createClock } from "./platform/clock";
+import { createKv } from "./platform/kv";
+import { createLoadCells } from "./platform/loadcells";
+import { pixelWriter } from "./platform/neopixel";
+import { createNetwork } from "./platform/network";
+import { readResetReason } from "./platform/reset";
+import { createSntp } from "./platform/sntp";
+import { deviceSockets } from "./platform/sockets";
+import { createTimers } from "./platform/timers";
+import { startWifi } from "./platform/wifi";
+
+export const FIRMWARE_VERSION = "0.1.0";
+
+function str(key: string): string | undefined {
+  const v = config[key];
+  return typeof v === "string" && v.length > 0 ? v : undefined;
+}
+
+function deviceIdFromMac(): string {
+  const mac = Net.get("MAC");
+  return "dk-" + (mac ? mac.split(":").join("").toLowerCase() : "unknown");
+}
+
+export function startDevice() {
+  const clock = createClock();
+  const timers = createTimers();
+  clock.keepAlive(timers);
+
+  const kv = createKv("dosekeeper");
+  const netKv = createKv("dk-net"); // provisioning: "ssid", "password" (never in the core's namespace)
+
+  const leds = str("ledStrip")
+    ? new CompartmentLeds({ strip: pixelWriter(new NeoPixel({ length: BOARD.channels, pin: BOARD.stripPin, order: "GRB" })) })
+    : new CompartmentLeds({ io: Digital, pins: BOARD.ledPins });
+  const buzzer = new PiezoBuzzer({ io: PWM, pin: BOARD.buzzerPin, timers });
+  const button = new PushButton({ io: Digital, pin: BOARD.buttonPin, timers, clock });
+
+  // ---- LOAD CELLS: firmware/drivers/hx711.ts and firmware/platform/loadcells.ts belong to the
+  // HX711 driver's author; adjust here if their constructors change. ----
+  const sck = new SharedClock({ pin: BOARD.hx711Sck, timers, io: Digital });
+  const chips = BOARD.hx711Dout.map((dout) => new HX711({ dout, clock: sck, rate: BOARD.hx711Sps }));
+  const loadCells = createLoadCells({ chips, sps: BOARD.hx711Sps });
+  // ---- end LOAD CELLS ----
+
+  const network = createNetwork({ open: deviceSockets(), resolve: (h, cb) => Net.resolve(h, cb), timers });
+
+  const ports: Ports = { clock, timers, leds, buzzer, loadCells, button, kv, network };
+  const dispenser = createDispenser(ports, {
+    deviceId: str("deviceId") ?? deviceIdFromMac(),
+    firmware: FIRMWARE_VERSION,
+    resetReason: readResetReason(),
+    hw: { channels: loadCells.channels, leds: leds.count },
+  });
+  dispenser.start();
+
+  const sntp = createSntp({
+    SNTP,
+    hosts: [str("sntp1") ?? "pool.ntp.org", str("sntp2") ?? "time.cloudflare.com"],
+    timers,
+    setTime: (s) => Time.set(s),
+    onSynced: () => {
+      clock.markSynced();
+      dispenser.clockChanged();
+    },
+  });
+
+  const ssid = netKv.get("ssid") ?? str("wifiSsid");
+  const wifi = ssid
+    ? startWifi({ WiFi, ssid, password: netKv.get("password") ?? str("wifiPassword"), timers, onUp: () => sntp.start() })
+    : undefined;
+
+  return { ports, dispenser, wifi, sntp };
+}
+
+export default function main(): void {
+  startDevice();
+}

@@ -1,0 +1,21 @@
+/**
+ * Why the ESP32 last reset, from esp_reset_reason() through the SDK's `resetReason`
+ * module ($(MODDABLE)/build/devices/esp32/modules/resetReason), as the short codes the
+ * core reports ("power_on", "software", "watchdog", "brownout", "panic", ...).
+ */
+import getResetReason from "resetReason";
+
+// Index = esp_reset_reason_t.
+const CODES = ["unknown", "power_on", "external", "software", "panic", "watchdog", "watchdog", "watchdog", "deep_sleep", "brownout", "sdio"];
+
+export function resetReasonCode(reason: number): string {
+  return Number.isInteger(reason) && reason >= 0 && reason < CODES.length ? CODES[reason] : "unknown";
+}
+
+export function readResetReason(): string {
+  try {
+    return resetReasonCode(getResetReason().reason);
+  } catch {
+    return "unknown";
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * The device SocketFactory for platform/network.ts: lwip TCP, or the SDK's TLSSocket
+ * over it. `secure` is passed to the TLS session (e.g. { ca: [...] } certificates from
+ * the manifest's data); the server name (SNI, certificate host check) is the host name.
+ */
+import TCP from "embedded:io/socket/tcp";
+import TLSSocket from "embedded:io/socket/tcp/tls";
+import type { SocketFactory } from "./network";
+
+export function deviceSockets(secure?: Record<string, unknown>): SocketFactory {
+  return (o) => {
+    const callbacks = { onReadable: o.onReadable, onWritable: o.onWritable, onError: o.onError };
+    if (!o.tls) return new TCP({ address: o.address, port: o.port, nodelay: true, ...callbacks });
+    // Built apart from the call: the SDK's typings of TLSSocket omit the `TCP` option.
+    const options = { address: o.address, port: o.port, host: o.host, TCP: { io: TCP }, secure: secure ?? {}, nodelay: true, ...callbacks };
+    return new TLSSocket(options);
+  };
+}
