@@ -1,0 +1,593 @@
+/**
+ * MQTT 3.1.1 client for the device (QoS 0 and 1), over the Network, Timers and Clock ports.
+ *
+ * - persistent session (clean session off by default), retained last will, credentials;
+ * - bounded QoS 1 inflight table, retransmitted in order with DUP after every reconnect;
+ * - subscriptions kept in a bounded registry and re-sent when the broker lost the session;
+ * - keep-alive PINGREQ with a PINGRESP deadline;
+ * - reconnect with exponential backoff and full jitter (injected PRNG, no Math.random);
+ * - incoming packets are bounded by maxPacketBytes: larger ones are refused before allocation.
+ *
+ * XS-clean. See docs/mqtt-client.md for the state machine, parameters and error codes.
+ */
+
+import type { Clock, Network, StreamConnection, TimerId, Timers } from "../ports";
+import {
+  CONNACK_REASONS,
+  MQTT_OVERSIZE,
+  MqttParser,
+  encodeConnect,
+  encodeDisconnect,
+  encodePingreq,
+  encodePuback,
+  encodePublish,
+  encodeSubscribe,
+  encodeUnsubscribe,
+  isValidTopicFilter,
+  isValidTopicName,
+  utf8Length,
+} from "./codec";
+import type { MqttPacket, Subscription } from "./codec";
+
+export interface MqttWill {
+  topic: string;
+  payload: Uint8Array | string;
+  qos: 0 | 1;
+  /** Default true: a retained will lets late subscribers see that the device went away. */
+  retain?: boolean;
+}
+
+export interface MqttClientOptions {
+  host: string;
+  port: number;
+  tls?: boolean;
+  clientId: string;
+  username?: string;
+  password?: Uint8Array | string;
+  /** Seconds (0..65535, 0 = off). Default 60. */
+  keepAliveSec?: number;
+  /** Default false: the broker keeps subscriptions and QoS 1 messages across connections. */
+  cleanSession?: boolean;
+  will?: MqttWill;
+  /** Capacity of the QoS 1 inflight table. Default 16. */
+  maxInflight?: number;
+  /** Capacity of the subscription registry. Default 16. */
+  maxSubscriptions?: number;
+  /** Largest incoming remaining length accepted. Default 16384. */
+  maxPacketBytes?: number;
+  /** Largest outgoing PUBLISH packet (whole packet). Default 16384. */
+  maxPublishBytes?: number;
+  /** TCP/TLS connect + CONNACK deadline. Default 20000 ms. */
+  connectTimeoutMs?: number;
+  /** PINGRESP deadline after a PINGREQ. Default 10000 ms. */
+  pingTimeoutMs?: number;
+  /** Backoff cap of the first retry; doubles per failure. Default 1000 ms. */
+  backoffInitialMs?: number;
+  /** Upper bound of the backoff cap. Default 300000 ms (5 min). */
+  backoffMaxMs?: number;
+  /** A session that lasted at least this long resets the backoff. Default 60000 ms. */
+  stableMs?: number;
+}
+
+export interface MqttClientDeps {
+  network: Network;
+  timers: Timers;
+  clock: Clock;
+  /** Seeded PRNG returning numbers in [0, 1); used only for reconnect jitter. */
+  random: () => number;
+}
+
+export interface MqttMessageInfo {
+  qos: 0 | 1;
+  retain: boolean;
+  dup: boolean;
+}
+
+export interface MqttClientHandlers {
+  /** CONNACK accepted; queued QoS 1 publishes and subscriptions were already (re)sent. */
+  onConnect?(sessionPresent: boolean): void;
+  /** Incoming PUBLISH. For QoS 1 the PUBACK is sent after this returns (also if it throws). */
+  onMessage?(topic: string, payload: Uint8Array, info: MqttMessageInfo): void;
+  /** PUBACK received for a QoS 1 publish; the message left the inflight table. */
+  onAck?(packetId: number): void;
+  /** SUBACK for `topic`: granted QoS 0/1/2, or 0x80 when the broker refused it. */
+  onSubscribed?(topic: string, granted: number): void;
+  /** An established session (after onConnect) ended; reconnect is already scheduled unless stopped. */
+  onOffline?(reason: string): void;
+  /** Something went wrong that the application may log (codes in docs/mqtt-client.md). */
+  onFault?(code: string, detail: string): void;
+}
+
+export type MqttClientState = "idle" | "connecting" | "connected" | "waiting" | "stopped";
+
+export const MQTT_PROTOCOL = "MQTT_PROTOCOL";
+export const MQTT_REFUSED = "MQTT_REFUSED";
+export const MQTT_SUB_REFUSED = "MQTT_SUB_REFUSED";
+export const MQTT_CALLBACK_THREW = "MQTT_CALLBACK_THREW";
+
+interface InflightEntry {
+  id: number;
+  bytes: Uint8Array;
+  sent: boolean;
+}
+
+const SUB_WANT = 0; // needs SUBSCRIBE
+const SUB_PENDING = 1; // SUBSCRIBE sent, waiting SUBACK
+const SUB_ACTIVE = 2; // SUBACK received
+const SUB_UNWANT = 3; // needs UNSUBSCRIBE
+const SUB_UNPENDING = 4; // UNSUBSCRIBE sent, waiting UNSUBACK
+
+interface SubEntry {
+  topic: string;
+  qos: 0 | 1;
+  st: number;
+  pid: number;
+}
+
+/** Filters per SUBSCRIBE / UNSUBSCRIBE packet when flushing the registry. */
+const FILTERS_PER_PACKET = 8;
+const NO_TIMER = -1;
+
+function opt(v: number | undefined, dflt: number, min: number, max: number, name: string): number {
+  const x = v === undefined ? dflt : v;
+  if (!(Number.isInteger(x) && x >= min && x <= max)) throw new RangeError("MQTT_BAD_OPTION: " + name);
+  return x;
+}
+
+export class MqttClient {
+  private readonly deps: MqttClientDeps;
+  private readonly o: MqttClientOptions;
+  private readonly h: MqttClientHandlers;
+  private readonly keepAliveMs: number;
+  private readonly maxInflight: number;
+  private readonly maxSubs: number;
+  private readonly maxPublishBytes: number;
+  private readonly connectTimeoutMs: number;
+  private readonly pingTimeoutMs: number;
+  private readonly backoffInitialMs: number;
+  private readonly backoffMaxMs: number;
+  private readonly stableMs: number;
+  private readonly connectBytes: Uint8Array;
+  private readonly parser: MqttParser;
+
+  private st: MqttClientState = "idle";
+  private conn: StreamConnection | null = null;
+  private gen = 0;
+  private attempt = 0;
+  private connectedAt = 0;
+  private lastSentMs = 0;
+  private nextId = 1;
+  private tReconnect: TimerId = NO_TIMER;
+  private tConnect: TimerId = NO_TIMER;
+  private tPing: TimerId = NO_TIMER;
+  private tPingResp: TimerId = NO_TIMER;
+  private tWriteFail: TimerId = NO_TIMER;
+  private readonly inflight: InflightEntry[] = [];
+  private readonly subs: SubEntry[] = [];
+  private lastDelay = 0;
+
+  constructor(deps: MqttClientDeps, options: MqttClientOptions, handlers: MqttClientHandlers) {
+    this.deps = deps;
+    this.o = options;
+    this.h = handlers;
+    this.keepAliveMs = opt(options.keepAliveSec, 60, 0, 65535, "keepAliveSec") * 1000;
+    this.maxInflight = opt(options.maxInflight, 16, 1, 1000, "maxInflight");
+    this.maxSubs = opt(options.maxSubscriptions, 16, 1, 1000, "maxSubscriptions");
+    this.maxPublishBytes = opt(options.maxPublishBytes, 16384, 16, 268435460, "maxPublishBytes");
+    this.connectTimeoutMs = opt(options.connectTimeoutMs, 20000, 1, 3600000, "connectTimeoutMs");
+    this.pingTimeoutMs = opt(options.pingTimeoutMs, 10000, 1, 3600000, "pingTimeoutMs");
+    this.backoffInitialMs = opt(options.backoffInitialMs, 1000, 1, 86400000, "backoffInitialMs");
+    this.backoffMaxMs = opt(options.backoffMaxMs, 300000, this.backoffInitialMs, 86400000, "backoffMaxMs");
+    this.stableMs = opt(options.stableMs, 60000, 0, 86400000, "stableMs");
+    this.parser = new MqttParser({ maxPacketBytes: opt(options.maxPacketBytes, 16384, 2, 268435455, "maxPacketBytes") });
+    const w = options.will;
+    // Encoded once: also validates client id, credentials and will up front (throws RangeError).
+    this.connectBytes = encodeConnect({
+      clientId: options.clientId,
+      cleanSession: options.cleanSession === true,
+      keepAlive: this.keepAliveMs / 1000,
+      will: w ? { topic: w.topic, payload: w.payload, qos: w.qos, retain: w.retain !== false } : null,
+      username: options.username === undefined ? null : options.username,
+      password: options.password === undefined ? null : options.password,
+    });
+  }
+
+  /* ------------------------------------------------------------ public API */
+
+  get state(): MqttClientState {
+    return this.st;
+  }
+
+  /** Number of QoS 1 publishes not yet acknowledged (sent or waiting to be sent). */
+  get inflightCount(): number {
+    return this.inflight.length;
+  }
+
+  /** Packet ids of the inflight table, oldest first. */
+  inflightIds(): number[] {
+    return this.inflight.map((e) => e.id);
+  }
+
+  /** Delay (ms) chosen for the most recently scheduled reconnect. */
+  get lastBackoffMs(): number {
+    return this.lastDelay;
+  }
+
+  /** Start connecting (no-op unless idle or stopped). Reconnects forever until stop(). */
+  start(): void {
+    if (this.st !== "idle" && this.st !== "stopped") return;
+    this.attempt = 0;
+    this.open();
+  }
+
+  /**
+   * Send DISCONNECT if connected, close, and stop reconnecting. The inflight table and the
+   * subscription registry are kept; start() resumes them. The last will is not published.
+   */
+  stop(): void {
+    if (this.st === "idle" || this.st === "stopped") return;
+    const was = this.st === "connected";
+    if (was) this.send(encodeDisconnect());
+    this.teardown();
+    this.cancel("tReconnect");
+    this.st = "stopped";
+    if (was) this.safe("onOffline", () => this.h.onOffline && this.h.onOffline("stopped"));
+  }
+
+  /**
+   * Publish. QoS 0: sent now if connected, returns 0, or false when not connected.
+   * QoS 1: stored in the inflight table and sent now if connected (else after the next CONNACK);
+   * returns the packet id, or false when the table is full (the caller keeps the message).
+   * Throws RangeError "MQTT_BAD_TOPIC" / "MQTT_OVERSIZE" for invalid topics or oversized packets.
+   */
+  publish(topic: string, payload: Uint8Array | string, options?: { qos?: 0 | 1; retain?: boolean }): number | false {
+    const qos = options && options.qos !== undefined ? options.qos : 0;
+    if (qos !== 0 && qos !== 1) throw new RangeError("MQTT_MALFORMED: qos must be 0 or 1");
+    if (!isValidTopicName(topic)) throw new RangeError("MQTT_BAD_TOPIC: " + topic);
+    const retain = options !== undefined && options.retain === true;
+    // Size check before anything else, so an oversized message throws whatever the state.
+    const pl = typeof payload === "string" ? utf8Length(payload, true) : payload.length;
+    if (pl < 0) throw new RangeError("MQTT_BAD_UTF8: payload string");
+    const rem = 2 + utf8Length(topic) + (qos === 1 ? 2 : 0) + pl;
+    const total = 1 + (rem < 128 ? 1 : rem < 16384 ? 2 : rem < 2097152 ? 3 : 4) + rem;
+    if (total > this.maxPublishBytes) throw new RangeError(MQTT_OVERSIZE + ": publish of " + total + " bytes");
+    if (qos === 0) {
+      if (this.st !== "connected") return false;
+      return this.send(encodePublish({ topic, payload, qos: 0, retain })) ? 0 : false;
+    }
+    if (this.inflight.length >= this.maxInflight) return false;
+    const id = this.allocId();
+    if (id === 0) return false;
+    const bytes = encodePublish({ topic, payload, qos: 1, retain, packetId: id });
+    const e: InflightEntry = { id, bytes, sent: false };
+    this.inflight.push(e);
+    if (this.st === "connected") e.sent = this.send(bytes);
+    return id;
+  }
+
+  /**
+   * Add (or change the QoS of) a subscription. Sent now if connected, else after CONNACK,
+   * and re-sent automatically whenever the broker reports no session.
+   * Returns false when the registry is full. Throws RangeError "MQTT_BAD_TOPIC" on a bad filter.
+   */
+  subscribe(filter: string, qos: 0 | 1 = 1): boolean {
+    if (!isValidTopicFilter(filter)) throw new RangeError("MQTT_BAD_TOPIC: " + filter);
+    if (qos !== 0 && qos !== 1) throw new RangeError("MQTT_MALFORMED: qos must be 0 or 1");
+    let e = this.findSub(filter);
+    if (e) {
+      if (e.st === SUB_UNWANT || e.st === SUB_UNPENDING || e.qos !== qos) e.st = SUB_WANT;
+      e.qos = qos;
+    } else {
+      if (this.subs.length >= this.maxSubs) return false;
+      e = { topic: filter, qos, st: SUB_WANT, pid: 0 };
+      this.subs.push(e);
+    }
+    if (this.st === "connected") this.flushSubs();
+    return true;
+  }
+
+  /** Remove a subscription (UNSUBSCRIBE now or after CONNACK). Returns false if it was not registered. */
+  unsubscribe(filter: string): boolean {
+    const e = this.findSub(filter);
+    if (!e) return false;
+    if (e.st !== SUB_UNPENDING) e.st = SUB_UNWANT;
+    if (this.st === "connected") this.flushSubs();
+    return true;
+  }
+
+  /* -------------------------------------------------------------- internals */
+
+  private findSub(filter: string): SubEntry | undefined {
+    for (const e of this.subs) if (e.topic === filter) return e;
+    return undefined;
+  }
+
+  private idInUse(id: number): boolean {
+    for (const e of this.inflight) if (e.id === id) return true;
+    for (const s of this.subs) if (s.pid === id && (s.st === SUB_PENDING || s.st === SUB_UNPENDING)) return true;
+    return false;
+  }
+
+  private allocId(): number {
+    for (let k = 0; k < 65535; k++) {
+      const id = this.nextId;
+      this.nextId = id === 65535 ? 1 : id + 1;
+      if (!this.idInUse(id)) return id;
+    }
+    return 0;
+  }
+
+  private cancel(name: "tReconnect" | "tConnect" | "tPing" | "tPingResp" | "tWriteFail"): void {
+    const id = this[name];
+    if (id !== NO_TIMER) {
+      this.deps.timers.cancel(id);
+      this[name] = NO_TIMER;
+    }
+  }
+
+  /** Call a user callback; a throw is reported as a fault instead of corrupting our state. */
+  private safe(name: string, f: () => unknown): void {
+    try {
+      f();
+    } catch (e) {
+      if (name === "onFault") return;
+      this.fault(MQTT_CALLBACK_THREW, name + ": " + String(e));
+    }
+  }
+
+  private fault(code: string, detail: string): void {
+    this.safe("onFault", () => this.h.onFault && this.h.onFault(code, detail));
+  }
+
+  private send(bytes: Uint8Array): boolean {
+    const c = this.conn;
+    if (c === null) return false;
+    if (c.write(bytes)) {
+      this.lastSentMs = this.deps.clock.monoMs();
+      return true;
+    }
+    // Closed under us: drop on the next turn (never re-entrantly from inside publish()).
+    if (this.tWriteFail === NO_TIMER) {
+      const g = this.gen;
+      this.tWriteFail = this.deps.timers.once(0, () => {
+        this.tWriteFail = NO_TIMER;
+        if (g === this.gen) this.drop("write_failed");
+      });
+    }
+    return false;
+  }
+
+  private open(): void {
+    this.tReconnect = NO_TIMER;
+    const g = ++this.gen;
+    this.parser.reset();
+    this.st = "connecting";
+    this.tConnect = this.deps.timers.once(this.connectTimeoutMs, () => {
+      this.tConnect = NO_TIMER;
+      if (g === this.gen) this.drop("connect_timeout");
+    });
+    try {
+      this.conn = this.deps.network.connect(this.o.host, this.o.port, this.o.tls === true, {
+        onConnect: () => {
+          if (g === this.gen) this.send(this.connectBytes);
+        },
+        onData: (bytes) => {
+          if (g === this.gen) this.onData(bytes);
+        },
+        onClose: (reason) => {
+          if (g === this.gen) this.drop(reason || "closed");
+        },
+      });
+    } catch (e) {
+      this.conn = null;
+      this.fault("MQTT_NETWORK", String(e));
+      this.drop("connect_failed");
+    }
+  }
+
+  /** Close the current connection (if any) and cancel its timers; no state change, no callbacks. */
+  private teardown(): void {
+    this.gen++;
+    this.cancel("tConnect");
+    this.cancel("tPing");
+    this.cancel("tPingResp");
+    this.cancel("tWriteFail");
+    this.parser.reset();
+    const c = this.conn;
+    this.conn = null;
+    if (c !== null) {
+      try {
+        c.close();
+      } catch (_e) {
+        // already closed
+      }
+    }
+  }
+
+  /** End the current connection attempt/session and schedule a reconnect with backoff. */
+  private drop(reason: string): void {
+    if (this.st !== "connecting" && this.st !== "connected") return;
+    const was = this.st === "connected";
+    this.teardown();
+    if (was && this.deps.clock.monoMs() - this.connectedAt >= this.stableMs) this.attempt = 0;
+    const exp = this.attempt < 30 ? this.attempt : 30;
+    let cap = this.backoffInitialMs * Math.pow(2, exp);
+    if (cap > this.backoffMaxMs) cap = this.backoffMaxMs;
+    let r = this.deps.random();
+    if (!(r >= 0 && r < 1)) r = 0.5;
+    const delay = Math.floor(r * cap);
+    this.attempt++;
+    this.lastDelay = delay;
+    this.st = "waiting";
+    this.tReconnect = this.deps.timers.once(delay, () => {
+      if (this.st === "waiting") this.open();
+    });
+    if (was) this.safe("onOffline", () => this.h.onOffline && this.h.onOffline(reason));
+  }
+
+  private onData(bytes: Uint8Array): void {
+    const alive = this.parser.feed(bytes, (p) => this.onPacket(p));
+    if (!alive) {
+      const e = this.parser.error;
+      this.fault(e ? e.code : "MQTT_MALFORMED", e ? e.detail : "");
+      this.drop("protocol");
+    }
+  }
+
+  private protocolError(detail: string): void {
+    this.fault(MQTT_PROTOCOL, detail);
+    this.drop("protocol");
+  }
+
+  private onPacket(p: MqttPacket): void {
+    if (this.st === "connecting") {
+      if (p.type !== "connack") return this.protocolError(p.type + " before CONNACK");
+      this.cancel("tConnect");
+      if (p.returnCode !== 0) {
+        const why = CONNACK_REASONS[p.returnCode] || "unknown";
+        this.fault(MQTT_REFUSED, "CONNACK " + p.returnCode + " " + why);
+        return this.drop("refused_" + p.returnCode);
+      }
+      this.onSession(p.sessionPresent);
+      return;
+    }
+    if (this.st !== "connected") return;
+    switch (p.type) {
+      case "publish": {
+        if (p.qos === 2) return this.protocolError("QoS 2 PUBLISH (never subscribed with QoS 2)");
+        const g = this.gen;
+        const info: MqttMessageInfo = { qos: p.qos, retain: p.retain, dup: p.dup };
+        this.safe("onMessage", () => this.h.onMessage && this.h.onMessage(p.topic, p.payload, info));
+        if (p.qos === 1 && g === this.gen) this.send(encodePuback(p.packetId));
+        return;
+      }
+      case "puback": {
+        for (let i = 0; i < this.inflight.length; i++) {
+          if (this.inflight[i].id === p.packetId) {
+            this.inflight.splice(i, 1);
+            this.safe("onAck", () => this.h.onAck && this.h.onAck(p.packetId));
+            return;
+          }
+        }
+        return; // unknown id (late duplicate ack): ignored
+      }
+      case "suback": {
+        const batch: SubEntry[] = [];
+        for (const e of this.subs) if (e.st === SUB_PENDING && e.pid === p.packetId) batch.push(e);
+        if (batch.length === 0) return;
+        if (batch.length !== p.granted.length) return this.protocolError("SUBACK has " + p.granted.length + " codes for " + batch.length + " filters");
+        for (let i = 0; i < batch.length; i++) {
+          const e = batch[i];
+          const gq = p.granted[i];
+          if (gq === 0x80) {
+            this.subs.splice(this.subs.indexOf(e), 1);
+            this.fault(MQTT_SUB_REFUSED, e.topic);
+          } else {
+            e.st = SUB_ACTIVE;
+          }
+          this.safe("onSubscribed", () => this.h.onSubscribed && this.h.onSubscribed(e.topic, gq));
+        }
+        return;
+      }
+      case "unsuback": {
+        for (let i = this.subs.length - 1; i >= 0; i--) {
+          const e = this.subs[i];
+          if (e.st === SUB_UNPENDING && e.pid === p.packetId) this.subs.splice(i, 1);
+        }
+        return;
+      }
+      case "pingresp":
+        this.cancel("tPingResp");
+        return;
+      default:
+        return this.protocolError("unexpected " + p.type);
+    }
+  }
+
+  private onSession(sessionPresent: boolean): void {
+    this.st = "connected";
+    this.connectedAt = this.deps.clock.monoMs();
+    const g = this.gen;
+    // Subscription registry: what the broker may still hold depends on sessionPresent.
+    for (let i = this.subs.length - 1; i >= 0; i--) {
+      const e = this.subs[i];
+      if (!sessionPresent) {
+        if (e.st === SUB_UNWANT || e.st === SUB_UNPENDING) this.subs.splice(i, 1);
+        else e.st = SUB_WANT;
+      } else if (e.st === SUB_PENDING) {
+        e.st = SUB_WANT;
+      } else if (e.st === SUB_UNPENDING) {
+        e.st = SUB_UNWANT;
+      }
+    }
+    this.flushSubs();
+    // Inflight QoS 1, oldest first; anything sent before carries DUP.
+    for (const e of this.inflight) {
+      if (g !== this.gen) return;
+      if (e.sent) e.bytes[0] |= 0x08;
+      e.sent = this.send(e.bytes);
+    }
+    if (g !== this.gen) return;
+    this.schedulePing();
+    this.safe("onConnect", () => this.h.onConnect && this.h.onConnect(sessionPresent));
+  }
+
+  private flushSubs(): void {
+    const want: Subscription[] = [];
+    const wantE: SubEntry[] = [];
+    const unwant: string[] = [];
+    const unwantE: SubEntry[] = [];
+    for (const e of this.subs) {
+      if (e.st === SUB_WANT) {
+        want.push({ topic: e.topic, qos: e.qos });
+        wantE.push(e);
+      } else if (e.st === SUB_UNWANT) {
+        unwant.push(e.topic);
+        unwantE.push(e);
+      }
+    }
+    for (let i = 0; i < want.length; i += FILTERS_PER_PACKET) {
+      const id = this.allocId();
+      if (id === 0) return;
+      const part = want.slice(i, i + FILTERS_PER_PACKET);
+      for (let k = i; k < i + part.length; k++) {
+        wantE[k].st = SUB_PENDING;
+        wantE[k].pid = id;
+      }
+      this.send(encodeSubscribe(id, part));
+    }
+    for (let i = 0; i < unwant.length; i += FILTERS_PER_PACKET) {
+      const id = this.allocId();
+      if (id === 0) return;
+      const part = unwant.slice(i, i + FILTERS_PER_PACKET);
+      for (let k = i; k < i + part.length; k++) {
+        unwantE[k].st = SUB_UNPENDING;
+        unwantE[k].pid = id;
+      }
+      this.send(encodeUnsubscribe(id, part));
+    }
+  }
+
+  private schedulePing(): void {
+    if (this.keepAliveMs === 0) return;
+    this.cancel("tPing");
+    const now = this.deps.clock.monoMs();
+    let wait = this.lastSentMs + this.keepAliveMs - now;
+    if (wait < 0) wait = 0;
+    const g = this.gen;
+    this.tPing = this.deps.timers.once(wait, () => {
+      this.tPing = NO_TIMER;
+      if (g !== this.gen || this.st !== "connected") return;
+      if (this.deps.clock.monoMs() - this.lastSentMs >= this.keepAliveMs) {
+        this.send(encodePingreq());
+        if (this.tPingResp === NO_TIMER) {
+          this.tPingResp = this.deps.timers.once(this.pingTimeoutMs, () => {
+            this.tPingResp = NO_TIMER;
+            if (g === this.gen) this.drop("ping_timeout");
+          });
+        }
+      }
+      if (g === this.gen) this.schedulePing();
+    });
+  }
+}
