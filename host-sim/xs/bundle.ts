@@ -18,6 +18,7 @@ export async function bundleKernel(): Promise<string> {
     platform: "neutral",
     write: false,
     logLevel: "silent",
+    footer: { js: "globalThis.DK = DK;" },
   });
   return r.outputFiles[0].text;
 }
