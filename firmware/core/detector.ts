@@ -701,7 +701,7 @@ export class ChannelDetector {
     const cpg = Math.abs(this.cal.countsPerGram);
     const noisy = NOISY_GRAMS * cpg;
     const q0 = this.quiet(0);
-    if (this.mode !== M_FAULT && this.hN >= 3 && q0 && this.quiet(1) && this.hSig[0] > noisy && this.hSig[1] > noisy && this.hSig[2] > noisy && this.white(3)) {
+    if (this.mode !== M_FAULT && q0 && this.hSig[0] > noisy && this.hSig[1] > noisy && this.white(2)) {
       return this.enterFault("NOISY", this.lastReadingMs);
     }
     if (!q0) return undefined;

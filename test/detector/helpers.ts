@@ -1,0 +1,40 @@
+import { BayModel } from "../../host-sim/kernel/mass-model";
+import { ChannelDetector } from "../../firmware/core/detector";
+import type { Medication } from "../../firmware/core/config-types";
+import type { Calibration, LoadEvent } from "../../firmware/core/load-events";
+
+export const CAL: Calibration = { offset: 120000, countsPerGram: 2147.5 };
+export const MEDS: Medication[] = [{ name: "A", count: 2, unitMg: 500 }];
+
+/** Drive a detector from a raw source, honouring nextIntervalMs(); returns the events. */
+export function drive(det: ChannelDetector, raw: (t: number) => number, untilMs: number, startMs = 0): { events: LoadEvent[]; samples: number } {
+  const events: LoadEvent[] = [];
+  let t = startMs;
+  let samples = 0;
+  while (t <= untilMs) {
+    const ev = det.push(raw(t), t);
+    samples++;
+    if (ev) events.push(ev);
+    t += det.nextIntervalMs();
+  }
+  return { events, samples };
+}
+
+export function setup(sps: number, seed: number, meds: Medication[] = MEDS, initialGrams = 40) {
+  const model = new BayModel({ seed, sps, calibration: CAL, initialGrams });
+  const det = new ChannelDetector({ channel: 0, sps, calibration: CAL, meds });
+  return { model, det };
+}
+
+/** Deterministic Gaussian-ish noise for synthetic streams. */
+export function lcgNoise(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    let sum = 0;
+    for (let i = 0; i < 12; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      sum += s / 4294967296;
+    }
+    return sum - 6;
+  };
+}
