@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 
 export class ScenarioFileError extends Error {
-  get name(): string {
+  override get name(): string {
     return "ScenarioFileError";
   }
 }
