@@ -20,6 +20,8 @@ import Time from "time";
 import config from "mc/config";
 
 import { createDispenser } from "./core/dispenser";
+import { createLink } from "./core/link";
+import { LINK_PREF_KEYS, linkSettingsFrom } from "./core/link-settings";
 import type { Ports } from "./core/ports";
 import { PushButton } from "./drivers/button";
 import { PiezoBuzzer } from "./drivers/buzzer";
@@ -73,13 +75,33 @@ export function startDevice() {
   const network = createNetwork({ open: deviceSockets(), resolve: (h, cb) => Net.resolve(h, cb), timers });
 
   const ports: Ports = { clock, timers, leds, buzzer, loadCells, button, kv, network };
-  const dispenser = createDispenser(ports, {
+  const identity = {
     deviceId: str("deviceId") ?? deviceIdFromMac(),
     firmware: FIRMWARE_VERSION,
     resetReason: readResetReason(),
     hw: { channels: loadCells.channels, leds: leds.count },
-  });
+  };
+
+  // ---- LINK (firmware/core/link.ts): MQTT session; settings from the "dk-net" preferences
+  // (keys in firmware/core/link-settings.ts and docs/protocol.md). Without them the device runs offline. ----
+  const settings = linkSettingsFrom((k) => netKv.get(k), identity.deviceId);
+  const link = settings.ok
+    ? createLink({
+        ports,
+        identity,
+        random: () => Math.random(), // platform: XS Math.random on the ESP32 is seeded from the hardware RNG
+        broker: settings.broker,
+        trustedKeys: settings.trustedKeys,
+        onErase: () => {
+          for (const k of ["ssid", "password", ...LINK_PREF_KEYS]) netKv.delete(k);
+        },
+      })
+    : undefined;
+  const dispenser = createDispenser(ports, identity, link ? { uplink: link.uplink } : {});
+  if (link) link.attach(dispenser);
   dispenser.start();
+  if (!settings.ok) dispenser.log("fault", "alert", { code: settings.code, detail: settings.detail });
+  // ---- end LINK ----
 
   const sntp = createSntp({
     SNTP,
@@ -94,10 +116,13 @@ export function startDevice() {
 
   const ssid = netKv.get("ssid") ?? str("wifiSsid");
   const wifi = ssid
-    ? startWifi({ WiFi, ssid, password: netKv.get("password") ?? str("wifiPassword"), timers, onUp: () => sntp.start() })
+    ? startWifi({ WiFi, ssid, password: netKv.get("password") ?? str("wifiPassword"), timers, onUp: () => {
+        sntp.start();
+        if (link) link.start();
+      } })
     : undefined;
 
-  return { ports, dispenser, wifi, sntp };
+  return { ports, dispenser, link, wifi, sntp };
 }
 
 export default function main(): void {

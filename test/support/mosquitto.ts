@@ -1,0 +1,167 @@
+/**
+ * A real Mosquitto for tests, configured like production: per-user passwords (mosquitto_passwd),
+ * an ACL with %u patterns (docs/protocol.md), no anonymous access, a plain loopback listener
+ * and a TLS listener whose CA and server certificate are generated here with `openssl`.
+ *
+ * Skips cleanly: `findMosquitto()` returns null when the binaries are missing (Debian:
+ * `apt-get install -y mosquitto openssl` — mosquitto lives in /usr/sbin, mosquitto_passwd in /usr/bin).
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+
+function findBin(name: string): string | null {
+  const dirs = (process.env.PATH ?? "").split(path.delimiter).concat(["/usr/sbin", "/usr/local/sbin", "/usr/bin"]);
+  for (const d of dirs) {
+    const p = path.join(d, name);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      // next
+    }
+  }
+  return null;
+}
+
+export interface MosquittoBins {
+  mosquitto: string;
+  passwd: string;
+  openssl: string;
+}
+
+/** Paths of mosquitto, mosquitto_passwd and openssl, or null if any is missing. */
+export function findMosquitto(): MosquittoBins | null {
+  const mosquitto = findBin("mosquitto");
+  const passwd = findBin("mosquitto_passwd");
+  const openssl = findBin("openssl");
+  return mosquitto && passwd && openssl ? { mosquitto, passwd, openssl } : null;
+}
+
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: "127.0.0.1", port });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+/** The production ACL: devices see only their own subtree; `admins` see every device. */
+export function deviceAcl(admins: readonly string[]): string {
+  const lines = [
+    "# devices: user name = device id",
+    "pattern write dk/%u/evt",
+    "pattern write dk/%u/tele",
+    "pattern write dk/%u/stat",
+    "pattern write dk/%u/status",
+    "pattern read dk/%u/cmnd/#",
+    "pattern read dk/%u/rcpt",
+    "",
+  ];
+  for (const a of admins) lines.push(`user ${a}`, "topic readwrite dk/#", "");
+  return lines.join("\n");
+}
+
+export interface MosquittoOptions {
+  /** user → password */
+  users: Record<string, string>;
+  /** Users with read/write on dk/# (pharmacist, relay). */
+  admins?: string[];
+  tls?: boolean;
+}
+
+export class Mosquitto {
+  proc: ChildProcess | null = null;
+  port = 0;
+  tlsPort = 0;
+  readonly dir: string;
+  caPem = "";
+  log = "";
+
+  private constructor(
+    readonly bins: MosquittoBins,
+    readonly opts: MosquittoOptions,
+  ) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "dk-mosq-"));
+  }
+
+  static async start(bins: MosquittoBins, opts: MosquittoOptions): Promise<Mosquitto> {
+    const m = new Mosquitto(bins, opts);
+    await m.configure();
+    await m.run();
+    return m;
+  }
+
+  private file(name: string): string {
+    return path.join(this.dir, name);
+  }
+
+  private openssl(args: string[]): void {
+    execFileSync(this.bins.openssl, args, { cwd: this.dir, stdio: "pipe" });
+  }
+
+  private async configure(): Promise<void> {
+    this.port = await freePort();
+    const users = Object.entries(this.opts.users);
+    users.forEach(([u, p], i) => execFileSync(this.bins.passwd, i === 0 ? ["-b", "-c", this.file("passwd"), u, p] : ["-b", this.file("passwd"), u, p], { stdio: "pipe" }));
+    fs.writeFileSync(this.file("acl"), deviceAcl(this.opts.admins ?? []));
+    const conf = [
+      "per_listener_settings false",
+      "allow_anonymous false",
+      `password_file ${this.file("passwd")}`,
+      `acl_file ${this.file("acl")}`,
+      "persistence false",
+      "log_dest stderr",
+      "log_type error",
+      "log_type warning",
+      `listener ${this.port} 127.0.0.1`,
+    ];
+    if (os.userInfo().uid === 0) conf.unshift("user root"); // otherwise it drops to "mosquitto" and cannot read the temp dir
+    if (this.opts.tls) {
+      this.tlsPort = await freePort();
+      this.openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=dk-test-ca", "-keyout", "ca.key", "-out", "ca.crt"]);
+      fs.writeFileSync(this.file("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n");
+      this.openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"]);
+      this.openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "server.crt"]);
+      this.caPem = fs.readFileSync(this.file("ca.crt"), "utf8");
+      conf.push(`listener ${this.tlsPort} 127.0.0.1`, `cafile ${this.file("ca.crt")}`, `certfile ${this.file("server.crt")}`, `keyfile ${this.file("server.key")}`, "tls_version tlsv1.2");
+    }
+    fs.writeFileSync(this.file("mosquitto.conf"), conf.join("\n") + "\n");
+  }
+
+  private async run(): Promise<void> {
+    const p = spawn(this.bins.mosquitto, ["-c", this.file("mosquitto.conf")], { stdio: ["ignore", "ignore", "pipe"] });
+    p.stderr?.on("data", (d: Buffer) => (this.log += d.toString()));
+    this.proc = p;
+    const end = Date.now() + 8000;
+    while (!(await canConnect(this.port)) || (this.opts.tls && !(await canConnect(this.tlsPort)))) {
+      if (p.exitCode !== null) throw new Error("mosquitto exited: " + this.log);
+      if (Date.now() > end) throw new Error("mosquitto did not start: " + this.log);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    this.proc = null;
+    if (p && p.exitCode === null && p.signalCode === null) {
+      const exited = new Promise((r) => p.once("exit", r));
+      p.kill("SIGTERM");
+      await exited;
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
