@@ -1,0 +1,356 @@
+// Pharmacist console: edit a device's schedule, validated in the browser by the device's own
+// validator (firmware/core/config.ts bundled by the server as /validator.js), sign & push,
+// acknowledgement or coded refusal, adherence chart, FHIR export, audit log.
+import { validateConfig } from "/validator.js";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+let api;
+let hw = { channels: 4, leds: 4 };
+let device = "";
+let draft = null;
+let lastErrors = [];
+let openContents = false;
+let lastEvSeq = new Map();
+
+// ------------------------------------------------------------------ paths
+function parsePath(p) {
+  const out = [];
+  for (const m of p.matchAll(/([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]/g)) out.push(m[1] !== undefined ? m[1] : Number(m[2]));
+  return out;
+}
+function getAt(obj, p) { return parsePath(p).reduce((o, k) => (o == null ? undefined : o[k]), obj); }
+function setAt(obj, p, v) {
+  const ks = parsePath(p);
+  let o = obj;
+  for (let i = 0; i < ks.length - 1; i++) {
+    if (o[ks[i]] == null) o[ks[i]] = typeof ks[i + 1] === "number" ? [] : {};
+    o = o[ks[i]];
+  }
+  if (v === undefined) delete o[ks[ks.length - 1]];
+  else o[ks[ks.length - 1]] = v;
+}
+
+// ------------------------------------------------------------------ form
+function field(label, path, kind, opts = {}) {
+  const id = "f-" + path.replace(/[^A-Za-z0-9]/g, "_");
+  const wrap = document.createElement("span");
+  wrap.className = "f";
+  const lab = document.createElement("label");
+  lab.htmlFor = id;
+  lab.textContent = label;
+  let input;
+  if (kind === "select") {
+    input = document.createElement("select");
+    for (const o of opts.options) input.append(new Option(o, o));
+  } else {
+    input = document.createElement("input");
+    input.type = "text";
+    if (kind === "number") input.inputMode = "decimal";
+  }
+  input.id = id;
+  input.className = opts.cls || "w-m";
+  input.dataset.path = path;
+  input.dataset.kind = kind;
+  input.setAttribute("aria-label", opts.aria || `${label} (${path})`);
+  const cur = getAt(draft, path);
+  if (kind === "days") input.value = Array.isArray(cur) ? cur.join(",") : "";
+  else input.value = cur === undefined || cur === null ? "" : String(cur);
+  input.addEventListener("input", () => {
+    setAt(draft, path, readInput(input));
+    syncJson();
+    validate();
+  });
+  const err = document.createElement("span");
+  err.className = "err";
+  err.id = id + "-err";
+  err.dataset.errFor = path;
+  input.setAttribute("aria-describedby", err.id);
+  wrap.append(lab, input, err);
+  return wrap;
+}
+
+function readInput(input) {
+  const v = input.value.trim();
+  switch (input.dataset.kind) {
+    case "number": return v === "" ? undefined : Number.isFinite(Number(v)) ? Number(v) : v;
+    case "days": return v === "" ? undefined : v.split(/[\s,]+/).filter(Boolean);
+    default: return input.value;
+  }
+}
+
+function button(text, aria, onclick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  b.setAttribute("aria-label", aria);
+  b.addEventListener("click", onclick);
+  return b;
+}
+
+function fieldset(legend, ...kids) {
+  const fs = document.createElement("fieldset");
+  const lg = document.createElement("legend");
+  lg.textContent = legend;
+  fs.append(lg, ...kids);
+  return fs;
+}
+
+function renderForm() {
+  const root = $("#pc-fields");
+  root.replaceChildren();
+  if (!draft) return;
+  root.append(fieldset("Configuration", field("version", "version", "number", { cls: "w-s" }), field("time zone (POSIX)", "tz", "text", { cls: "w-l" })));
+  const comps = Array.isArray(draft.compartments) ? draft.compartments : [];
+  const contents = document.createElement("details");
+  contents.id = "pc-contents";
+  contents.open = openContents;
+  contents.addEventListener("toggle", () => { openContents = contents.open; });
+  const sum = document.createElement("summary");
+  sum.textContent = "Compartment contents";
+  contents.append(sum);
+  root.append(contents);
+  comps.forEach((c, i) => {
+    const fs = fieldset(`Compartment ${c.id ?? i}`, field("label", `compartments[${i}].label`, "text"));
+    (Array.isArray(c.meds) ? c.meds : []).forEach((m, j) => {
+      const p = `compartments[${i}].meds[${j}]`;
+      fs.append(field("medication", `${p}.name`, "text", { cls: "w-l" }), field("pills", `${p}.count`, "number", { cls: "w-s" }), field("mg/pill", `${p}.unitMg`, "number", { cls: "w-s" }));
+    });
+    contents.append(fs);
+  });
+  const compIds = comps.map((c) => c.id).filter((x) => typeof x === "string");
+  const doses = Array.isArray(draft.doses) ? draft.doses : [];
+  const dfs = fieldset("Doses");
+  doses.forEach((d, i) => {
+    const row = document.createElement("div");
+    row.dataset.path = `doses[${i}]`;
+    row.append(
+      field("id", `doses[${i}].id`, "text", { cls: "w-s" }),
+      field("compartment", `doses[${i}].compartment`, "select", { options: compIds.includes(d.compartment) ? compIds : [...compIds, String(d.compartment)] }),
+      field("time", `doses[${i}].at`, "text", { cls: "w-s", aria: `Time of dose ${i + 1} (doses[${i}].at)` }),
+      field("days (empty = every day)", `doses[${i}].days`, "days", { cls: "w-m" }),
+      button("✕", `Remove dose ${d.id ?? i}`, () => { draft.doses.splice(i, 1); afterStructureChange(); }));
+    dfs.append(row);
+  });
+  dfs.append(button("+ dose", "Add a dose", () => {
+    draft.doses = Array.isArray(draft.doses) ? draft.doses : [];
+    draft.doses.push({ id: "d" + (draft.doses.length + 1), compartment: compIds[0] ?? "", at: "12:00" });
+    afterStructureChange();
+  }));
+  root.append(dfs);
+  root.append(fieldset("Dose window and silence",
+    field("early (min)", "defaults.window.earlyMin", "number", { cls: "w-s" }),
+    field("late (min)", "defaults.window.lateMin", "number", { cls: "w-s" }),
+    field("missed (min)", "defaults.window.missedMin", "number", { cls: "w-s" }),
+    field("silence (s)", "defaults.silenceS", "number", { cls: "w-s" })));
+}
+
+function afterStructureChange() {
+  renderForm();
+  syncJson();
+  validate();
+}
+
+function syncJson() {
+  $("#pc-json").value = JSON.stringify(draft, null, 2);
+  $("#pc-json-err").textContent = "";
+}
+
+// ------------------------------------------------------------------ validation
+function showErrors(errors, container) {
+  for (const e of document.querySelectorAll("#pc-fields [aria-invalid]")) e.removeAttribute("aria-invalid");
+  for (const e of document.querySelectorAll("#pc-fields [data-err-for]")) e.textContent = "";
+  const other = [];
+  for (const e of errors) {
+    // Errors on a sub-field without its own input (doses[0].days[1]) go to the nearest field that shows it.
+    let p = e.path;
+    let input = null;
+    while (p !== "" && !input) {
+      input = document.querySelector(`#pc-fields input[data-path="${CSS.escape(p)}"], #pc-fields select[data-path="${CSS.escape(p)}"]`);
+      if (!input) p = p.replace(/(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])$/, "") === p ? "" : p.replace(/(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])$/, "");
+    }
+    if (input && input.matches("input, select")) {
+      input.setAttribute("aria-invalid", "true");
+      const det = input.closest("details");
+      if (det && !det.open) det.open = true;
+      const slot = document.querySelector(`[data-err-for="${CSS.escape(input.dataset.path)}"]`);
+      if (slot) slot.textContent += `${slot.textContent ? "; " : ""}${e.code}${e.message ? ": " + e.message : ""} [${e.path}]`;
+    } else other.push(e);
+  }
+  container.replaceChildren();
+  if (other.length) {
+    const ul = document.createElement("ul");
+    for (const e of other) {
+      const li = document.createElement("li");
+      li.textContent = `${e.path || "(config)"}: ${e.code}${e.message ? " — " + e.message : ""}`;
+      ul.append(li);
+    }
+    container.append(ul);
+  }
+}
+
+function validate() {
+  if (!draft) return false;
+  const v = validateConfig(draft, hw);
+  lastErrors = v.ok ? [] : v.errors;
+  showErrors(lastErrors, $("#pc-other-errors"));
+  const valid = $("#pc-valid");
+  valid.textContent = v.ok ? "✓ valid (device validator)" : `${lastErrors.length} error(s)`;
+  valid.dataset.valid = String(v.ok);
+  $("#pc-push").disabled = !v.ok && !$("#pc-skip").checked;
+  return v.ok;
+}
+
+// ------------------------------------------------------------------ device, push
+async function loadConfig() {
+  if (!device) return;
+  const r = await api("GET", `/api/devices/${device}/config`);
+  hw = r.hw;
+  draft = JSON.parse(JSON.stringify(r.config));
+  const running = r.running && r.running.version;
+  $("#pc-running").textContent = running ? `running v${running}` : "device off";
+  if (typeof running === "number") draft.version = running + 1;
+  renderForm();
+  syncJson();
+  validate();
+}
+
+async function push(ev) {
+  ev.preventDefault();
+  if (!draft) return;
+  if (!validate() && !$("#pc-skip").checked) return;
+  const res = $("#pc-result");
+  res.textContent = "signing and pushing…";
+  let out;
+  try {
+    out = await api("POST", `/api/devices/${device}/push`, { config: draft });
+  } catch (e) {
+    res.textContent = "push failed: " + e.message;
+    return;
+  }
+  res.replaceChildren();
+  const head = document.createElement("div");
+  head.dataset.outcome = out.ok ? "ack" : "refused";
+  if (out.ok) {
+    head.className = "ack";
+    head.textContent = `✔ ${out.device} acknowledged v${out.version} (hash ${out.hash}${out.deferred ? ", applies when the current dose is resolved" : ", applied"}) — signed by key ${out.kid} via ${out.via}`;
+    res.append(head);
+    await loadConfig();
+  } else {
+    head.className = "nak";
+    head.textContent = `✖ ${out.device} refused v${out.version ?? "?"}: ${out.code}${out.running !== undefined && out.running !== null ? ` — keeps running v${out.running}` : ""}`;
+    res.append(head);
+    const ul = document.createElement("ul");
+    for (const e of out.errors || []) {
+      const li = document.createElement("li");
+      li.dataset.path = e.path;
+      li.textContent = `${e.path || "(config)"}: ${e.code}${e.message ? " — " + e.message : ""}`;
+      ul.append(li);
+    }
+    res.append(ul);
+  }
+  refreshAudit();
+}
+
+// ------------------------------------------------------------------ adherence, audit
+async function refreshAdherence() {
+  if (!device) return;
+  const r = await api("GET", `/api/devices/${device}/adherence`);
+  $("#adh-src").textContent = `(source: ${r.source})`;
+  const days = r.days.slice(-14);
+  const box = $("#adh-chart");
+  if (!days.length) { box.textContent = "No dose outcome yet."; box.setAttribute("aria-label", "Adherence per day: no data yet"); return; }
+  const max = Math.max(1, ...days.map((d) => d.onTime + d.late + d.missed + d.partial));
+  const W = 360, H = 110, bw = Math.min(36, (W - 10) / days.length - 4);
+  const NS = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H + 12}`);
+  const desc = [];
+  days.forEach((d, i) => {
+    let y = H;
+    const x = 5 + i * (bw + 4);
+    for (const [k, cls] of [["onTime", "#2e9d5b"], ["late", "#e0a21b"], ["missed", "#d14343"], ["partial", "#8b5cf6"]]) {
+      const h = (d[k] / max) * (H - 10);
+      if (h <= 0) continue;
+      y -= h;
+      const r = document.createElementNS(NS, "rect");
+      Object.entries({ x, y, width: bw, height: h, fill: cls }).forEach(([a, v]) => r.setAttribute(a, v));
+      const t = document.createElementNS(NS, "title");
+      t.textContent = `${d.date}: ${d[k]} ${k}`;
+      r.append(t);
+      svg.append(r);
+    }
+    const tx = document.createElementNS(NS, "text");
+    Object.entries({ x: x + bw / 2, y: H + 10, "font-size": 8, "text-anchor": "middle" }).forEach(([a, v]) => tx.setAttribute(a, v));
+    tx.textContent = d.date.slice(5);
+    svg.append(tx);
+    desc.push(`${d.date}: ${d.onTime} on time, ${d.late} late, ${d.missed} missed, ${d.partial} partial`);
+  });
+  box.replaceChildren(svg);
+  box.setAttribute("aria-label", "Adherence per day. " + desc.join(". "));
+  box.dataset.days = JSON.stringify(days);
+}
+
+async function refreshAudit() {
+  const list = await api("GET", "/api/audit");
+  const tb = $("#audit tbody");
+  tb.replaceChildren();
+  for (const a of list.slice(0, 12)) {
+    const tr = document.createElement("tr");
+    const d = a.detail || {};
+    const detail = a.action === "config.push" ? `v${d.version ?? "?"} ${d.ok ? "acked" : "refused " + d.code} (key ${d.kid})` : d.source ? `source ${d.source}` : "";
+    for (const v of [a.simAt.slice(5, 16).replace("T", " "), a.action, a.device, detail]) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.append(td);
+    }
+    tb.append(tr);
+  }
+}
+
+// ------------------------------------------------------------------ wiring
+export function onFleetState(s) {
+  const sel = $("#pc-device");
+  const ids = s.devices.map((d) => d.id);
+  if ([...sel.options].map((o) => o.value).join() !== ids.join()) {
+    const keep = sel.value;
+    sel.replaceChildren(...ids.map((id) => new Option(id, id)));
+    sel.value = ids.includes(keep) ? keep : ids[0] || "";
+    if (sel.value !== device) selectDevice(sel.value);
+  }
+  const d = s.devices.find((x) => x.id === device);
+  if (d) {
+    $("#pc-running").textContent = d.config ? `running v${d.config.version}` : "device off";
+    if (lastEvSeq.get(device) !== d.lastEvSeq) {
+      lastEvSeq.set(device, d.lastEvSeq);
+      clearTimeout(onFleetState.t);
+      onFleetState.t = setTimeout(refreshAdherence, 300);
+    }
+  }
+}
+
+function selectDevice(id) {
+  device = id;
+  $("#fhir").href = `/api/devices/${id}/fhir`;
+  $("#fhir").setAttribute("download", `${id}-fhir.json`);
+  $("#pc-result").replaceChildren();
+  loadConfig().then(refreshAdherence).then(refreshAudit);
+}
+
+export function initConsole(apiFn) {
+  api = apiFn;
+  $("#pc-device").addEventListener("change", (e) => selectDevice(e.target.value));
+  $("#pc-form").addEventListener("submit", push);
+  $("#pc-reload").addEventListener("click", () => loadConfig());
+  $("#pc-skip").addEventListener("change", validate);
+  $("#fhir").addEventListener("click", () => setTimeout(refreshAudit, 500));
+  $("#pc-json").addEventListener("input", (e) => {
+    try {
+      draft = JSON.parse(e.target.value);
+      $("#pc-json-err").textContent = "";
+      renderForm();
+      validate();
+    } catch (err) {
+      $("#pc-json-err").textContent = "JSON syntax error: " + err.message;
+    }
+  });
+}

@@ -1,0 +1,370 @@
+/**
+ * Live simulator web server (Node only): static dashboard, JSON API, Server-Sent Events.
+ *
+ *   GET  /                              dashboard (host-sim/dashboard/static)
+ *   GET  /validator.js                  firmware/core/config.ts bundled for the browser (esbuild, at start)
+ *   GET  /api/state                     fleet snapshot
+ *   GET  /api/stream                    SSE: "state" (snapshot) and "lines" (new timeline lines per device)
+ *   POST /api/warp {warp}               change the time warp (0 = pause)
+ *   POST /api/jump {to}                 "next-dose" | ISO instant | {"byMs": n}
+ *   POST /api/devices                   add a dispenser
+ *   POST /api/devices/:id/act {…}       remove/add/lift/bump/button/power-cut/reboot/network
+ *   GET  /api/devices/:id/config        running config (as last accepted) and hardware limits
+ *   POST /api/devices/:id/validate      validateConfig (the device's validator) → {ok, errors}
+ *   POST /api/devices/:id/push {config} sign and push; → acknowledgement or coded refusal
+ *   GET  /api/devices/:id/adherence     per-day adherence (audited)
+ *   GET  /api/devices/:id/fhir          FHIR Bundle download (audited)
+ *   GET  /api/audit                     audit log (pushes, history reads, exports)
+ */
+import * as http from "node:http";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import * as path from "node:path";
+import { build } from "esbuild";
+import { validateConfig } from "../../firmware/core/config";
+import { DEFAULT_CHANNELS, DEFAULT_LEDS, type Action, type Fleet } from "../live/fleet";
+import { fhirBundle, type DayAdherence } from "../live/history";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const STATIC_DIR = path.resolve(HERE, "../dashboard/static");
+const CONFIG_TS = path.resolve(HERE, "../../firmware/core/config.ts");
+const MAX_BODY = 64 * 1024;
+const AUDIT_MAX = 500;
+const STREAM_MS = 200;
+
+/** Where adherence history and FHIR exports come from: local device events now, the relay API later. */
+export interface HistorySource {
+  readonly kind: "local" | "relay";
+  adherence(device: string): Promise<DayAdherence[] | undefined>;
+  fhir(device: string): Promise<unknown | undefined>;
+}
+
+export function localHistory(fleet: Fleet): HistorySource {
+  return {
+    kind: "local",
+    adherence: async (id) => fleet.get(id)?.history.perDay(),
+    fhir: async (id) => {
+      const d = fleet.get(id);
+      return d === undefined ? undefined : fhirBundle(id, d.history.records, fleet.sched.now);
+    },
+  };
+}
+
+export interface AuditEntry {
+  /** Real time (ISO) and simulated time (ISO) of the action. */
+  readonly at: string;
+  readonly simAt: string;
+  readonly actor: string;
+  readonly action: string;
+  readonly device: string;
+  readonly detail: Record<string, unknown>;
+}
+
+export interface ServerOptions {
+  readonly fleet: Fleet;
+  /** Preferred port (default 8080); 0 = ephemeral. Falls back to a free port when busy. */
+  readonly port?: number;
+  readonly host?: string;
+  readonly history?: HistorySource;
+  /** Who the console acts as in the audit log. */
+  readonly actor?: string;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly audit: AuditEntry[];
+  close(): Promise<void>;
+}
+
+const MIME: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".json": "application/json",
+};
+
+class HttpError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function bundleValidator(): Promise<string> {
+  const r = await build({ entryPoints: [CONFIG_TS], bundle: true, format: "esm", platform: "browser", target: "es2022", write: false, logLevel: "silent" });
+  return r.outputFiles[0].text;
+}
+
+function readBody(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    req.on("data", (c: Buffer) => {
+      n += c.length;
+      if (n > MAX_BODY) {
+        reject(new HttpError(413, "body too large"));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => {
+      if (n === 0) return resolve({});
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+      } catch {
+        reject(new HttpError(400, "body is not JSON"));
+      }
+    });
+    req.on("error", reject);
+  });
+}
+
+function parseAction(b: unknown): Action {
+  if (typeof b !== "object" || b === null) throw new HttpError(400, "action must be an object");
+  const r = b as Record<string, unknown>;
+  const comp = typeof r.comp === "string" ? r.comp : "";
+  const posInt = (x: unknown, max: number): number | undefined => (typeof x === "number" && Number.isInteger(x) && x >= 1 && x <= max ? x : undefined);
+  switch (r.do) {
+    case "remove":
+    case "add": {
+      const pills = posInt(r.pills, 100);
+      const doses = posInt(r.doses, 30);
+      if (r.pills !== undefined && pills === undefined) throw new HttpError(400, "pills: integer 1..100");
+      if (r.doses !== undefined && doses === undefined) throw new HttpError(400, "doses: integer 1..30");
+      return { do: r.do, comp, ...(pills !== undefined ? { pills } : { doses: doses ?? 1 }) };
+    }
+    case "lift":
+    case "bump":
+      return { do: r.do, comp };
+    case "button":
+      return { do: "button", kind: r.kind === "long" ? "long" : "short" };
+    case "power-cut": {
+      const offMs = typeof r.offMs === "number" && Number.isFinite(r.offMs) ? r.offMs : 600_000;
+      return { do: "power-cut", offMs };
+    }
+    case "reboot":
+      return { do: "reboot" };
+    case "network":
+      return { do: "network", up: r.up === true };
+    default:
+      throw new HttpError(400, `unknown action ${JSON.stringify(r.do)}`);
+  }
+}
+
+export async function startServer(o: ServerOptions): Promise<RunningServer> {
+  const fleet = o.fleet;
+  const history = o.history ?? localHistory(fleet);
+  const actor = o.actor ?? "pharmacist@console";
+  const audit: AuditEntry[] = [];
+  const validatorJs = await bundleValidator();
+  const clients = new Set<{ res: http.ServerResponse; sent: Map<string, number> }>();
+  const sockets = new Set<import("node:net").Socket>();
+
+  const record = (action: string, device: string, detail: Record<string, unknown>): void => {
+    audit.push({ at: new Date().toISOString(), simAt: new Date(fleet.sched.now).toISOString(), actor, action, device, detail });
+    if (audit.length > AUDIT_MAX) audit.shift();
+  };
+
+  // ---------------------------------------------------------------- SSE
+  let flushTimer: ReturnType<typeof setTimeout> | undefined;
+  const flush = (): void => {
+    flushTimer = undefined;
+    if (clients.size === 0) return;
+    const state = JSON.stringify(fleet.snapshot());
+    for (const c of clients) {
+      const lines: Record<string, unknown[]> = {};
+      let any = false;
+      for (const d of fleet.devices.values()) {
+        const after = c.sent.get(d.id) ?? 0;
+        const ls = d.linesAfter(after);
+        if (ls.length > 0) {
+          lines[d.id] = ls;
+          c.sent.set(d.id, ls[ls.length - 1].n);
+          any = true;
+        }
+      }
+      c.res.write(`event: state\ndata: ${state}\n\n`);
+      if (any) c.res.write(`event: lines\ndata: ${JSON.stringify(lines)}\n\n`);
+    }
+  };
+  const unsubscribe = fleet.onChange(() => {
+    if (flushTimer === undefined && clients.size > 0) flushTimer = setTimeout(flush, STREAM_MS);
+  });
+  // Keep the clock display moving when nothing else changes (and keep proxies from closing the stream).
+  const heartbeat = setInterval(() => {
+    if (clients.size > 0 && flushTimer === undefined) flushTimer = setTimeout(flush, 0);
+  }, 1000);
+
+  const device = (id: string) => {
+    const d = fleet.get(id);
+    if (d === undefined) throw new HttpError(404, `no device ${id}`);
+    return d;
+  };
+
+  const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+    const s = JSON.stringify(body);
+    res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers });
+    res.end(s);
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const p = url.pathname;
+    const m = req.method ?? "GET";
+    if (m === "GET" && p === "/api/stream") {
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive" });
+      const c = { res, sent: new Map<string, number>() };
+      clients.add(c);
+      req.on("close", () => clients.delete(c));
+      res.write(": dosekeeper\n\n");
+      flush();
+      return;
+    }
+    if (m === "GET" && p === "/api/state") return send(res, 200, fleet.snapshot());
+    if (m === "GET" && p === "/api/audit") return send(res, 200, audit.slice().reverse());
+    if (m === "POST" && p === "/api/warp") {
+      const b = (await readBody(req)) as { warp?: unknown };
+      if (typeof b.warp !== "number" || !(b.warp >= 0)) throw new HttpError(400, "warp: number >= 0");
+      fleet.setWarp(b.warp);
+      return send(res, 200, { warp: fleet.sched.warp });
+    }
+    if (m === "POST" && p === "/api/jump") {
+      const b = (await readBody(req)) as { to?: unknown; byMs?: unknown };
+      let at: number | undefined;
+      if (b.to === "next-dose") at = await fleet.jumpToNextDose(typeof b.byMs === "number" ? b.byMs : 0);
+      else if (typeof b.byMs === "number" && b.byMs > 0 && b.byMs <= 30 * 86_400_000) {
+        fleet.sched.sync();
+        at = fleet.sched.now + b.byMs;
+        await fleet.jumpTo(at);
+      } else if (typeof b.to === "string" && Number.isFinite(Date.parse(b.to))) {
+        at = Date.parse(b.to);
+        if (at - fleet.sched.now > 30 * 86_400_000) throw new HttpError(400, "at most 30 days ahead");
+        await fleet.jumpTo(at);
+      } else throw new HttpError(400, 'to: "next-dose" or an ISO instant, or byMs');
+      return send(res, 200, { now: fleet.sched.now, target: at ?? null });
+    }
+    if (m === "POST" && p === "/api/devices") {
+      try {
+        const d = fleet.addDevice();
+        record("device.add", d.id, {});
+        return send(res, 201, { id: d.id });
+      } catch (e) {
+        throw new HttpError(409, (e as Error).message);
+      }
+    }
+    const dm = /^\/api\/devices\/([a-z0-9_-]{1,32})\/([a-z]+)$/.exec(p);
+    if (dm !== null) {
+      const d = device(dm[1]);
+      const verb = dm[2];
+      if (m === "POST" && verb === "act") {
+        const a = parseAction(await readBody(req));
+        const r = d.act(a);
+        fleet.changed();
+        return send(res, r.ok ? 200 : 409, r);
+      }
+      if (m === "GET" && verb === "config") {
+        return send(res, 200, { config: d.sim.lastConfig, hw: { channels: DEFAULT_CHANNELS, leds: DEFAULT_LEDS }, running: d.sim.status().alive ? (d.snapshot().config ?? null) : null });
+      }
+      if (m === "POST" && verb === "validate") {
+        const b = (await readBody(req)) as { config?: unknown };
+        const v = validateConfig(b.config, { channels: DEFAULT_CHANNELS, leds: DEFAULT_LEDS });
+        return send(res, 200, v.ok ? { ok: true } : { ok: false, errors: v.errors });
+      }
+      if (m === "POST" && verb === "push") {
+        const b = (await readBody(req)) as { config?: unknown };
+        const out = await fleet.transport.pushConfig(d, b.config, actor);
+        record("config.push", d.id, { version: out.version, ok: out.ok, code: out.code ?? null, kid: out.kid, via: out.via, ...(out.ok ? { hash: out.hash, deferred: out.deferred } : { errors: out.errors }) });
+        fleet.changed();
+        return send(res, 200, out);
+      }
+      if (m === "GET" && verb === "adherence") {
+        const days = await history.adherence(d.id);
+        record("history.read", d.id, { source: history.kind });
+        return send(res, 200, { device: d.id, source: history.kind, days: days ?? [] });
+      }
+      if (m === "GET" && verb === "fhir") {
+        const bundle = await history.fhir(d.id);
+        record("fhir.export", d.id, { source: history.kind });
+        return send(res, 200, bundle ?? {}, { "content-type": "application/fhir+json; charset=utf-8", "content-disposition": `attachment; filename="${d.id}-fhir.json"` });
+      }
+      throw new HttpError(404, "not found");
+    }
+    if (m === "GET" && p === "/validator.js") {
+      res.writeHead(200, { "content-type": MIME[".js"], "cache-control": "no-store" });
+      res.end(validatorJs);
+      return;
+    }
+    if (m === "GET" && !p.startsWith("/api/")) {
+      const rel = p === "/" ? "index.html" : p.slice(1);
+      if (!/^[a-z0-9_-]+(\.[a-z0-9]+)$/i.test(rel)) throw new HttpError(404, "not found");
+      const file = path.join(STATIC_DIR, rel);
+      let data: Buffer;
+      try {
+        data = await readFile(file);
+      } catch {
+        throw new HttpError(404, "not found");
+      }
+      res.writeHead(200, { "content-type": MIME[path.extname(rel)] ?? "application/octet-stream", "cache-control": "no-store" });
+      res.end(data);
+      return;
+    }
+    throw new HttpError(404, "not found");
+  };
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      const status = e instanceof HttpError ? e.status : 500;
+      if (status === 500) console.error("[server]", e);
+      if (!res.headersSent) send(res, status, { error: e instanceof Error ? e.message : String(e) });
+      else res.end();
+    });
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+
+  const host = o.host ?? "127.0.0.1";
+  const listen = (port: number): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const onErr = (e: NodeJS.ErrnoException): void => {
+        server.off("listening", onOk);
+        reject(e);
+      };
+      const onOk = (): void => {
+        server.off("error", onErr);
+        resolve((server.address() as import("node:net").AddressInfo).port);
+      };
+      server.once("error", onErr);
+      server.once("listening", onOk);
+      server.listen(port, host);
+    });
+  let port: number;
+  try {
+    port = await listen(o.port ?? 8080);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE") throw e;
+    port = await listen(0);
+  }
+
+  return {
+    url: `http://${host}:${port}/`,
+    port,
+    audit,
+    close: async () => {
+      unsubscribe();
+      clearInterval(heartbeat);
+      if (flushTimer !== undefined) clearTimeout(flushTimer);
+      for (const c of clients) c.res.end();
+      clients.clear();
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        for (const s of sockets) s.destroy();
+      });
+    },
+  };
+}
