@@ -5,6 +5,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { resolveSignedSteps, SignedStepError } from "./scenario-signing";
 
 export class ScenarioFileError extends Error {
   override get name(): string {
@@ -27,7 +28,7 @@ export function loadScenarioText(file: string): string {
   }
   if (typeof input !== "object" || input === null || Array.isArray(input)) return text;
   const obj = input as Record<string, unknown>;
-  if (obj.configFile === undefined && obj.configPatch === undefined) return text;
+  if (obj.configFile === undefined && obj.configPatch === undefined) return signed(file, obj, text);
   let config: unknown = obj.config;
   if (obj.configFile !== undefined) {
     if (typeof obj.configFile !== "string") throw new ScenarioFileError(`${file}: configFile: must be a path string`);
@@ -50,5 +51,15 @@ export function loadScenarioText(file: string): string {
     out[k] = v;
   }
   out.config = config;
-  return JSON.stringify(out);
+  return signed(file, out, JSON.stringify(out));
+}
+
+function signed(file: string, obj: Record<string, unknown>, text: string): string {
+  try {
+    const r = resolveSignedSteps(obj);
+    return r === obj ? text : JSON.stringify(r);
+  } catch (e) {
+    if (e instanceof SignedStepError) throw new ScenarioFileError(`${file}: ${e.message}`);
+    throw e;
+  }
 }

@@ -6,6 +6,8 @@
 import { isoUtc } from "../../firmware/core/civil";
 import { Scheduler } from "./scheduler";
 import { SimDevice, type Amount, type BayFault } from "./sim-device";
+import { SimBroker } from "./sim-broker";
+import { base64Decode } from "../../firmware/core/crypto/base64";
 import type { Scenario, Step } from "./scenario";
 
 export { FIRMWARE_VERSION, simCalibration } from "./sim-device";
@@ -20,14 +22,18 @@ function amountOf(s: Step): Amount {
 }
 
 /** Run a parsed scenario; every timeline line goes to `sink` (default: collected and returned). */
-export function runScenario(sc: Scenario, sink?: (line: string) => void): string[] {
+export function runScenario(sc: Scenario, sink?: (line: string) => void, hold?: (device: SimDevice) => void): string[] {
   const lines: string[] = [];
   const out = sink ?? ((l: string) => void lines.push(l));
   const sched = new Scheduler(sc.start);
   const emit = (k: string, body: string): void => {
     out(`{"t":"${isoUtc(sched.now)}","k":"${k}"${body.length > 0 ? "," + body : ""}}`);
   };
+  const broker = sc.transport === "mqtt" ? new SimBroker(sched, emit, sc.network) : undefined;
+  const trustedKeys = sc.trust.map((t) => ({ kid: t.kid, publicKey: base64Decode(t.publicKey) ?? new Uint8Array(32) }));
   const dev = new SimDevice({
+    broker,
+    trustedKeys,
     sched,
     id: sc.device.id,
     channels: sc.device.channels,
@@ -81,6 +87,9 @@ export function runScenario(sc: Scenario, sink?: (line: string) => void): string
       case "config":
         dev.pushConfig(s.config !== undefined ? s.config : { ...dev.lastConfig, ...(s.patch ?? {}) });
         return;
+      case "publish":
+        if (broker !== undefined) broker.publish(s.topic ?? "", SimBroker.bytes(s.payload ?? ""), s.retain === true);
+        return;
     }
   }
 
@@ -90,6 +99,7 @@ export function runScenario(sc: Scenario, sink?: (line: string) => void): string
   sched.runUntil(sc.end, (e) => {
     if (!dev.handle(e)) throw e;
   });
+  if (hold !== undefined) hold(dev);
   const st = dev.status();
   emit(
     "end",

@@ -18,7 +18,8 @@ export type StepKind =
   | "network"
   | "ntp-sync"
   | "clock-step"
-  | "config";
+  | "config"
+  | "publish";
 
 export interface Step {
   /** Resolved UTC ms. */
@@ -41,6 +42,15 @@ export interface Step {
   readonly deltaMs?: number;
   readonly config?: unknown;
   readonly patch?: Record<string, unknown>;
+  readonly topic?: string;
+  readonly payload?: string;
+  readonly retain?: boolean;
+}
+
+export interface TrustEntry {
+  readonly kid: string;
+  /** Base64 of the 32-byte Ed25519 public key. */
+  readonly publicKey: string;
 }
 
 export interface Scenario {
@@ -60,6 +70,9 @@ export interface Scenario {
   readonly network: boolean;
   /** Doses loaded in every compartment at start (default 7). */
   readonly loadedDoses: number;
+  /** "stand-in": a broker stand-in acknowledges events; "mqtt": the device's real MQTT link to a simulated broker. */
+  readonly transport: "stand-in" | "mqtt";
+  readonly trust: readonly TrustEntry[];
   readonly config: Record<string, unknown>;
   readonly steps: readonly Step[];
 }
@@ -69,7 +82,7 @@ export interface ScenarioError {
   readonly message: string;
 }
 
-const KINDS: readonly StepKind[] = ["remove", "add", "bump", "lift", "fault", "button", "power-cut", "reboot", "network", "ntp-sync", "clock-step", "config"];
+const KINDS: readonly StepKind[] = ["remove", "add", "bump", "lift", "fault", "button", "power-cut", "reboot", "network", "ntp-sync", "clock-step", "config", "publish"];
 const MAX_STEPS = 2000;
 const MAX_SPAN_MS = 62 * 86_400_000;
 
@@ -114,7 +127,7 @@ export function parseScenario(input: unknown): { ok: true; scenario: Scenario } 
   };
   if (!isObj(input)) return { ok: false, errors: [{ path: "$", message: "scenario must be a JSON object" }] };
 
-  const known = ["name", "description", "start", "end", "device", "clockErrorMs", "network", "loadedDoses", "config", "steps"];
+  const known = ["name", "description", "start", "end", "device", "clockErrorMs", "network", "loadedDoses", "transport", "trust", "config", "steps"];
   for (const k of Object.keys(input)) if (known.indexOf(k) < 0) err(k, "unknown field");
 
   const name = typeof input.name === "string" && input.name.length > 0 ? input.name : err("name", "required non-empty string");
@@ -163,6 +176,19 @@ export function parseScenario(input: unknown): { ok: true; scenario: Scenario } 
   const loadedDoses = input.loadedDoses ?? 7;
   if (!isInt(loadedDoses, 0, 60)) err("loadedDoses", "integer 0..60");
 
+  const transport = input.transport ?? "stand-in";
+  if (transport !== "stand-in" && transport !== "mqtt") err("transport", '"stand-in" or "mqtt"');
+  const trust: TrustEntry[] = [];
+  if (input.trust !== undefined) {
+    if (!Array.isArray(input.trust) || input.trust.length > 4) err("trust", "array of at most 4 { kid, publicKey }");
+    else
+      input.trust.forEach((t: unknown, i: number) => {
+        if (!isObj(t) || typeof t.kid !== "string" || typeof t.publicKey !== "string" || !/^[A-Za-z0-9+/]{43}=$/.test(t.publicKey)) {
+          err(`trust[${i}]`, "{ kid: string, publicKey: base64 of 32 bytes }");
+        } else trust.push({ kid: t.kid, publicKey: t.publicKey });
+      });
+  }
+
   const steps: Step[] = [];
   if (!Array.isArray(input.steps)) err("steps", "required array");
   else if (input.steps.length > MAX_STEPS) err("steps", `at most ${MAX_STEPS} steps`);
@@ -193,6 +219,8 @@ export function parseScenario(input: unknown): { ok: true; scenario: Scenario } 
       clockErrorMs: clockErrorMs as number,
       network: network as boolean,
       loadedDoses: loadedDoses as number,
+      transport: transport as "stand-in" | "mqtt",
+      trust,
       config,
       steps,
     },
@@ -216,6 +244,7 @@ const STEP_FIELDS: Record<StepKind, readonly string[]> = {
   "ntp-sync": [],
   "clock-step": ["deltaMs"],
   config: ["config", "patch"],
+  publish: ["topic", "payload", "retain"],
 };
 
 function parseStep(
@@ -296,6 +325,14 @@ function parseStep(
       if (!isObj(raw.patch)) bad("patch", "must be an object");
       else step.patch = raw.patch;
     }
+  }
+  if (k === "publish") {
+    if (typeof raw.topic !== "string" || raw.topic.length === 0 || raw.topic.length > 128) bad("topic", "required MQTT topic name");
+    else step.topic = raw.topic;
+    if (typeof raw.payload !== "string") bad("payload", "required string (UTF-8 text)");
+    else step.payload = raw.payload;
+    if (raw.retain !== undefined && typeof raw.retain !== "boolean") bad("retain", "boolean");
+    else step.retain = raw.retain === true;
   }
   if (faults !== 0 || t === undefined) return undefined;
   step.t = t;

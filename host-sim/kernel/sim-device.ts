@@ -16,6 +16,9 @@ import { tonePattern } from "../../firmware/core/ladder";
 import { isoUtc } from "../../firmware/core/civil";
 import { BayModel } from "./mass-model";
 import { KvEmulator, PowerCut } from "./kv-emulator";
+import { createLink } from "../../firmware/core/link";
+import type { TrustedKey } from "../../firmware/core/signed";
+import type { SimBroker } from "./sim-broker";
 
 export const FIRMWARE_VERSION = "0.1.0-sim";
 
@@ -58,6 +61,24 @@ export interface SimDeviceOptions {
    */
   readonly network_port?: Network;
   readonly link?: LinkFactory;
+  /**
+   * Run the device's real MQTT link (firmware/core/link.ts) against this simulated broker
+   * instead of the built-in stand-in. Needs the keys the device trusts for signed configs.
+   */
+  readonly broker?: SimBroker;
+  readonly trustedKeys?: readonly TrustedKey[];
+}
+
+/** Small deterministic PRNG (mulberry32) for the link's reconnect jitter. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 /** Factory calibration of the simulated channels (offset counts, counts per gram). */
@@ -256,13 +277,25 @@ export class SimDevice {
       loadCells,
       button: this.button,
       kv: this.kv,
-      network: o.network_port ?? this.unreachable,
+      network: o.broker !== undefined ? o.broker.network(() => this.group) : o.network_port ?? this.unreachable,
     };
     const calibration: Calibration[] = [];
     for (let ch = 0; ch < o.channels; ch++) calibration.push(simCalibration(ch));
     const identity: DeviceIdentity = { deviceId: o.id, firmware: FIRMWARE_VERSION, resetReason: reason, hw: { channels: o.channels, leds: o.leds }, calibration };
     this.emit("power", `"on":true,"reason":"${reason}"`);
-    const link = o.link !== undefined ? o.link({ ports, identity, networkUp: () => this.networkUp }) : undefined;
+    const broker = o.broker;
+    const link =
+      o.link !== undefined
+        ? o.link({ ports, identity, networkUp: () => this.networkUp })
+        : broker !== undefined
+          ? createLink({
+              ports,
+              identity,
+              random: seededRandom(o.seed * 7919 + this.group),
+              broker: { host: "broker.sim", port: 1883, tls: false, username: o.id, password: "sim" },
+              trustedKeys: o.trustedKeys ?? [],
+            })
+          : undefined;
     this.link = link;
     const d = createDispenser(ports, identity, {
       uplink: link !== undefined ? link.uplink : this.standIn,
@@ -313,7 +346,7 @@ export class SimDevice {
   /** Power is gone: every timer of this incarnation dies, outputs fall dark, the RTC is lost. */
   private kill(how: string): void {
     if (!this.alive) return;
-    this.link?.stop();
+    // No goodbye on the wire: the power is gone (the broker finds out by keep-alive).
     this.sched.cancelGroup(this.group);
     for (let i = 0; i < this.ledOn.length; i++) {
       if (this.ledOn[i]) {
@@ -385,6 +418,7 @@ export class SimDevice {
 
   setNetwork(up: boolean): void {
     this.networkUp = up;
+    this.o.broker?.setNetwork(up);
     if (!up) {
       this.linkUp = false;
       this.linkEpoch++;

@@ -5,7 +5,17 @@
 import { parseScenario } from "./scenario";
 import { runScenario } from "./runner";
 
-export function runScenarioText(text: string): string {
+/**
+ * The device of the last run, kept alive on request (heap measurement: after a GC, what is still
+ * live is the code plus this device's state — core, emulators, stored records).
+ */
+const held: { device: unknown } = { device: undefined };
+
+export function releaseHeld(): void {
+  held.device = undefined;
+}
+
+export function runScenarioText(text: string, keep = false): string {
   let input: unknown;
   try {
     input = JSON.parse(text);
@@ -14,6 +24,6 @@ export function runScenarioText(text: string): string {
   }
   const p = parseScenario(input);
   if (!p.ok) return `ERROR ${JSON.stringify(p.errors)}\n`;
-  const lines = runScenario(p.scenario);
+  const lines = runScenario(p.scenario, undefined, keep ? (d) => void (held.device = d) : undefined);
   return lines.join("\n") + "\n";
 }

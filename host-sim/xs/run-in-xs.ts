@@ -11,9 +11,11 @@ export interface XsResult {
   timeline: string | null;
   error?: string;
   meter: Record<string, number> | null;
+  /** With `measure`: live XS slots after a GC with the run's device held, and without it. */
+  heap?: { heldSlots: number | null; baseSlots: number | null };
 }
 
-export async function runInXs(scenarios: { name: string; text: string }[]): Promise<XsResult[]> {
+export async function runInXs(scenarios: { name: string; text: string; measure?: boolean }[]): Promise<XsResult[]> {
   const bundle = await bundleKernel();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(here, "xs-worker.mjs")], { stdio: ["pipe", "pipe", "inherit"] });

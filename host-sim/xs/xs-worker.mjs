@@ -29,13 +29,23 @@ for (const sc of input.scenarios) {
     await worker.evaluate(input.bundle);
     await worker.evaluate(`
       globalThis.handleCommand = (bytes) => {
+        if (bytes.byteLength === 0) return new ArrayBuffer(0);
         const text = new TextDecoder().decode(bytes);
-        const out = DK.runScenarioText(text);
+        const out = DK.runScenarioText(text, ${sc.measure ? "true" : "false"});
         return new TextEncoder().encode(out).buffer;
       };
     `);
     const r = await worker.issueCommand(enc.encode(sc.text));
-    results.push({ name: sc.name, timeline: dec.decode(r.reply), meter: r.meterUsage ?? null });
+    const result = { name: sc.name, timeline: dec.decode(r.reply), meter: r.meterUsage ?? null };
+    if (sc.measure) {
+      // Live slots after a full GC, with the last device still referenced, then without it.
+      await worker.evaluate("gc()");
+      const held = await worker.issueCommand(new Uint8Array(0));
+      await worker.evaluate("DK.releaseHeld(); gc()");
+      const base = await worker.issueCommand(new Uint8Array(0));
+      result.heap = { heldSlots: held.meterUsage?.currentHeapCount ?? null, baseSlots: base.meterUsage?.currentHeapCount ?? null };
+    }
+    results.push(result);
   } catch (e) {
     results.push({ name: sc.name, timeline: null, error: String(e && e.message ? e.message : e) });
   } finally {
