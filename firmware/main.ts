@@ -24,8 +24,8 @@ import { createLink } from "./core/link";
 import { LINK_PREF_KEYS, linkSettingsFrom } from "./core/link-settings";
 import type { Ports } from "./core/ports";
 import { PushButton } from "./drivers/button";
-import { PiezoBuzzer } from "./drivers/buzzer";
-import { HX711, SharedClock } from "./drivers/hx711";
+import { PiezoBuzzer, type PwmClass } from "./drivers/buzzer";
+import { HX711, SharedClock, type DigitalClass } from "./drivers/hx711";
 import { CompartmentLeds } from "./drivers/led";
 import { BOARD } from "./platform/board";
 import { createClock } from "./platform/clock";
@@ -62,12 +62,15 @@ export function startDevice() {
   const leds = str("ledStrip")
     ? new CompartmentLeds({ strip: pixelWriter(new NeoPixel({ length: BOARD.channels, pin: BOARD.stripPin, order: "GRB" })) })
     : new CompartmentLeds({ io: Digital, pins: BOARD.ledPins });
-  const buzzer = new PiezoBuzzer({ io: PWM, pin: BOARD.buzzerPin, timers });
+  // The SDK's typings/embedded_io/pwm.d.ts omit close() (and the resolution option), which the
+  // ESP32 PWM implements (modules/io/pwm/esp32: xs_pwm_close_, resolution default 10).
+  const buzzer = new PiezoBuzzer({ io: PWM as unknown as PwmClass, pin: BOARD.buzzerPin, timers });
   const button = new PushButton({ io: Digital, pin: BOARD.buttonPin, timers, clock });
 
   // ---- LOAD CELLS: firmware/drivers/hx711.ts and firmware/platform/loadcells.ts belong to the
   // HX711 driver's author; adjust here if their constructors change. ----
-  const sck = new SharedClock({ pin: BOARD.hx711Sck, timers, io: Digital });
+  // The driver's pin type is number | string, the SDK's Digital typing takes numbers only: the BOARD pins are numbers.
+  const sck = new SharedClock({ pin: BOARD.hx711Sck, timers, io: Digital as unknown as DigitalClass });
   const chips = BOARD.hx711Dout.map((dout) => new HX711({ dout, clock: sck, rate: BOARD.hx711Sps }));
   const loadCells = createLoadCells({ chips, sps: BOARD.hx711Sps });
   // ---- end LOAD CELLS ----

@@ -18,7 +18,8 @@ import type { Network, StreamConnection, StreamHandlers, Timers } from "../core/
 export interface SocketLike {
   /** ArrayBuffer in the default "buffer" format (typed loosely to accept the SDK typings). */
   read(byteLength?: number): unknown;
-  write(data: ArrayBuffer | ArrayBufferView): void;
+  /** Only Uint8Array views are written (accepted by the SDK's TCP typing, whose ByteBuffer has no plain ArrayBufferView). */
+  write(data: Uint8Array): void;
   close(): void;
 }
 export interface SocketCallbacks {

@@ -5,7 +5,7 @@
  */
 import TCP from "embedded:io/socket/tcp";
 import TLSSocket from "embedded:io/socket/tcp/tls";
-import type { SocketFactory } from "./network";
+import type { SocketFactory, SocketLike } from "./network";
 
 export function deviceSockets(secure?: Record<string, unknown>): SocketFactory {
   return (o) => {
@@ -13,6 +13,9 @@ export function deviceSockets(secure?: Record<string, unknown>): SocketFactory {
     if (!o.tls) return new TCP({ address: o.address, port: o.port, nodelay: true, ...callbacks });
     // Built apart from the call: the SDK's typings of TLSSocket omit the `TCP` option.
     const options = { address: o.address, port: o.port, host: o.host, TCP: { io: TCP }, secure: secure ?? {}, nodelay: true, ...callbacks };
-    return new TLSSocket(options);
+    // The SDK's typings/embedded_io/socket/tls.d.ts declare write(ArrayBufferLike), but the
+    // implementation (examples/io/tcp/tlssocket) also takes views: the TLS session copies
+    // the bytes of a Uint8Array (SSLStream.writeChunk), which is all network.ts writes.
+    return new TLSSocket(options) as unknown as SocketLike;
   };
 }

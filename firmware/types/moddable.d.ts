@@ -72,10 +72,8 @@ declare module "neopixel" {
   }
 }
 
-/** $(MODDABLE)/build/devices/esp32/modules/resetReason: esp_reset_reason() as {reason, string}. */
-declare module "resetReason" {
-  export default function getResetReason(): { reason: number; string: string };
-}
+/* "resetReason" is declared in reset-reason.d.ts: the SDK ships no typing for it, so the
+   device build (mcconfig) also loads that file (manifests/esp32/manifest.json, typescript.types). */
 
 /** The manifest's "config" object. */
 declare module "mc/config" {
