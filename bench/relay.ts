@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const brokerName = mosq ? "mosquitto" : "aedes (mosquitto not installed)";
   const srv = await startMockHttp();
   const db = await openSqliteDb(join(tmp.dir, "bench.sqlite"));
-  const relay = await startRelay({ brokerUrl, db, providers: providersFor(srv.url), contacts: contactsFor(srv.url), deadman: false, log: () => undefined, concurrency: 32 });
+  const relay = await startRelay({ brokerUrl, db, providers: providersFor(srv.url, { timeoutMs: 10_000 }), contacts: contactsFor(srv.url), deadman: false, log: () => undefined, concurrency: 32 });
   const pub = await mqtt.connectAsync(brokerUrl, { clientId: "bench-dev", protocolVersion: 4 });
 
   // --- raw broker forwarding rate ---

@@ -1,0 +1,122 @@
+/**
+ * npm run relay -- --broker mqtt://127.0.0.1:1883 --db relay.sqlite --contacts contacts.json [options]
+ * Credentials come from the environment, never from arguments (visible in ps). docs/relay.md.
+ */
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { openRelayDb } from "./db";
+import { startRelayHttp } from "./http";
+import { createConsoleProvider } from "./providers/console";
+import { createTwilioProvider } from "./providers/twilio";
+import { createWebPushProvider } from "./providers/webpush";
+import { scheduleFromConfig } from "./schedules";
+import { startRelay } from "./service";
+import type { Providers } from "./types";
+
+const HELP = `dosekeeper relay — turns dispensers' relay.request events into notifications
+
+  --broker URL          MQTT broker (mqtt://, mqtts://) [required]
+  --db SPEC             SQLite file (default relay.sqlite) or postgres://user@host:port/db
+  --contacts FILE       contact book JSON to store in the database (docs/relay.md#contacts)
+  --configs PATH        device config JSON file, or a directory of them, to store (dead-man schedules)
+  --instance ID         instance / MQTT client id (default relay-<random>)
+  --shared auto|on|off  MQTT shared subscription $share/relay/… (default auto: MQTT 5 and broker support)
+  --http PORT           also serve the HTTP API (adherence, FHIR, config upload, audit) on 127.0.0.1:PORT
+  --tokens FILE         JSON {"<bearer token>": "<actor>"} required by the HTTP API
+  --console [FILE]      console/file provider for every channel not configured otherwise
+  --lease-ms N          job lease (default 30000)   --poll-ms N  job poll (default 250)
+  --receipt-retry-ms N  republish unacknowledged receipts after N ms (default 10000)
+  --retry-base-ms N     first retry delay (default 2000)   --max-attempts N (default 8)
+  --deadman-silent-min N  silence before a device is down (default 10)   --no-deadman
+  --help
+
+Environment: VAPID_SUBJECT, VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY (Web Push);
+  TWILIO_BASE_URL (default https://api.twilio.com), TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
+  TWILIO_USERNAME (API key SID, optional), TWILIO_FROM (SMS and calls);
+  MQTT_USERNAME, MQTT_PASSWORD.`;
+
+function parseArgs(argv: string[]): Map<string, string | true> {
+  const m = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith("--")) throw new Error("unexpected argument " + a);
+    const next = argv[i + 1];
+    if (next !== undefined && !next.startsWith("--")) { m.set(a.slice(2), next); i++; } else m.set(a.slice(2), true);
+  }
+  return m;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.has("help")) { process.stdout.write(HELP + "\n"); return; }
+  const str = (k: string): string | undefined => { const v = args.get(k); return typeof v === "string" ? v : undefined; };
+  const int = (k: string, d: number): number => { const v = str(k); const n = v === undefined ? d : Number(v); if (!Number.isFinite(n) || n < 0) throw new Error(`--${k} must be a number`); return n; };
+  const broker = str("broker");
+  if (broker === undefined) throw new Error("--broker is required (see --help)");
+  const db = await openRelayDb(str("db") ?? "relay.sqlite");
+  const env = process.env;
+  const instanceId = str("instance") ?? "relay-" + Math.random().toString(16).slice(2, 10);
+  const userAgent = "dosekeeper-relay/" + instanceId;
+
+  const providers: Providers = {};
+  if (env.VAPID_PUBLIC_KEY && env.VAPID_PRIVATE_KEY) {
+    providers.push = createWebPushProvider({ vapid: { subject: env.VAPID_SUBJECT ?? "mailto:relay@localhost", publicKey: env.VAPID_PUBLIC_KEY, privateKey: env.VAPID_PRIVATE_KEY }, userAgent });
+  }
+  if (env.TWILIO_ACCOUNT_SID && env.TWILIO_AUTH_TOKEN && env.TWILIO_FROM) {
+    const tw = createTwilioProvider({ baseUrl: env.TWILIO_BASE_URL ?? "https://api.twilio.com", accountSid: env.TWILIO_ACCOUNT_SID, password: env.TWILIO_AUTH_TOKEN, from: env.TWILIO_FROM, userAgent, ...(env.TWILIO_USERNAME ? { username: env.TWILIO_USERNAME } : {}) });
+    providers.sms = tw;
+    providers.call = tw;
+  }
+  const noneConfigured = Object.keys(providers).length === 0;
+  if (args.has("console") || noneConfigured) {
+    const file = str("console");
+    const c = createConsoleProvider(file ? { file } : {});
+    for (const ch of ["push", "sms", "call"] as const) providers[ch] ??= c;
+  }
+
+  if (str("configs")) {
+    const p = str("configs") as string;
+    const files = statSync(p).isDirectory() ? readdirSync(p).filter((f) => f.endsWith(".json")).map((f) => join(p, f)) : [p];
+    for (const f of files) {
+      const r = scheduleFromConfig(JSON.parse(readFileSync(f, "utf8")));
+      if (!r.ok) { process.stderr.write(`config ${f} refused: ${JSON.stringify(r.errors.slice(0, 5))}\n`); continue; }
+      const c = r.schedule.config;
+      const prev = await db.config(c.device);
+      if (prev && prev.version >= c.version) continue;
+      await db.putConfig({ device: c.device, version: c.version, json: JSON.stringify(c), updatedAt: Date.now(), actor: "cli" });
+      await db.audit({ t: Date.now(), actor: "cli", action: "config.pushed", device: c.device, code: null, detail: JSON.stringify({ version: c.version, file: f }) });
+    }
+  }
+
+  const sharedArg = str("shared") ?? "auto";
+  const relay = await startRelay({
+    brokerUrl: broker, db, providers,
+    shared: sharedArg === "on" ? true : sharedArg === "off" ? false : "auto",
+    instanceId,
+    ...(str("contacts") ? { contacts: JSON.parse(readFileSync(str("contacts") as string, "utf8")) as unknown } : {}),
+    deadman: args.has("no-deadman") ? false : { silentMs: int("deadman-silent-min", 10) * 60_000 },
+    leaseMs: int("lease-ms", 30_000), pollMs: int("poll-ms", 250), receiptRetryMs: int("receipt-retry-ms", 10_000),
+    retry: { baseMs: int("retry-base-ms", 2000), maxAttempts: int("max-attempts", 8) },
+    ...(env.MQTT_USERNAME ? { mqtt: { username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD ?? "" } } : {}),
+  });
+  let httpApi: { url: string; close(): Promise<void> } | undefined;
+  if (str("http")) {
+    const tokens = str("tokens") ? (JSON.parse(readFileSync(str("tokens") as string, "utf8")) as Record<string, string>) : undefined;
+    httpApi = await startRelayHttp({ db, port: int("http", 0), ...(tokens ? { tokens } : {}) });
+    process.stderr.write(`[${relay.instanceId}] HTTP API on ${httpApi.url}\n`);
+  }
+  process.stderr.write(`[${relay.instanceId}] ready\n`);
+  const shutdown = async (): Promise<void> => {
+    await relay.stop();
+    if (httpApi) await httpApi.close();
+    await db.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown());
+  process.on("SIGTERM", () => void shutdown());
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`relay: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

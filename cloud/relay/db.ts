@@ -1,0 +1,424 @@
+/**
+ * RelayDb over SQL: one implementation, two drivers (SQLite via better-sqlite3 in WAL mode,
+ * PostgreSQL via pg). Queries use $1..$n placeholders; the SQLite driver rewrites them.
+ * Claims are atomic across processes: INSERT … ON CONFLICT DO NOTHING for keys, slots and
+ * dead-man alerts; a lease with expiry for jobs (UPDATE … WHERE lease expired … RETURNING),
+ * so the jobs of a killed instance are taken over when its lease runs out.
+ */
+import Database from "better-sqlite3";
+import pg from "pg";
+import type {
+  AuditEntry, DeviceState, Job, JobState, KeySummary, NewJob, NewRequest, ReceiptStatus, RelayDb,
+  RemoteChannel, StoredConfig, StoredEvent, NotificationKind, Priority,
+} from "./types";
+
+type Row = Record<string, unknown>;
+type Param = string | number | null;
+
+interface SqlQ {
+  run(sql: string, params?: Param[]): Promise<number>;
+  all(sql: string, params?: Param[]): Promise<Row[]>;
+}
+
+interface SqlDriver extends SqlQ {
+  readonly kind: "sqlite" | "postgres";
+  exec(script: string): Promise<void>;
+  tx<T>(fn: (q: SqlQ) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Serialises async critical sections (one SQLite connection is shared by the whole process). */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  lock<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.then(() => undefined, () => undefined);
+    return run;
+  }
+}
+
+function toPositional(sql: string, params: Param[]): { sql: string; params: Param[] } {
+  const out: Param[] = [];
+  const text = sql.replace(/\$(\d+)/g, (_m, n: string) => {
+    out.push(params[Number(n) - 1] ?? null);
+    return "?";
+  });
+  return { sql: text, params: out };
+}
+
+class SqliteDriver implements SqlDriver {
+  readonly kind = "sqlite" as const;
+  private readonly db: Database.Database;
+  private readonly mutex = new Mutex();
+  private readonly cache = new Map<string, { stmt: Database.Statement; reader: boolean }>();
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = NORMAL");
+    this.db.pragma("busy_timeout = 10000");
+  }
+  private prep(sql: string): { stmt: Database.Statement; reader: boolean } {
+    let p = this.cache.get(sql);
+    if (p === undefined) {
+      const stmt = this.db.prepare(sql);
+      p = { stmt, reader: stmt.reader };
+      if (this.cache.size > 200) this.cache.clear();
+      this.cache.set(sql, p);
+    }
+    return p;
+  }
+  private runNow(sql: string, params: Param[]): number {
+    const q = toPositional(sql, params);
+    const p = this.prep(q.sql);
+    if (p.reader) return p.stmt.all(...q.params).length;
+    return p.stmt.run(...q.params).changes;
+  }
+  private allNow(sql: string, params: Param[]): Row[] {
+    const q = toPositional(sql, params);
+    return this.prep(q.sql).stmt.all(...q.params) as Row[];
+  }
+  private readonly direct: SqlQ = {
+    run: async (sql, params = []) => this.runNow(sql, params),
+    all: async (sql, params = []) => this.allNow(sql, params),
+  };
+  run(sql: string, params: Param[] = []): Promise<number> {
+    return this.mutex.lock(() => this.runNow(sql, params));
+  }
+  all(sql: string, params: Param[] = []): Promise<Row[]> {
+    return this.mutex.lock(() => this.allNow(sql, params));
+  }
+  exec(script: string): Promise<void> {
+    return this.mutex.lock(() => { this.db.exec(script); });
+  }
+  tx<T>(fn: (q: SqlQ) => Promise<T>): Promise<T> {
+    return this.mutex.lock(async () => {
+      this.db.exec("BEGIN IMMEDIATE");
+      try {
+        const r = await fn(this.direct);
+        this.db.exec("COMMIT");
+        return r;
+      } catch (e) {
+        if (this.db.inTransaction) this.db.exec("ROLLBACK");
+        throw e;
+      }
+    });
+  }
+  async close(): Promise<void> {
+    await this.mutex.lock(() => { this.db.close(); });
+  }
+}
+
+class PgDriver implements SqlDriver {
+  readonly kind = "postgres" as const;
+  private readonly pool: pg.Pool;
+  constructor(url: string) {
+    this.pool = new pg.Pool({ connectionString: url, max: 8 });
+    this.pool.on("error", () => { /* idle client lost: the pool replaces it */ });
+  }
+  async run(sql: string, params: Param[] = []): Promise<number> {
+    const r = await this.pool.query(sql, params);
+    return r.rowCount ?? 0;
+  }
+  async all(sql: string, params: Param[] = []): Promise<Row[]> {
+    return (await this.pool.query(sql, params)).rows as Row[];
+  }
+  async exec(script: string): Promise<void> {
+    await this.pool.query(script);
+  }
+  async tx<T>(fn: (q: SqlQ) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    const q: SqlQ = {
+      run: async (sql, params = []) => (await c.query(sql, params)).rowCount ?? 0,
+      all: async (sql, params = []) => (await c.query(sql, params)).rows as Row[],
+    };
+    try {
+      await c.query("BEGIN");
+      const r = await fn(q);
+      await c.query("COMMIT");
+      return r;
+    } catch (e) {
+      await c.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+function schema(kind: "sqlite" | "postgres"): string {
+  const id = kind === "sqlite" ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY";
+  return `
+CREATE TABLE IF NOT EXISTS requests (key TEXT PRIMARY KEY, device TEXT NOT NULL, slot TEXT, evt_id TEXT NOT NULL,
+  ch TEXT NOT NULL, received_at BIGINT NOT NULL, wants_receipt INTEGER NOT NULL,
+  rcpt_status TEXT, rcpt_code TEXT, rcpt_at BIGINT, rcpt_json TEXT, rcpt_pub BIGINT);
+CREATE TABLE IF NOT EXISTS jobs (id ${id}, key TEXT NOT NULL, device TEXT NOT NULL, slot TEXT, ref TEXT NOT NULL,
+  person TEXT NOT NULL, ch TEXT NOT NULL, kind TEXT NOT NULL, priority TEXT NOT NULL, notice TEXT NOT NULL,
+  state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at BIGINT NOT NULL, created_at BIGINT NOT NULL,
+  is_fallback INTEGER NOT NULL, code TEXT, provider_id TEXT, owner TEXT, lease_until BIGINT NOT NULL DEFAULT 0,
+  updated_at BIGINT NOT NULL, UNIQUE (key, ref, ch));
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (state, next_at);
+CREATE INDEX IF NOT EXISTS jobs_slot ON jobs (device, slot);
+CREATE TABLE IF NOT EXISTS resolved (device TEXT NOT NULL, slot TEXT NOT NULL, outcome TEXT NOT NULL, t BIGINT NOT NULL,
+  PRIMARY KEY (device, slot));
+CREATE TABLE IF NOT EXISTS audit (id ${id}, t BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+  device TEXT, code TEXT, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_device ON audit (device, t);
+CREATE TABLE IF NOT EXISTS events (device TEXT NOT NULL, id TEXT NOT NULL, seq BIGINT, type TEXT NOT NULL, t_ms BIGINT,
+  slot TEXT, data TEXT NOT NULL, received_at BIGINT NOT NULL, PRIMARY KEY (device, id));
+CREATE INDEX IF NOT EXISTS events_type ON events (device, type);
+CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, last_seen BIGINT, online INTEGER, offline_since BIGINT);
+CREATE TABLE IF NOT EXISTS configs (device TEXT PRIMARY KEY, version BIGINT NOT NULL, json TEXT NOT NULL,
+  updated_at BIGINT NOT NULL, actor TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deadman (device TEXT NOT NULL, slot TEXT NOT NULL, t BIGINT NOT NULL, back_at BIGINT,
+  PRIMARY KEY (device, slot));
+CREATE TABLE IF NOT EXISTS kv (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at BIGINT NOT NULL);
+`;
+}
+
+const num = (v: unknown): number => (typeof v === "number" ? v : Number(v));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+function rowToJob(r: Row): Job {
+  return {
+    id: num(r.id), key: String(r.key), device: String(r.device), slot: strOrNull(r.slot), ref: String(r.ref),
+    person: String(r.person), ch: String(r.ch) as RemoteChannel, kind: String(r.kind) as NotificationKind,
+    priority: String(r.priority) as Priority, notice: String(r.notice), state: String(r.state) as JobState,
+    attempts: num(r.attempts), nextAt: num(r.next_at), createdAt: num(r.created_at), isFallback: num(r.is_fallback) === 1,
+    code: strOrNull(r.code),
+  };
+}
+
+function jobParams(j: NewJob, now: number): Param[] {
+  return [j.key, j.device, j.slot, j.ref, j.person, j.ch, j.kind, j.priority, JSON.stringify(j.notice), j.nextAt, now, j.isFallback ? 1 : 0];
+}
+const INSERT_JOB = `INSERT INTO jobs (key, device, slot, ref, person, ch, kind, priority, notice, state, attempts, next_at,
+  created_at, is_fallback, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'pending',0,$10,$11,$12,$11)
+  ON CONFLICT (key, ref, ch) DO NOTHING`;
+
+export class SqlRelayDb implements RelayDb {
+  constructor(private readonly d: SqlDriver) {}
+  get kind(): "sqlite" | "postgres" { return this.d.kind; }
+
+  async init(): Promise<void> {
+    if (this.d.kind === "postgres") {
+      // Several instances may start together: serialise the DDL with an advisory lock.
+      await this.d.tx(async (q) => {
+        await q.run("SELECT pg_advisory_xact_lock(724001)");
+        for (const stmt of schema("postgres").split(";").map((s) => s.trim()).filter(Boolean)) await q.run(stmt);
+      });
+    } else {
+      await this.d.exec(schema("sqlite"));
+    }
+  }
+  close(): Promise<void> { return this.d.close(); }
+
+  claimRequest(req: NewRequest, jobs: NewJob[]): Promise<boolean> {
+    return this.d.tx(async (q) => {
+      const n = await q.run(`INSERT INTO requests (key, device, slot, evt_id, ch, received_at, wants_receipt)
+        VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (key) DO NOTHING`,
+        [req.key, req.device, req.slot, req.evtId, req.ch, req.receivedAt, req.wantsReceipt ? 1 : 0]);
+      if (n !== 1) return false;
+      for (const j of jobs) await q.run(INSERT_JOB, jobParams(j, req.receivedAt));
+      return true;
+    });
+  }
+
+  async addJob(job: NewJob): Promise<boolean> {
+    return (await this.d.run(INSERT_JOB, jobParams(job, job.nextAt))) === 1;
+  }
+
+  async leaseJobs(owner: string, now: number, leaseMs: number, limit: number): Promise<Job[]> {
+    const skip = this.d.kind === "postgres" ? " FOR UPDATE SKIP LOCKED" : "";
+    // The outer re-check makes PostgreSQL re-evaluate a row another transaction just leased; in SQLite
+    // (one writer) the unary + keeps the planner on the id list instead of scanning every pending job.
+    const recheck = this.d.kind === "postgres" ? "state = 'pending' AND lease_until <= $3" : "+state = 'pending' AND +lease_until <= $3";
+    const rows = await this.d.all(`UPDATE jobs SET owner = $1, lease_until = $2
+      WHERE id IN (SELECT j.id FROM jobs j WHERE j.state = 'pending' AND j.next_at <= $3 AND j.lease_until <= $3
+        AND NOT EXISTS (SELECT 1 FROM resolved r WHERE r.device = j.device AND r.slot = j.slot)
+        ORDER BY j.next_at LIMIT $4${skip})
+      AND ${recheck} RETURNING *`, [owner, now + leaseMs, now, limit]);
+    return rows.map(rowToJob).sort((a, b) => a.nextAt - b.nextAt || a.id - b.id);
+  }
+
+  async finishJob(id: number, owner: string, u: { state: JobState; attempts: number; nextAt?: number; code?: string | null; providerId?: string | null; now: number }): Promise<boolean> {
+    // A job sent back to pending (retry) whose slot got resolved meanwhile is cancelled instead.
+    const state = u.state === "pending"
+      ? `CASE WHEN EXISTS (SELECT 1 FROM resolved r WHERE r.device = jobs.device AND r.slot = jobs.slot) THEN 'cancelled' ELSE $1 END`
+      : "$1";
+    const n = await this.d.run(`UPDATE jobs SET state = ${state}, attempts = $2, next_at = COALESCE($3, next_at), code = $4,
+      provider_id = COALESCE($5, provider_id), owner = NULL, lease_until = 0, updated_at = $6 WHERE id = $7 AND owner = $8`,
+      [u.state, u.attempts, u.nextAt ?? null, u.code ?? null, u.providerId ?? null, u.now, id, owner]);
+    return n === 1;
+  }
+
+  resolveSlot(device: string, slot: string, outcome: string, now: number): Promise<string[]> {
+    return this.d.tx(async (q) => {
+      await q.run(`INSERT INTO resolved (device, slot, outcome, t) VALUES ($1,$2,$3,$4) ON CONFLICT (device, slot) DO NOTHING`,
+        [device, slot, outcome, now]);
+      const rows = await q.all(`UPDATE jobs SET state = 'cancelled', code = 'RESOLVED', updated_at = $3
+        WHERE device = $1 AND slot = $2 AND state = 'pending' AND lease_until <= $3 RETURNING key`, [device, slot, now]);
+      return [...new Set(rows.map((r) => String(r.key)))];
+    });
+  }
+
+  async isResolved(device: string, slot: string): Promise<boolean> {
+    return (await this.d.all(`SELECT 1 AS x FROM resolved WHERE device = $1 AND slot = $2`, [device, slot])).length > 0;
+  }
+
+  async keySummary(key: string): Promise<KeySummary | null> {
+    const req = await this.d.all(`SELECT * FROM requests WHERE key = $1`, [key]);
+    if (req.length === 0) return null;
+    const jobs = await this.d.all(`SELECT ref, state, code, is_fallback FROM jobs WHERE key = $1 ORDER BY id`, [key]);
+    return {
+      key, device: String(req[0].device), ch: String(req[0].ch), wantsReceipt: num(req[0].wants_receipt) === 1,
+      jobs: jobs.map((r) => ({ ref: String(r.ref), state: String(r.state) as JobState, code: strOrNull(r.code), isFallback: num(r.is_fallback) === 1 })),
+    };
+  }
+
+  async setReceipt(key: string, status: ReceiptStatus, code: string | null, now: number, json?: string): Promise<boolean> {
+    return (await this.d.run(`UPDATE requests SET rcpt_status = $1, rcpt_code = $2, rcpt_at = $3, rcpt_json = $5 WHERE key = $4 AND rcpt_status IS NULL`,
+      [status, code, now, key, json ?? null])) === 1;
+  }
+
+  async receiptPublished(key: string, now: number): Promise<void> {
+    await this.d.run(`UPDATE requests SET rcpt_pub = $2 WHERE key = $1`, [key, now]);
+  }
+
+  async claimUnpublishedReceipts(olderThan: number, now: number, limit: number): Promise<{ key: string; device: string; json: string }[]> {
+    const rows = await this.d.all(`SELECT key FROM requests WHERE rcpt_json IS NOT NULL AND rcpt_pub IS NULL AND rcpt_at < $1 ORDER BY rcpt_at LIMIT $2`, [olderThan, limit]);
+    const out: { key: string; device: string; json: string }[] = [];
+    for (const r of rows) {
+      const got = await this.d.all(`UPDATE requests SET rcpt_at = $2 WHERE key = $1 AND rcpt_pub IS NULL AND rcpt_at < $3 RETURNING device, rcpt_json`, [String(r.key), now, olderThan]);
+      if (got.length === 1) out.push({ key: String(r.key), device: String(got[0].device), json: String(got[0].rcpt_json) });
+    }
+    return out;
+  }
+
+  async receiptOf(key: string): Promise<{ status: ReceiptStatus; code: string | null; t: number } | null> {
+    const r = await this.d.all(`SELECT rcpt_status, rcpt_code, rcpt_at FROM requests WHERE key = $1 AND rcpt_status IS NOT NULL`, [key]);
+    return r.length === 0 ? null : { status: String(r[0].rcpt_status) as ReceiptStatus, code: strOrNull(r[0].rcpt_code), t: num(r[0].rcpt_at) };
+  }
+
+  async jobsOf(key: string): Promise<Job[]> {
+    return (await this.d.all(`SELECT * FROM jobs WHERE key = $1 ORDER BY id`, [key])).map(rowToJob);
+  }
+
+  async countJobs(state?: JobState): Promise<number> {
+    const r = state === undefined
+      ? await this.d.all(`SELECT COUNT(*) AS n FROM jobs`)
+      : await this.d.all(`SELECT COUNT(*) AS n FROM jobs WHERE state = $1`, [state]);
+    return num(r[0].n);
+  }
+
+  async audit(e: AuditEntry): Promise<void> {
+    await this.d.run(`INSERT INTO audit (t, actor, action, device, code, detail) VALUES ($1,$2,$3,$4,$5,$6)`,
+      [e.t, e.actor, e.action, e.device, e.code, e.detail]);
+  }
+
+  async auditList(f: { device?: string; action?: string; code?: string; limit?: number }): Promise<AuditEntry[]> {
+    const where: string[] = [];
+    const params: Param[] = [];
+    if (f.device !== undefined) { params.push(f.device); where.push(`device = $${params.length}`); }
+    if (f.action !== undefined) { params.push(f.action); where.push(`action = $${params.length}`); }
+    if (f.code !== undefined) { params.push(f.code); where.push(`code = $${params.length}`); }
+    params.push(Math.max(1, Math.min(f.limit ?? 1000, 10000)));
+    const rows = await this.d.all(`SELECT * FROM audit ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY id LIMIT $${params.length}`, params);
+    return rows.map((r) => ({ id: num(r.id), t: num(r.t), actor: String(r.actor), action: String(r.action), device: strOrNull(r.device), code: strOrNull(r.code), detail: String(r.detail) }));
+  }
+
+  async recordEvent(e: StoredEvent): Promise<boolean> {
+    return (await this.d.run(`INSERT INTO events (device, id, seq, type, t_ms, slot, data, received_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+      ON CONFLICT (device, id) DO NOTHING`, [e.device, e.id, e.seq, e.type, e.tMs, e.slot, JSON.stringify(e.data), e.receivedAt])) === 1;
+  }
+
+  async eventsOf(device: string, types?: readonly string[]): Promise<StoredEvent[]> {
+    const rows = await this.d.all(`SELECT * FROM events WHERE device = $1 ORDER BY received_at, seq`, [device]);
+    const out: StoredEvent[] = [];
+    for (const r of rows) {
+      const type = String(r.type);
+      if (types !== undefined && !types.includes(type)) continue;
+      out.push({ device, id: String(r.id), seq: numOrNull(r.seq), type, tMs: numOrNull(r.t_ms), slot: strOrNull(r.slot), data: JSON.parse(String(r.data)) as Record<string, unknown>, receivedAt: num(r.received_at) });
+    }
+    return out;
+  }
+
+  async touchDevice(device: string, now: number): Promise<void> {
+    await this.d.run(`INSERT INTO devices (device, last_seen) VALUES ($1, $2) ON CONFLICT (device) DO UPDATE
+      SET last_seen = CASE WHEN devices.last_seen IS NULL OR devices.last_seen < excluded.last_seen THEN excluded.last_seen ELSE devices.last_seen END`,
+      [device, now]);
+  }
+
+  async setOnline(device: string, online: boolean, now: number): Promise<void> {
+    if (online) {
+      await this.touchDevice(device, now);
+      await this.d.run(`UPDATE devices SET online = 1, offline_since = NULL WHERE device = $1`, [device]);
+    } else {
+      await this.d.run(`INSERT INTO devices (device, online, offline_since) VALUES ($1, 0, $2) ON CONFLICT (device) DO UPDATE
+        SET online = 0, offline_since = excluded.offline_since`, [device, now]);
+    }
+  }
+
+  async deviceState(device: string): Promise<DeviceState | null> {
+    const r = await this.d.all(`SELECT * FROM devices WHERE device = $1`, [device]);
+    if (r.length === 0) return null;
+    const on = numOrNull(r[0].online);
+    return { device, lastSeen: numOrNull(r[0].last_seen), online: on === null ? null : on === 1, offlineSince: numOrNull(r[0].offline_since) };
+  }
+
+  async putConfig(c: StoredConfig): Promise<void> {
+    await this.d.run(`INSERT INTO configs (device, version, json, updated_at, actor) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (device) DO UPDATE
+      SET version = excluded.version, json = excluded.json, updated_at = excluded.updated_at, actor = excluded.actor`,
+      [c.device, c.version, c.json, c.updatedAt, c.actor]);
+  }
+
+  async configs(): Promise<StoredConfig[]> {
+    return (await this.d.all(`SELECT * FROM configs ORDER BY device`)).map((r) => ({ device: String(r.device), version: num(r.version), json: String(r.json), updatedAt: num(r.updated_at), actor: String(r.actor) }));
+  }
+
+  async config(device: string): Promise<StoredConfig | null> {
+    const r = await this.d.all(`SELECT * FROM configs WHERE device = $1`, [device]);
+    return r.length === 0 ? null : { device, version: num(r[0].version), json: String(r[0].json), updatedAt: num(r[0].updated_at), actor: String(r[0].actor) };
+  }
+
+  async claimDeadman(device: string, slot: string, now: number): Promise<boolean> {
+    return (await this.d.run(`INSERT INTO deadman (device, slot, t) VALUES ($1,$2,$3) ON CONFLICT (device, slot) DO NOTHING`, [device, slot, now])) === 1;
+  }
+
+  async closeDeadman(device: string, now: number): Promise<string[]> {
+    const rows = await this.d.all(`UPDATE deadman SET back_at = $2 WHERE device = $1 AND back_at IS NULL RETURNING slot`, [device, now]);
+    return rows.map((r) => String(r.slot)).sort();
+  }
+
+  async putKv(name: string, value: string, now: number): Promise<void> {
+    await this.d.run(`INSERT INTO kv (name, value, updated_at) VALUES ($1,$2,$3) ON CONFLICT (name) DO UPDATE
+      SET value = excluded.value, updated_at = excluded.updated_at`, [name, value, now]);
+  }
+
+  async getKv(name: string): Promise<{ value: string; updatedAt: number } | null> {
+    const r = await this.d.all(`SELECT value, updated_at FROM kv WHERE name = $1`, [name]);
+    return r.length === 0 ? null : { value: String(r[0].value), updatedAt: num(r[0].updated_at) };
+  }
+}
+
+/** SQLite file (WAL mode; several processes may open the same file). */
+export async function openSqliteDb(file: string): Promise<RelayDb> {
+  const db = new SqlRelayDb(new SqliteDriver(file));
+  await db.init();
+  return db;
+}
+
+/** PostgreSQL (postgres://user@host:port/db), for relays on several hosts. */
+export async function openPostgresDb(url: string): Promise<RelayDb> {
+  const db = new SqlRelayDb(new PgDriver(url));
+  await db.init();
+  return db;
+}
+
+/** postgres:// or postgresql:// URL → PostgreSQL; anything else is a SQLite file path. */
+export function openRelayDb(spec: string): Promise<RelayDb> {
+  return /^postgres(ql)?:\/\//.test(spec) ? openPostgresDb(spec) : openSqliteDb(spec);
+}

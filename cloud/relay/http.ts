@@ -1,0 +1,142 @@
+/**
+ * HTTP API of the relay (node:http): adherence history, FHIR export, schedule upload, audit.
+ * Every read of patient history and every config pushed is audited with actor and time.
+ *   GET  /api/devices/:id/adherence?from=YYYY-MM-DD&to=YYYY-MM-DD
+ *   GET  /api/devices/:id/fhir?from=&to=          (FHIR R4 Bundle of MedicationAdministration)
+ *   PUT  /api/devices/:id/config                  (body: config JSON, docs/config.md)
+ *   GET  /api/audit?device=&action=&code=&limit=
+ *   GET  /healthz
+ */
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { medicationAdministrationBundle } from "../fhir/medication-administration";
+import { adherenceByDay, slotRecords, DOSE_EVENT_TYPES } from "./adherence";
+import { parseContacts } from "./contacts";
+import { scheduleFromConfig } from "./schedules";
+import type { RelayDb } from "./types";
+
+export interface RelayHttpOptions {
+  db: RelayDb;
+  /** Bearer token → actor name. When absent, the actor is the X-Actor header (development only). */
+  tokens?: Record<string, string>;
+  clock?: () => number;
+  /** Longest history a request may span. Default 400 days. */
+  maxDays?: number;
+}
+
+const DEVICE_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) { super(message); }
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown, type = "application/json"): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
+  res.end(text);
+}
+
+async function readBody(req: http.IncomingMessage, max = 256 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req) {
+    n += (c as Buffer).length;
+    if (n > max) throw new HttpError(413, "HTTP_TOO_LARGE", "body too large");
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export function createRelayHttpHandler(o: RelayHttpOptions): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  const clock = o.clock ?? Date.now;
+  const maxDays = o.maxDays ?? 400;
+  const actorOf = (req: http.IncomingMessage): string => {
+    if (o.tokens !== undefined) {
+      const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
+      const a = m ? o.tokens[m[1]] : undefined;
+      if (a === undefined) throw new HttpError(401, "HTTP_AUTH", "bearer token required");
+      return a;
+    }
+    const h = req.headers["x-actor"];
+    return typeof h === "string" && h.length > 0 && h.length <= 64 ? h : "anonymous";
+  };
+  const range = (u: URL): { from: string; to: string } => {
+    const today = new Date(clock()).toISOString().slice(0, 10);
+    const to = u.searchParams.get("to") ?? today;
+    const from = u.searchParams.get("from") ?? new Date(Date.parse(to + "T00:00:00Z") - 29 * 86_400_000).toISOString().slice(0, 10);
+    if (!DATE_RE.test(from) || !DATE_RE.test(to) || !Number.isFinite(Date.parse(from)) || !Number.isFinite(Date.parse(to)) || from > to) throw new HttpError(400, "HTTP_RANGE", "from/to must be YYYY-MM-DD with from <= to");
+    if ((Date.parse(to) - Date.parse(from)) / 86_400_000 > maxDays) throw new HttpError(400, "HTTP_RANGE", `at most ${maxDays} days`);
+    return { from, to };
+  };
+  const history = async (device: string, from: string, to: string) => {
+    const stored = await o.db.config(device);
+    let schedule;
+    if (stored) { const r = scheduleFromConfig(JSON.parse(stored.json)); if (r.ok) schedule = r.schedule; }
+    const events = await o.db.eventsOf(device, DOSE_EVENT_TYPES);
+    return { schedule, records: slotRecords(events, schedule, from, to, clock()) };
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const u = new URL(req.url ?? "/", "http://relay");
+    const path = u.pathname.split("/").filter(Boolean);
+    if (req.method === "GET" && u.pathname === "/healthz") return send(res, 200, { ok: true, db: o.db.kind });
+    const actor = actorOf(req);
+    if (path[0] === "api" && path[1] === "devices" && path.length === 4) {
+      const device = path[2];
+      if (!DEVICE_RE.test(device)) throw new HttpError(400, "HTTP_DEVICE", "bad device id");
+      const what = path[3];
+      if (req.method === "GET" && (what === "adherence" || what === "fhir")) {
+        const { from, to } = range(u);
+        const h = await history(device, from, to);
+        await o.db.audit({ t: clock(), actor, action: "history.read", device, code: null, detail: JSON.stringify({ what, from, to, slots: h.records.length }) });
+        if (what === "adherence") return send(res, 200, { device, from, to, tz: h.schedule?.config.tz ?? null, days: adherenceByDay(h.records) });
+        const book = await o.db.getKv("contacts");
+        const patientRef = book ? parseContacts(JSON.parse(book.value)).book.devices[device]?.fhirPatient : undefined;
+        return send(res, 200, medicationAdministrationBundle(h.records, { device, ...(h.schedule ? { config: h.schedule.config } : {}), ...(patientRef ? { patientRef } : {}), nowMs: clock() }), "application/fhir+json");
+      }
+      if (req.method === "PUT" && what === "config") {
+        let input: unknown;
+        try { input = JSON.parse(await readBody(req)); } catch (e) { if (e instanceof HttpError) throw e; throw new HttpError(400, "RELAY_JSON", "body is not JSON"); }
+        const r = scheduleFromConfig(input);
+        const t = clock();
+        if (!r.ok || r.schedule.config.device !== device) {
+          const errors = r.ok ? [{ code: "CFG_DEVICE", path: "device" }] : r.errors.slice(0, 20);
+          await o.db.audit({ t, actor, action: "config.refused", device, code: errors[0]?.code ?? "CFG", detail: JSON.stringify({ errors }) });
+          return send(res, 422, { ok: false, errors });
+        }
+        const prev = await o.db.config(device);
+        if (prev && prev.version >= r.schedule.config.version) {
+          await o.db.audit({ t, actor, action: "config.refused", device, code: "CFG_STALE", detail: JSON.stringify({ version: r.schedule.config.version, running: prev.version }) });
+          return send(res, 409, { ok: false, errors: [{ code: "CFG_STALE", path: "version" }], running: prev.version });
+        }
+        await o.db.putConfig({ device, version: r.schedule.config.version, json: JSON.stringify(r.schedule.config), updatedAt: t, actor });
+        await o.db.audit({ t, actor, action: "config.pushed", device, code: null, detail: JSON.stringify({ version: r.schedule.config.version }) });
+        return send(res, 200, { ok: true, version: r.schedule.config.version });
+      }
+    }
+    if (req.method === "GET" && path.join("/") === "api/audit") {
+      const f = { ...(u.searchParams.get("device") ? { device: u.searchParams.get("device") as string } : {}), ...(u.searchParams.get("action") ? { action: u.searchParams.get("action") as string } : {}), ...(u.searchParams.get("code") ? { code: u.searchParams.get("code") as string } : {}), limit: Number(u.searchParams.get("limit") ?? 1000) || 1000 };
+      const list = await o.db.auditList(f);
+      await o.db.audit({ t: clock(), actor, action: "audit.read", device: f.device ?? null, code: null, detail: JSON.stringify(f) });
+      return send(res, 200, { entries: list });
+    }
+    throw new HttpError(404, "HTTP_NOT_FOUND", "no such route");
+  };
+  return (req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (e instanceof HttpError) send(res, e.status, { ok: false, code: e.code, message: e.message });
+      else { send(res, 500, { ok: false, code: "HTTP_INTERNAL", message: "internal error" }); }
+    });
+  };
+}
+
+export async function startRelayHttp(o: RelayHttpOptions & { port?: number; host?: string }): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer(createRelayHttpHandler(o));
+  await new Promise<void>((r, j) => { server.once("error", j); server.listen(o.port ?? 0, o.host ?? "127.0.0.1", () => r()); });
+  const a = server.address() as AddressInfo;
+  return {
+    url: `http://${a.address}:${a.port}`,
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}

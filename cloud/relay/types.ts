@@ -1,0 +1,210 @@
+/**
+ * Shared types of the cloud relay (Node only). docs/relay.md.
+ */
+
+export type RemoteChannel = "push" | "sms" | "call";
+export const REMOTE_CHANNELS: readonly RemoteChannel[] = ["push", "sms", "call"];
+
+/** Web Push subscription as the browser's PushSubscription.toJSON() gives it. */
+export interface PushSubscriptionJson {
+  endpoint: string;
+  keys: { p256dh: string; auth: string };
+}
+
+export interface QuietHours {
+  /** Local "HH:MM" start (inclusive) and end (exclusive); may wrap midnight. */
+  from: string;
+  to: string;
+  /** POSIX TZ string (docs/timezones.md); default UTC. */
+  tz?: string;
+}
+
+/** A person as the relay knows them (never sent to a device). */
+export interface Person {
+  id: string;
+  name: string;
+  /** E.164, validated ("+33612345678"). */
+  phone?: string;
+  push: PushSubscriptionJson[];
+  /** Channel preference order, used when the requested channel is not available for this person. */
+  channels: RemoteChannel[];
+  quiet?: QuietHours;
+  lang: "en" | "fr";
+}
+
+export type Priority = "high" | "low";
+
+export type NotificationKind = "escalation" | "prn" | "fallback" | "deadman" | "back-online" | "refill";
+
+/** What a provider is asked to deliver. */
+export interface Notice {
+  /** Dedupe key of the request (device request key, or relay-made key). */
+  key: string;
+  device: string;
+  kind: NotificationKind;
+  priority: Priority;
+  title: string;
+  body: string;
+  slot?: string;
+}
+
+export type SendResult =
+  | { ok: true; providerId?: string; status?: number }
+  | { ok: false; retry: boolean; code: string; status?: number; detail?: string };
+
+export interface Provider {
+  readonly name: string;
+  send(ch: RemoteChannel, to: Person, notice: Notice): Promise<SendResult>;
+  close?(): Promise<void>;
+}
+
+/** One provider per channel; a missing channel fails the job with RELAY_NO_PROVIDER. */
+export type Providers = Partial<Record<RemoteChannel, Provider>>;
+
+export type JobState = "pending" | "sent" | "failed" | "cancelled";
+
+export interface Job {
+  id: number;
+  key: string;
+  device: string;
+  slot: string | null;
+  /** Recipient reference as the device sent it ("caregiver-1"), or "@pharmacist"/"@fallback". */
+  ref: string;
+  /** Person id resolved when the job was made. */
+  person: string;
+  ch: RemoteChannel;
+  kind: NotificationKind;
+  priority: Priority;
+  /** JSON of the Notice. */
+  notice: string;
+  state: JobState;
+  attempts: number;
+  nextAt: number;
+  createdAt: number;
+  /** True for jobs that replace an undeliverable one (no fallback of a fallback). */
+  isFallback: boolean;
+  code: string | null;
+}
+
+export interface NewJob {
+  key: string;
+  device: string;
+  slot: string | null;
+  ref: string;
+  person: string;
+  ch: RemoteChannel;
+  kind: NotificationKind;
+  priority: Priority;
+  notice: Notice;
+  nextAt: number;
+  isFallback: boolean;
+}
+
+export interface NewRequest {
+  key: string;
+  device: string;
+  slot: string | null;
+  evtId: string;
+  ch: string;
+  receivedAt: number;
+  /** Publish a receipt on dk/<device>/rcpt when every job of the key is final. */
+  wantsReceipt: boolean;
+}
+
+export interface AuditEntry {
+  id?: number;
+  t: number;
+  actor: string;
+  action: string;
+  device: string | null;
+  code: string | null;
+  detail: string;
+}
+
+export interface StoredEvent {
+  device: string;
+  id: string;
+  seq: number | null;
+  type: string;
+  /** Device time in ms, or null when the device clock was unset. */
+  tMs: number | null;
+  slot: string | null;
+  data: Record<string, unknown>;
+  receivedAt: number;
+}
+
+export interface DeviceState {
+  device: string;
+  lastSeen: number | null;
+  online: boolean | null;
+  offlineSince: number | null;
+}
+
+export interface StoredConfig {
+  device: string;
+  version: number;
+  json: string;
+  updatedAt: number;
+  actor: string;
+}
+
+export type ReceiptStatus = "delivered" | "failed" | "cancelled";
+
+export interface KeySummary {
+  key: string;
+  device: string;
+  ch: string;
+  wantsReceipt: boolean;
+  jobs: { ref: string; state: JobState; code: string | null; isFallback: boolean }[];
+}
+
+/** Storage of the relay. Every method is atomic; several relay processes may share one database. */
+export interface RelayDb {
+  readonly kind: "sqlite" | "postgres";
+  init(): Promise<void>;
+  close(): Promise<void>;
+  /** Atomically claims `req.key` and inserts its jobs. False (and nothing written) when the key exists. */
+  claimRequest(req: NewRequest, jobs: NewJob[]): Promise<boolean>;
+  /** Adds a job unless one exists for (key, ref, ch). */
+  addJob(job: NewJob): Promise<boolean>;
+  /**
+   * Leases up to `limit` due jobs: state pending, nextAt <= now, lease free or expired, slot not resolved.
+   * A lease held by a killed instance expires after leaseMs and the job is taken over.
+   */
+  leaseJobs(owner: string, now: number, leaseMs: number, limit: number): Promise<Job[]>;
+  /** Ends a leased job; false when the lease was lost (another instance owns it now). */
+  finishJob(id: number, owner: string, update: { state: JobState; attempts: number; nextAt?: number; code?: string | null; providerId?: string | null; now: number }): Promise<boolean>;
+  /** Marks the slot resolved and cancels its pending (not in-flight) jobs; returns the keys touched. */
+  resolveSlot(device: string, slot: string, outcome: string, now: number): Promise<string[]>;
+  isResolved(device: string, slot: string): Promise<boolean>;
+  /** Jobs of a key, for receipts. */
+  keySummary(key: string): Promise<KeySummary | null>;
+  /** Sets the receipt of a key once; true for the caller that set it (that one publishes). */
+  setReceipt(key: string, status: ReceiptStatus, code: string | null, now: number, json?: string): Promise<boolean>;
+  /** The receipt's MQTT publish was acknowledged by the broker. */
+  receiptPublished(key: string, now: number): Promise<void>;
+  /** Receipts set before `olderThan` whose publish was never acknowledged (instance died): claimed for republishing. */
+  claimUnpublishedReceipts(olderThan: number, now: number, limit: number): Promise<{ key: string; device: string; json: string }[]>;
+  receiptOf(key: string): Promise<{ status: ReceiptStatus; code: string | null; t: number } | null>;
+  jobsOf(key: string): Promise<Job[]>;
+  countJobs(state?: JobState): Promise<number>;
+  audit(e: AuditEntry): Promise<void>;
+  auditList(filter: { device?: string; action?: string; code?: string; limit?: number }): Promise<AuditEntry[]>;
+  /** Stores an event once per (device, id); false for a duplicate. */
+  recordEvent(e: StoredEvent): Promise<boolean>;
+  eventsOf(device: string, types?: readonly string[]): Promise<StoredEvent[]>;
+  /** Device seen now (any message from it). */
+  touchDevice(device: string, now: number): Promise<void>;
+  /** status topic: online flag (LWT = false). */
+  setOnline(device: string, online: boolean, now: number): Promise<void>;
+  deviceState(device: string): Promise<DeviceState | null>;
+  putConfig(c: StoredConfig): Promise<void>;
+  configs(): Promise<StoredConfig[]>;
+  config(device: string): Promise<StoredConfig | null>;
+  /** Once per (device, slot): true for the caller that claimed the dead-man alert. */
+  claimDeadman(device: string, slot: string, now: number): Promise<boolean>;
+  /** Marks open dead-man alerts of a device as followed by "back online"; returns their slots (once). */
+  closeDeadman(device: string, now: number): Promise<string[]>;
+  putKv(name: string, value: string, now: number): Promise<void>;
+  getKv(name: string): Promise<{ value: string; updatedAt: number } | null>;
+}
