@@ -60,6 +60,8 @@ const KIND_LIFT = 3;
 
 const RING_MS = 120;
 const CREEP_MS = 1200000;
+/** Actions are folded into the settled mass this long after their creep horizon. */
+const FOLD_MARGIN_MS = 3600000;
 const KNOT_MS = 3 * 3600000;
 const TWO32 = 4294967296;
 
@@ -141,7 +143,10 @@ export class BayModel {
   private readonly seed: number;
   private readonly periodMs: number;
   private readonly cal: Calibration;
-  private readonly initial: number;
+  /** Settled mass: the initial load plus every action folded into it (see fold()). */
+  private initial: number;
+  /** Fully developed creep of the folded actions, grams. */
+  private creepBase = 0;
   private readonly noise: number;
   private readonly driftRate: number;
   private readonly creep: number;
@@ -226,7 +231,33 @@ export class BayModel {
 
   // ---------------------------------------------------------------- internals
 
+  /**
+   * Keep the model bounded in a long or live run: actions whose dynamics and creep have settled
+   * long before `now` are folded into the settled mass, and finished faults are forgotten.
+   * Actions at or after the start of a stuck fault still in force are kept (its reading is
+   * the load at that start).
+   */
+  private fold(now: number): void {
+    const horizon = this.maxDyn + CREEP_MS + 4 * this.periodMs + FOLD_MARGIN_MS;
+    let limit = now - horizon;
+    for (let i = this.faults.length - 1; i >= 0; i--) {
+      const f = this.faults[i];
+      if (f.until < now - FOLD_MARGIN_MS) this.faults.splice(i, 1);
+      else if (f.kind === "stuck") limit = Math.min(limit, f.at - horizon);
+    }
+    let n = 0;
+    while (n < this.actions.length && this.actions[n].at + this.actions[n].dur < limit) n++;
+    if (n === 0) return;
+    for (let i = 0; i < n; i++) {
+      this.initial += this.actions[i].net;
+      this.creepBase += this.creep * this.actions[i].net;
+    }
+    this.actions.splice(0, n);
+    this.dirty = true;
+  }
+
   private insert(kind: number, at: number, dur: number, grams: number, net: number): void {
+    this.fold(at);
     const s = this.seq++;
     const key = Math.round(at * 4);
     const press = 20 + 280 * unit(this.seed, key, 11 + s);
@@ -325,7 +356,7 @@ export class BayModel {
     const win = 4 * this.periodMs;
     const idx = this.countBefore(t);
     let g = this.initial + this.prefix[idx];
-    let creepSum = this.creep * this.prefix[idx];
+    let creepSum = this.creepBase + this.creep * this.prefix[idx];
     const horizon = Math.max(this.maxDyn + win, this.maxDyn + CREEP_MS);
     for (let j = idx - 1; j >= 0; j--) {
       const a = this.actions[j];
