@@ -477,10 +477,11 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     outputs.setSound(sound);
   }
 
-  function playCue(w: SoundWish): void {
+  /** A transient sound (fault, wrong compartment, PRN limit, identify) over the escalation sound. */
+  function playCue(w: SoundWish, ms = CUE_MS): void {
     cue = w;
     if (cueTimer !== undefined) timers.cancel(cueTimer);
-    cueTimer = timers.once(CUE_MS, () => {
+    cueTimer = timers.once(ms, () => {
       cueTimer = undefined;
       cue = undefined;
       refreshOutputs(active, clock.wallMs() ?? 0);
@@ -842,12 +843,10 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     return "OK";
   }
 
-  let identifyUntil = 0;
   function identify(seconds: number): string {
     if (!(seconds >= 1 && seconds <= 120)) return "CMD_RANGE";
-    identifyUntil = clock.monoMs() + seconds * 1000;
     logEvent("identify", "info", { seconds });
-    playCue({ pattern: "beep", volume: 40 });
+    playCue({ pattern: "beep", volume: 40 }, seconds * 1000);
     return "OK";
   }
 
