@@ -23,6 +23,7 @@ import { EventLog, type EventClass, type LoggedEvent } from "./eventlog";
 import { ChannelDetector, type DetectorSnapshot } from "./detector";
 import { flattenLadder, isRemote, type Firing } from "./ladder";
 import { Outputs, type SoundWish } from "./outputs";
+import { attributeRemoval, checkPrn, creditSlot } from "./removal";
 import {
   REACHED_DUE,
   REACHED_LATE,
@@ -110,9 +111,6 @@ const INFLIGHT_MAX = 8;
 const CUE_MS = 10_000;
 /** At most this many past occurrences are materialised at once (after a long power-off). */
 const CATCHUP_MAX = 32;
-/** PRN history kept per PRN entry (bounded). */
-const PRN_HISTORY = 12;
-const DAY = 86_400_000;
 const MIN = 60_000;
 /** A wall-clock jump larger than this against the monotonic clock is logged as a step. */
 const STEP_TOLERANCE_MS = 2_000;
@@ -654,67 +652,47 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
 
   function onRemoval(a: Active, compId: string, pills: number, mg: number, now: number): void {
     const expected = doseSize(a.cfg, compId).pills;
-    // 1. An open slot of this compartment (oldest first).
-    const mine = st.slots.filter((s) => s.comp === compId && isOpen(s) && s.open <= now).sort((x, y) => x.due - y.due);
-    const lateAfterMissed = mine.length === 0 ? st.slots.filter((s) => s.comp === compId && !isOpen(s) && s.state !== "taken" && s.state !== "taken_early") : [];
-    const target = mine[0] ?? lateAfterMissed[0];
-    if (target !== undefined) {
-      target.pills += pills;
-      target.mg += mg;
-      const early = now < target.due;
-      if (target.pills >= expected) {
-        const wasMissed = (target.reached & REACHED_MISSED) !== 0;
-        target.state = early ? "taken_early" : "taken";
-        const data: Record<string, unknown> = { slot: target.id, comp: compId, pills: target.pills, mg: target.mg };
-        if (early) data.earlyMin = Math.round((target.due - now) / MIN);
-        else data.lateMin = Math.round((now - target.due) / MIN);
-        if (wasMissed) data.afterMissed = true;
-        if (target.pills > expected) data.excess = target.pills - expected;
-        logEvent(early ? "dose.taken_early" : "dose.taken", "dose", data);
-        if (target.pills > expected) logEvent("dose.excess", "alert", { slot: target.id, pills: target.pills, expected });
-        if (target.remote) logEvent("relay.resolve", "dose", { slot: target.id, outcome: target.state });
-        if (st.silencedUntil !== 0 && !st.slots.some((s) => s !== target && isCalling(s))) st.silencedUntil = 0;
-      } else {
-        if (target.state !== "missed") target.state = "partial";
-        logEvent("dose.partial", "dose", { slot: target.id, comp: compId, pills: target.pills, expected });
+    const where = attributeRemoval(st.slots, compId, now, a.prnByComp.get(compId));
+    switch (where.kind) {
+      case "slot": {
+        const target = where.slot;
+        const c = creditSlot(target, pills, mg, expected, now);
+        logEvent(c.type, "dose", c.data);
+        if (c.resolved) {
+          if (c.excess > 0) logEvent("dose.excess", "alert", { slot: target.id, pills: target.pills, expected });
+          if (target.remote) logEvent("relay.resolve", "dose", { slot: target.id, outcome: target.state });
+          if (st.silencedUntil !== 0 && !st.slots.some((s) => s !== target && isCalling(s))) st.silencedUntil = 0;
+        }
+        advance(a, now);
+        saveState();
+        refreshOutputs(a, now);
+        plan(now);
+        return;
       }
-      advance(a, now);
-      saveState();
-      refreshOutputs(a, now);
-      plan(now);
-      return;
+      case "prn":
+        onPrn(where.prn, pills, mg, expected, now);
+        return;
+      case "wrong":
+        for (const s of where.calling) {
+          s.state = "wrong_compartment";
+          s.wrong = compId;
+          logEvent("dose.wrong_compartment", "dose", { slot: s.id, expectedComp: s.comp, from: compId, pills, mg });
+        }
+        saveState();
+        playCue({ pattern: "alarm", volume: 80 });
+        return;
+      case "unscheduled":
+        logEvent("removal.unscheduled", "dose", { comp: compId, pills, mg });
+        return;
     }
-    // 2. An as-needed compartment.
-    const prn = a.prnByComp.get(compId);
-    if (prn !== undefined) {
-      onPrn(prn, pills, mg, expected, now);
-      return;
-    }
-    // 3. Another compartment is calling: the wrong one was opened.
-    const calling = st.slots.filter((s) => s.comp !== compId && isOpen(s) && s.open <= now);
-    if (calling.length > 0) {
-      for (const s of calling) {
-        s.state = "wrong_compartment";
-        s.wrong = compId;
-        logEvent("dose.wrong_compartment", "dose", { slot: s.id, expectedComp: s.comp, from: compId, pills, mg });
-      }
-      saveState();
-      playCue({ pattern: "alarm", volume: 80 });
-      return;
-    }
-    // 4. Nothing expected from it.
-    logEvent("removal.unscheduled", "dose", { comp: compId, pills, mg });
   }
 
   function onPrn(prn: PrnDose, pills: number, mg: number, expected: number, now: number): void {
-    const hist = (st.prn[prn.id] ?? []).filter((t) => t > now - DAY);
     const doses = Math.max(1, Math.round(pills / Math.max(1, expected)));
-    let reason: string | undefined;
-    if (hist.length + doses > prn.maxPer24h) reason = "max24h";
-    else if (hist.length > 0 && now - hist[hist.length - 1] < prn.minIntervalMin * MIN) reason = "interval";
-    for (let i = 0; i < doses; i++) hist.push(now);
-    st.prn[prn.id] = hist.slice(-PRN_HISTORY);
-    const count24h = hist.length;
+    const verdict = checkPrn(st.prn[prn.id] ?? [], prn, doses, now);
+    st.prn[prn.id] = verdict.history;
+    const count24h = verdict.history.length;
+    const reason = verdict.reason;
     if (reason === undefined) {
       logEvent("prn.taken", "dose", { prn: prn.id, comp: prn.compartment, pills, mg, count24h });
     } else {
