@@ -1,22 +1,25 @@
 /**
- * `npm start`: the live simulator. An embedded MQTT broker (aedes, loopback), the cloud relay when
- * cloud/relay provides startRelay, N simulated dispensers running the real firmware core, and the
- * dashboard + pharmacist console on http://127.0.0.1:8080. docs/simulator.md.
+ * `npm start`: the whole product in one process, over real MQTT. An embedded MQTT broker (aedes,
+ * loopback, per-device credentials and topic ACLs), the cloud relay (console notifications,
+ * dead-man on the virtual clock, HTTP API), N simulated dispensers running the real firmware core
+ * with their real MQTT link, and the dashboard + pharmacist console (signed pushes through
+ * cloud/pharmacist) on http://127.0.0.1:8080. host-sim/live/stack.ts, docs/simulator.md.
  *
- *   --port N        web port (default 8080; a free port is used if busy)
- *   --devices N     dispensers at start (default 3, max 12)
- *   --warp X        time warp (default 60; 0 = paused)
- *   --start ISO     virtual start instant (default: today 07:55 local time of the config)
- *   --broker URL    use an external broker mqtt://host:port instead of the embedded one
- *   --config FILE   base config (default test/scenarios/configs/home.json)
+ *   --port N            web port (default 8080; a free port is used if busy)
+ *   --devices N         dispensers at start (default 3, max 12)
+ *   --warp X            time warp (default 60; 0 = paused)
+ *   --start ISO         virtual start instant (default: today 07:55 local time of the config)
+ *   --transport T       mqtt (default) | stand-in (in-process, no broker link for the devices)
+ *   --broker URL        use an external broker mqtt://host:port instead of the embedded one (no auth)
+ *   --no-relay          do not run the relay
+ *   --data-dir DIR      keys, audit log, notifications log (default ./.dosekeeper)
+ *   --config FILE       base config (default test/scenarios/configs/home.json)
  */
-import * as net from "node:net";
 import * as path from "node:path";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Fleet, MAX_DEVICES } from "./live/fleet";
-import { StandInTransport } from "./live/transport";
-import { startServer } from "./server/server";
+import { MAX_DEVICES } from "./live/fleet";
+import { startStack } from "./live/stack";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -26,11 +29,14 @@ export interface StartOptions {
   warp: number;
   start?: number;
   broker?: string;
+  transport: "mqtt" | "stand-in";
+  relay?: boolean;
+  dataDir: string;
   config: string;
 }
 
 export function parseArgs(argv: readonly string[]): StartOptions {
-  const o: StartOptions = { port: 8080, devices: 3, warp: 60, config: path.join(ROOT, "test/scenarios/configs/home.json") };
+  const o: StartOptions = { port: 8080, devices: 3, warp: 60, transport: "mqtt", dataDir: path.resolve(".dosekeeper"), config: path.join(ROOT, "test/scenarios/configs/home.json") };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
@@ -64,12 +70,27 @@ export function parseArgs(argv: readonly string[]): StartOptions {
         o.broker = b;
         break;
       }
+      case "--transport": {
+        const t = val();
+        if (t !== "mqtt" && t !== "stand-in") throw new Error("--transport: mqtt or stand-in");
+        o.transport = t;
+        break;
+      }
+      case "--no-relay":
+        o.relay = false;
+        break;
+      case "--data-dir":
+        o.dataDir = path.resolve(val());
+        break;
       case "--config":
         o.config = path.resolve(val());
         break;
       case "-h":
       case "--help":
-        console.log("usage: npm start -- [--port 8080] [--devices 3] [--warp 60] [--start ISO] [--broker mqtt://host:port] [--config file.json]");
+        console.log(
+          "usage: npm start -- [--port 8080] [--devices 3] [--warp 60] [--start ISO] [--transport mqtt|stand-in]\n" +
+            "                    [--broker mqtt://host:port] [--no-relay] [--data-dir .dosekeeper] [--config file.json]",
+        );
         process.exit(0);
         break;
       default:
@@ -85,59 +106,6 @@ function intIn(s: string, lo: number, hi: number, flag: string): number {
   return n;
 }
 
-/** Embedded aedes broker on a loopback ephemeral port. */
-async function startBroker(): Promise<{ url: string; close(): Promise<void> }> {
-  const { Aedes } = await import("aedes");
-  const broker = await Aedes.createBroker();
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-    broker.handle(s);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-      await new Promise<void>((r) => broker.close(() => r()));
-    },
-  };
-}
-
-/**
- * The cloud relay (cloud/relay/service.ts) on the broker, with an in-memory SQLite database,
- * console notifications (printed with a "relay" prefix) and its HTTP API on an ephemeral port.
- * It sees device events once the devices publish over MQTT (transport "mqtt", docs/simulator.md).
- * A relay that fails to start is reported and skipped: the simulator still runs.
- */
-async function startRelayService(brokerUrl: string, clock: () => number): Promise<{ apiUrl: string; close(): Promise<void> } | undefined> {
-  try {
-    const { startRelay } = await import("../cloud/relay/service");
-    const { startRelayHttp } = await import("../cloud/relay/http");
-    const { openRelayDb } = await import("../cloud/relay/db");
-    const { createConsoleProvider } = await import("../cloud/relay/providers/console");
-    const db = await openRelayDb(":memory:");
-    const notify = createConsoleProvider({ log: (line) => console.log("relay      notify " + line) });
-    const relay = await startRelay({ brokerUrl, db, providers: { push: notify, sms: notify, call: notify }, shared: false, deadman: false, clock, log: () => undefined });
-    const api = await startRelayHttp({ db, port: 0, clock });
-    console.log(`relay      ${relay.instanceId} on the broker, HTTP API ${api.url}`);
-    return {
-      apiUrl: api.url,
-      close: async () => {
-        await relay.abort();
-        await api.close();
-        await db.close();
-      },
-    };
-  } catch (e) {
-    console.log(`relay      not started: ${(e as Error).message}`);
-    return undefined;
-  }
-}
-
 export async function main(argv: readonly string[]): Promise<void> {
   let opts: StartOptions;
   try {
@@ -147,18 +115,26 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exit(2);
   }
   const t0 = performance.now();
+  const ms = (): number => Math.round(performance.now() - t0);
   const baseConfig = JSON.parse(readFileSync(opts.config, "utf8")) as Record<string, unknown>;
-  const broker = opts.broker === undefined ? await startBroker() : undefined;
-  const brokerUrl = opts.broker ?? broker!.url;
-  console.log(`broker     ${brokerUrl}${broker !== undefined ? " (embedded aedes)" : " (external)"}`);
-  const transport = new StandInTransport();
-  const fleet = new Fleet({ baseConfig, transport, devices: opts.devices, warp: opts.warp, ...(opts.start !== undefined ? { start: opts.start } : {}) });
-  const relay = await startRelayService(brokerUrl, () => fleet.sched.now);
-  fleet.start();
-  console.log(`devices    ${[...fleet.devices.keys()].join(", ")} (transport: ${transport.kind}, warp ${opts.warp}×)`);
-  const server = await startServer({ fleet, port: opts.port });
+  const log = (l: string): void => console.log(l);
+  const stack = await startStack({
+    baseConfig,
+    devices: opts.devices,
+    warp: opts.warp,
+    ...(opts.start !== undefined ? { start: opts.start } : {}),
+    port: opts.port,
+    transport: opts.transport,
+    ...(opts.broker !== undefined ? { broker: opts.broker } : {}),
+    ...(opts.relay !== undefined ? { relay: opts.relay } : {}),
+    dataDir: opts.dataDir,
+    log,
+    onFirstDevice: (id) => console.log(`mqtt       first device connected (${id}) after ${ms()} ms`),
+  });
+  const { fleet, server } = stack;
+  console.log(`devices    ${[...fleet.devices.keys()].join(", ")} (transport: ${stack.transport.kind}, warp ${opts.warp}×)`);
   if (server.port !== opts.port && opts.port !== 0) console.log(`port ${opts.port} is busy: using ${server.port}`);
-  console.log(`\n  Dosekeeper simulator ready in ${Math.round(performance.now() - t0)} ms → ${server.url}\n`);
+  console.log(`\n  Dosekeeper simulator ready in ${ms()} ms → ${server.url}\n`);
   console.log("  Open the URL: the morning dose comes due within seconds; click \"Take dose\" on the lit compartment. Ctrl-C stops.\n");
 
   let stopping = false;
@@ -170,11 +146,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     console.log(`\n${sig}: stopping…`);
     const force = setTimeout(() => process.exit(1), 3000);
     force.unref();
-    fleet.stop();
-    await server.close();
-    await transport.close();
-    await relay?.close();
-    await broker?.close();
+    await stack.close();
     clearTimeout(force);
     process.exit(0);
   };

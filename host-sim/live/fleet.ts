@@ -113,7 +113,10 @@ export class FleetDevice {
       config,
       network: true,
       emit: (k, body) => this.onLine(k, body),
-      link: fleet.transport.linkFor(id),
+      link: fleet.transport.linkFor(id, {
+        sync: () => fleet.sched.sync(),
+        guard: (fn) => this.guard(fn),
+      }),
     });
     const g0 = this.sim.trueGrams();
     const comps = compartmentsOf(config);
@@ -126,6 +129,15 @@ export class FleetDevice {
 
   now(): number {
     return this.fleet.sched.now;
+  }
+
+  /** Run device code from outside the scheduler (link callbacks): torn writes cut the power, other errors are reported. */
+  guard(fn: () => void): void {
+    try {
+      this.sim.guard(fn);
+    } catch (e) {
+      this.fleet.reportError(e);
+    }
   }
 
   /** Bring virtual time up to the real-time mapping before acting. */
@@ -159,6 +171,7 @@ export class FleetDevice {
       return;
     }
     if (k === "ev") this.onEvent(d, t);
+    if (k === "power" && d.on === false) this.fleet.transport.powerOff?.(this.id);
     this.ring.push({ n: ++this.lineNo, t, k, d });
     if (this.ring.length > this.ringSize) this.ring.shift();
     this.fleet.changed();
@@ -186,6 +199,12 @@ export class FleetDevice {
       }
     }
     if (type === "power") this.escalation.clear();
+    if (type === "config.accepted" && typeof data.version === "number") {
+      // A config that came over the link: follow it (the dashboard and the physics read lastConfig).
+      const pushed = this.fleet.transport.pushedConfig?.(this.id, data.version);
+      if (pushed !== undefined) this.sim.lastConfig = pushed;
+      this.fleet.configAccepted(this, data.version);
+    }
     this.history.onEvent(type, data, t, (comp) => this.medsOf(comp));
   }
 
@@ -219,9 +238,13 @@ export class FleetDevice {
           if (c === undefined) return { ok: false, error: `no compartment ${a.comp}` };
           const wantMg = "pills" in amount ? amount.pills * c.pillMg : amount.doses * c.doseMg;
           if (c.netGrams * 1000 < wantMg - 1) return { ok: false, error: `compartment ${a.comp} holds too little` };
-          return s.remove(a.comp, amount) ? { ok: true } : { ok: false, error: `no compartment ${a.comp}` };
+          // In milligrams from the running config (a config pushed over the link may change the doses).
+          return s.remove(a.comp, { mg: wantMg }) ? { ok: true } : { ok: false, error: `no compartment ${a.comp}` };
         }
-        return s.add(a.comp, amount) ? { ok: true } : { ok: false, error: `no compartment ${a.comp}` };
+        const c = this.compInfo().find((x) => x.id === a.comp);
+        if (c === undefined) return { ok: false, error: `no compartment ${a.comp}` };
+        const addMg = "pills" in amount ? amount.pills * c.pillMg : amount.doses * c.doseMg;
+        return s.add(a.comp, { mg: addMg }) ? { ok: true } : { ok: false, error: `no compartment ${a.comp}` };
       }
       case "lift":
         return s.lift(a.comp) ? { ok: true } : { ok: false, error: `no compartment ${a.comp}` };
@@ -241,6 +264,7 @@ export class FleetDevice {
         return { ok: true };
       case "network":
         s.setNetwork(a.up);
+        this.fleet.transport.networkChanged?.(this.id, a.up);
         this.fleet.changed();
         return { ok: true };
     }
@@ -300,12 +324,22 @@ export class FleetDevice {
       };
     });
     const outbox = st.alive ? st.outbox : null;
-    const connection = !st.alive ? "off" : !st.network ? "offline" : outbox !== null && outbox > 0 ? "syncing" : "online";
+    const link = this.fleet.transport.linkState?.(this.id);
+    const connection = !st.alive
+      ? "off"
+      : !st.network
+        ? "offline"
+        : link !== undefined && link !== "connected"
+          ? "connecting"
+          : outbox !== null && outbox > 0
+            ? "syncing"
+            : "online";
     return {
       id: this.id,
       alive: st.alive,
       network: st.network,
       connection,
+      link: link ?? null,
       buzzer: st.alive ? st.buzzer : null,
       config: st.alive ? st.config : null,
       timeSet: st.alive ? st.timeSet : false,
@@ -338,6 +372,7 @@ export class Fleet {
   private readonly loadedDoses: number;
   private readonly ringSize: number;
   private listeners: (() => void)[] = [];
+  private acceptedListeners: ((dev: FleetDevice, version: number) => void)[] = [];
   private nextIndex = 1;
   /** Errors that were not power cuts (kept for the UI; bounded). */
   readonly errors: string[] = [];
@@ -353,6 +388,11 @@ export class Fleet {
     this.sched.onBatch = () => this.changed();
     const n = o.devices ?? 3;
     for (let i = 0; i < n; i++) this.addDevice();
+  }
+
+  /** Error of device code run outside the scheduler. */
+  reportError(e: unknown): void {
+    this.onError(e);
   }
 
   private onError(e: unknown): void {
@@ -424,6 +464,21 @@ export class Fleet {
     const t = this.nextDoseAt();
     if (t !== undefined) await this.jumpTo(t + afterMs);
     return t;
+  }
+
+  /** Called when a device accepted a config (provisioning included), after lastConfig follows it. */
+  onConfigAccepted(cb: (dev: FleetDevice, version: number) => void): void {
+    this.acceptedListeners.push(cb);
+  }
+
+  configAccepted(dev: FleetDevice, version: number): void {
+    for (const l of this.acceptedListeners) {
+      try {
+        l(dev, version);
+      } catch (e) {
+        console.error("[sim] config listener threw:", e);
+      }
+    }
   }
 
   onChange(cb: () => void): () => void {

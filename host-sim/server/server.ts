@@ -14,7 +14,10 @@
  *   POST /api/devices/:id/push {config} sign and push; → acknowledgement or coded refusal
  *   GET  /api/devices/:id/adherence     per-day adherence (audited)
  *   GET  /api/devices/:id/fhir          FHIR Bundle download (audited)
- *   GET  /api/audit                     audit log (pushes, history reads, exports)
+ *   GET  /api/audit                     audit log (console actions + the pharmacist library's push log)
+ *   GET  /api/relay-audit               the relay's audit (GET <relay>/api/audit)
+ *   GET  /api/notifications             notifications the relay sent (console provider)
+ *   SSE  "notify"                       each new notification
  */
 import * as http from "node:http";
 import { readFile } from "node:fs/promises";
@@ -60,6 +63,13 @@ export interface AuditEntry {
   readonly detail: Record<string, unknown>;
 }
 
+/** A notification as the dashboard shows it (host-sim/live/stack.ts NotificationFeed). */
+export interface NotificationSource {
+  readonly items: readonly { readonly n: number }[];
+  after(n: number): { readonly n: number }[];
+  onAdd(cb: () => void): () => void;
+}
+
 export interface ServerOptions {
   readonly fleet: Fleet;
   /** Preferred port (default 8080); 0 = ephemeral. Falls back to a free port when busy. */
@@ -68,6 +78,12 @@ export interface ServerOptions {
   readonly history?: HistorySource;
   /** Who the console acts as in the audit log. */
   readonly actor?: string;
+  /** Notifications sent by the relay (Notifications panel). */
+  readonly notifications?: NotificationSource;
+  /** Cloud view merged into the state snapshot as `relay` (device online/offline as the relay sees it). */
+  readonly cloud?: { snapshot(): unknown };
+  /** The relay's audit entries. */
+  readonly relayAudit?: (limit: number) => Promise<Record<string, unknown>[]>;
 }
 
 export interface RunningServer {
@@ -161,7 +177,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const actor = o.actor ?? "pharmacist@console";
   const audit: AuditEntry[] = [];
   const validatorJs = await bundleValidator();
-  const clients = new Set<{ res: http.ServerResponse; sent: Map<string, number> }>();
+  const clients = new Set<{ res: http.ServerResponse; sent: Map<string, number>; notified: number }>();
   const sockets = new Set<import("node:net").Socket>();
 
   const record = (action: string, device: string, detail: Record<string, unknown>): void => {
@@ -174,7 +190,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const flush = (): void => {
     flushTimer = undefined;
     if (clients.size === 0) return;
-    const state = JSON.stringify(fleet.snapshot());
+    const state = JSON.stringify({ ...fleet.snapshot(), relay: o.cloud?.snapshot() ?? null });
     for (const c of clients) {
       const lines: Record<string, unknown[]> = {};
       let any = false;
@@ -189,15 +205,43 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       }
       c.res.write(`event: state\ndata: ${state}\n\n`);
       if (any) c.res.write(`event: lines\ndata: ${JSON.stringify(lines)}\n\n`);
+      const fresh = o.notifications?.after(c.notified) ?? [];
+      if (fresh.length > 0) {
+        c.notified = fresh[fresh.length - 1].n;
+        c.res.write(`event: notify\ndata: ${JSON.stringify(fresh.slice(-50))}\n\n`);
+      }
     }
   };
-  const unsubscribe = fleet.onChange(() => {
+  const kickFlush = (): void => {
     if (flushTimer === undefined && clients.size > 0) flushTimer = setTimeout(flush, STREAM_MS);
-  });
+  };
+  const unsubscribe = fleet.onChange(kickFlush);
+  const unsubscribeNotify = o.notifications?.onAdd(kickFlush);
   // Keep the clock display moving when nothing else changes (and keep proxies from closing the stream).
   const heartbeat = setInterval(() => {
     if (clients.size > 0 && flushTimer === undefined) flushTimer = setTimeout(flush, 0);
   }, 1000);
+
+  /** Console actions and the pharmacist library's pushes, newest first (real time order). */
+  const mergedAudit = (): Record<string, unknown>[] => {
+    const list: { real: string; e: Record<string, unknown> }[] = audit.map((a) => ({ real: a.at, e: { source: "console", ...a } }));
+    for (const r of fleet.transport.auditRecords?.() ?? []) {
+      list.push({
+        real: r.time,
+        e: {
+          source: "pharmacist",
+          at: r.time,
+          simAt: null,
+          actor: `${r.who.user} (key ${r.who.kid})`,
+          action: r.action,
+          device: r.device,
+          detail: { version: r.version ?? null, ok: r.outcome === "ack", outcome: r.outcome, code: r.code ?? null, kid: r.who.kid, env: r.env ?? null, errors: r.errors ?? [], via: "mqtt" },
+        },
+      });
+    }
+    list.sort((a, b) => (a.real < b.real ? 1 : a.real > b.real ? -1 : 0));
+    return list.slice(0, AUDIT_MAX).map((x) => x.e);
+  };
 
   const device = (id: string) => {
     const d = fleet.get(id);
@@ -217,15 +261,21 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     const m = req.method ?? "GET";
     if (m === "GET" && p === "/api/stream") {
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive" });
-      const c = { res, sent: new Map<string, number>() };
+      const c = { res, sent: new Map<string, number>(), notified: 0 };
       clients.add(c);
       req.on("close", () => clients.delete(c));
       res.write(": dosekeeper\n\n");
       flush();
       return;
     }
-    if (m === "GET" && p === "/api/state") return send(res, 200, fleet.snapshot());
-    if (m === "GET" && p === "/api/audit") return send(res, 200, audit.slice().reverse());
+    if (m === "GET" && p === "/api/state") return send(res, 200, { ...fleet.snapshot(), relay: o.cloud?.snapshot() ?? null });
+    if (m === "GET" && p === "/api/audit") return send(res, 200, mergedAudit());
+    if (m === "GET" && p === "/api/notifications") return send(res, 200, o.notifications?.items.slice(-100) ?? []);
+    if (m === "GET" && p === "/api/relay-audit") {
+      if (o.relayAudit === undefined) return send(res, 200, { available: false, entries: [] });
+      const entries = await o.relayAudit(80);
+      return send(res, 200, { available: true, entries });
+    }
     if (m === "POST" && p === "/api/warp") {
       const b = (await readBody(req)) as { warp?: unknown };
       if (typeof b.warp !== "number" || !(b.warp >= 0)) throw new HttpError(400, "warp: number >= 0");
@@ -275,9 +325,12 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         return send(res, 200, v.ok ? { ok: true } : { ok: false, errors: v.errors });
       }
       if (m === "POST" && verb === "push") {
-        const b = (await readBody(req)) as { config?: unknown };
-        const out = await fleet.transport.pushConfig(d, b.config, actor);
-        record("config.push", d.id, { version: out.version, ok: out.ok, code: out.code ?? null, kid: out.kid, via: out.via, ...(out.ok ? { hash: out.hash, deferred: out.deferred } : { errors: out.errors }) });
+        const b = (await readBody(req)) as { config?: unknown; noValidate?: unknown };
+        const out = await fleet.transport.pushConfig(d, b.config, actor, { noValidate: b.noValidate === true });
+        // With the MQTT transport the pharmacist library writes the push to its own audit log.
+        if (fleet.transport.auditRecords === undefined) {
+          record("config.push", d.id, { version: out.version, ok: out.ok, code: out.code ?? null, kid: out.kid, via: out.via, ...(out.ok ? { hash: out.hash, deferred: out.deferred } : { errors: out.errors }) });
+        }
         fleet.changed();
         return send(res, 200, out);
       }
@@ -357,6 +410,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     audit,
     close: async () => {
       unsubscribe();
+      unsubscribeNotify?.();
       clearInterval(heartbeat);
       if (flushTimer !== undefined) clearTimeout(flushTimer);
       for (const c of clients) c.res.end();

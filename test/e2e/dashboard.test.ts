@@ -1,6 +1,8 @@
 /**
- * End to end: the live simulator server in-process (real firmware core on emulated dispensers,
- * warp scheduler, SSE), driven through the dashboard in a real headless Chromium (Debian
+ * End to end: the `npm start` stack in-process — simulated dispensers (real firmware core and
+ * real MQTT link) ⇄ embedded aedes (per-device credentials, ACLs) ⇄ relay (console provider,
+ * dead-man on the virtual clock, HTTP API), and the pharmacist console pushing signed configs
+ * through cloud/pharmacist — driven through the dashboard in a real headless Chromium (Debian
  * /usr/bin/chromium via playwright-core). Skips when Chromium is missing.
  * Screenshots: test-artifacts/e2e/.
  */
@@ -8,9 +10,8 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { Fleet } from "../../host-sim/live/fleet";
-import { StandInTransport } from "../../host-sim/live/transport";
-import { startServer, type RunningServer } from "../../host-sim/server/server";
+import type { Fleet } from "../../host-sim/live/fleet";
+import { startStack, type Stack } from "../../host-sim/live/stack";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = path.resolve(__dirname, "../..");
@@ -22,8 +23,10 @@ type Page = import("playwright-core").Page;
 type Context = import("playwright-core").BrowserContext;
 
 describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
+  let stack: Stack;
   let fleet: Fleet;
-  let server: RunningServer;
+  let server: Stack["server"];
+  let dataDir: string;
   let ctx: Context;
   let page: Page;
   let profile: string;
@@ -33,9 +36,10 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     mkdirSync(SHOTS, { recursive: true });
     const base = JSON.parse(readFileSync(path.join(ROOT, "test/scenarios/configs/home.json"), "utf8")) as Record<string, unknown>;
     // 07:55 local (CET) on a fixed day, time paused: the test moves it.
-    fleet = new Fleet({ baseConfig: base, transport: new StandInTransport(), devices: 2, warp: 0, start: Date.parse("2026-03-10T06:55:00Z") });
-    fleet.start();
-    server = await startServer({ fleet, port: 0 });
+    dataDir = mkdtempSync(path.join(tmpdir(), "dk-e2e-data-"));
+    stack = await startStack({ baseConfig: base, devices: 2, warp: 0, start: Date.parse("2026-03-10T06:55:00Z"), port: 0, dataDir });
+    fleet = stack.fleet;
+    server = stack.server;
     const { chromium } = await import("playwright-core");
     profile = mkdtempSync(path.join(tmpdir(), "dk-e2e-"));
     ctx = await chromium.launchPersistentContext(profile, {
@@ -51,18 +55,22 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
 
   afterAll(async () => {
     await ctx?.close();
-    await server?.close();
-    fleet?.stop();
+    await stack?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   const card = (id: string): string => `#dev-${id}`;
   const morning = `${card("dk-sim-1")} [data-comp="morning"]`;
 
   it("shows a due dose, takes it, and the escalation stops", async () => {
+    expect(stack.transport.kind).toBe("mqtt");
     await page.goto(server.url);
     await page.waitForSelector(`${morning} [data-role=led][data-state=off]`);
     await page.waitForSelector("#conn.ok");
+    // Both dispensers are connected to the broker, and the relay has heard from them.
+    await expect.poll(() => page.textContent(`${card("dk-sim-1")} [data-role=conn]`)).toBe("online");
+    await page.waitForSelector(`${card("dk-sim-2")} [data-role=cloud][data-state=online]`);
     // Keyboard reachable and labelled: every button has an accessible name.
     const unlabeled = await page.$$eval("button", (bs) => bs.filter((b) => !(b.getAttribute("aria-label") || b.textContent || "").trim()).length);
     expect(unlabeled).toBe(0);
@@ -92,8 +100,24 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     expect(after.map((l) => l.d.type)).toEqual([]);
     const taken = fleet.get("dk-sim-1")!.linesAfter(0).find((l) => l.d.type === "dose.taken");
     expect((taken!.d.data as { slot: string }).slot).toBe("am@2026-03-10");
-    // Adherence chart: one day, one dose on time.
+    // Adherence chart, from the relay's API: one day, one dose on time.
     await expect.poll(() => page.getAttribute("#adh-chart", "data-days"), { timeout: 5000 }).toContain('"onTime":1');
+    expect(await page.textContent("#adh-src")).toContain("relay");
+  });
+
+  it("a dose not taken 30 min after it is due becomes a push in the Notifications panel", async () => {
+    // dk-sim-2's morning dose (08:05) was left alone during those two hours: push at +30 min,
+    // SMS at +60 min, to the people the relay maps "patient" and "caregiver-1" to.
+    const push = `#notifications li[data-device="dk-sim-2"][data-kind="escalation"][data-ch="push"]`;
+    await page.waitForSelector(push);
+    expect(await page.$$eval(push, (ls) => ls.map((l) => l.textContent ?? "")).then((t) => t.join("\n"))).toContain("patient-2");
+    await page.waitForSelector(`#notifications li[data-device="dk-sim-2"][data-ch="sms"]`);
+    expect(await page.$$(`#notifications li[data-device="dk-sim-1"]`)).toEqual([]);
+    // The console provider also wrote them to notifications.log.
+    const log = readFileSync(path.join(dataDir, "notifications.log"), "utf8");
+    expect(log).toContain('"device":"dk-sim-2"');
+    expect(log).not.toContain('"device":"dk-sim-1"');
+    await page.screenshot({ path: path.join(SHOTS, "02b-notifications.png") });
   });
 
   it("pushes a config from the console and sees it applied", async () => {
@@ -133,15 +157,43 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     await page.click("#pc-push");
     await page.waitForSelector('#pc-result li[data-path="version"]');
     expect(await page.textContent("#pc-result")).toContain("CFG_STALE");
-    // The audit log lists the three pushes.
-    await expect.poll(async () => (await page.$$eval("#audit tbody tr", (rs) => rs.map((r) => r.textContent ?? ""))).filter((t) => t.includes("config.push")).length).toBe(3);
+    // The audit log lists the three pushes, from the pharmacist library's log.
+    await expect.poll(async () => (await page.$$eval('#audit tbody tr[data-action="config.push"]', (rs) => rs.map((r) => r.textContent ?? ""))).filter((t) => t.includes("pharmacist")).length).toBe(3);
+    const rows = await page.$$eval('#audit tbody tr[data-action="config.push"]', (rs) => rs.map((r) => r.textContent ?? ""));
+    expect(rows.join("\n")).toContain("refused CFG_STALE at version");
+    expect(rows.join("\n")).toContain("refused CFG_INVALID at doses[0].at");
+    const audit = readFileSync(stack.auditFile, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { outcome: string; who: { kid: string } });
+    expect(audit.map((a) => a.outcome)).toEqual(["ack", "refused", "refused"]);
+    expect(audit.every((a) => a.who.kid === stack.key!.kid)).toBe(true);
+    // The relay stored v2 as the schedule (PUT after the accepted push) and audits it.
+    await page.waitForSelector('#relay-audit tbody tr[data-action="config.pushed"]');
     const fhir = await page.getAttribute("#fhir", "href");
     expect(fhir).toBe("/api/devices/dk-sim-1/fhir");
-    const bundle = (await (await fetch(new URL(fhir!, server.url))).json()) as { resourceType: string; entry: { resource: { status: string } }[] };
+    // From the relay's FHIR export: the morning slot, completed, with both medications, two tablets.
+    const bundle = (await (await fetch(new URL(fhir!, server.url))).json()) as {
+      resourceType: string;
+      entry: { resource: { status: string; subject: { reference: string }; medicationCodeableConcept: { text: string }; dosage?: { dose: { value: number } } } }[];
+    };
     expect(bundle.resourceType).toBe("Bundle");
-    expect(bundle.entry.length).toBe(2); // two medications in the morning dose, both completed
-    expect(bundle.entry.every((e) => e.resource.status === "completed")).toBe(true);
+    expect(bundle.entry.length).toBe(1);
+    const ma = bundle.entry[0].resource;
+    expect(ma.status).toBe("completed");
+    expect(ma.subject.reference).toBe("Patient/sim-1");
+    expect(ma.medicationCodeableConcept.text).toContain("Metformine");
+    expect(ma.medicationCodeableConcept.text).toContain("Ramipril");
+    expect(ma.dosage?.dose.value).toBe(2);
     await page.screenshot({ path: path.join(SHOTS, "06-console.png"), fullPage: true });
+  });
+
+  it("a dispenser whose power is cut is offline for the relay (last will)", async () => {
+    await page.click('button[aria-label="Cut the power of dk-sim-2 for 10 minutes"]');
+    await page.waitForSelector(`${card("dk-sim-2")} [data-role=cloud][data-state=offline]`);
+    expect(await page.textContent(`${card("dk-sim-2")} [data-role=conn]`)).toBe("off");
+    expect(await page.textContent(`${card("dk-sim-1")} [data-role=cloud]`)).toBe("relay: online");
+    await page.screenshot({ path: path.join(SHOTS, "07-power-cut.png") });
+    // It boots ten virtual minutes later and is back online for the relay.
+    await fleet.jumpTo(fleet.sched.now + 11 * 60_000);
+    await page.waitForSelector(`${card("dk-sim-2")} [data-role=cloud][data-state=online]`);
     expect(pageErrors).toEqual([]);
   });
 });

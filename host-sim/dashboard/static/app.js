@@ -68,6 +68,7 @@ function buildDevice(d) {
   const head = el("div", { class: "dev-head" },
     el("h2", { text: d.id }),
     el("span", { class: "badge conn", "data-role": "conn", "aria-label": "Connection" }),
+    el("span", { class: "badge cloud", "data-role": "cloud", "aria-label": "As the relay sees it" }),
     el("span", { class: "buzz", "data-role": "buzzer", "aria-label": "Buzzer" }),
     el("span", { class: "muted", "data-role": "cfg" }),
     el("span", { class: "muted", "data-role": "local" }),
@@ -116,6 +117,12 @@ function renderDevice(d, now) {
   const conn = $("[data-role=conn]", card);
   conn.textContent = d.connection + (d.connection === "syncing" ? ` (${d.outbox})` : "");
   conn.className = "badge conn " + ({ online: "ok", offline: "bad", off: "bad", syncing: "warn" }[d.connection] || "");
+  const cloud = $("[data-role=cloud]", card);
+  const rs = state.relay && state.relay.devices ? state.relay.devices[d.id] : undefined;
+  cloud.hidden = !state.relay;
+  cloud.dataset.state = rs ? (rs.online === true ? "online" : rs.online === false ? "offline" : "unknown") : "unknown";
+  cloud.textContent = !rs ? "relay: not seen" : rs.online === false ? `relay: offline since ${hhmm(rs.offlineSince, off)}` : "relay: online";
+  cloud.className = "badge cloud " + (rs && rs.online === true ? "ok" : rs && rs.online === false ? "bad" : "");
   const bz = $("[data-role=buzzer]", card);
   bz.textContent = d.buzzer ? `♪ ${d.buzzer}` : d.silencedUntil ? `silenced until ${hhmm(d.silencedUntil, off)}` : "quiet";
   bz.classList.toggle("on", !!d.buzzer);
@@ -164,12 +171,30 @@ function render(s) {
   const off = d0 ? offsetOf(d0, s.now) : 0;
   $("#sim-time").textContent = `${new Date(s.now + off).toISOString().slice(0, 19).replace("T", " ")} local · ${new Date(s.now).toISOString().slice(11, 19)} UTC`;
   $("#sim-time").dataset.now = String(s.now);
+  $("#notif-src").textContent = s.relay ? "(relay, console provider)" : "(relay off)";
   const lag = $("#lag");
   lag.hidden = !(s.lagMs > 1000);
   lag.textContent = s.lagMs > 1000 ? "CPU-bound: time slips" : "";
   for (const b of document.querySelectorAll("[data-warp]")) b.setAttribute("aria-pressed", String(Number(b.dataset.warp) === s.warp));
   for (const d of s.devices) renderDevice(d, s.now);
   onFleetState(s);
+}
+
+function onNotify(list) {
+  const ol = $("#notifications");
+  const empty = $("[data-empty]", ol);
+  if (empty && list.length) empty.remove();
+  for (const n of list) {
+    const dev = state.devices.find((d) => d.id === n.device);
+    const off = dev ? offsetOf(dev, state.now) : 0;
+    const li = el("li", { "data-kind": n.kind, "data-device": n.device, "data-ch": n.ch },
+      el("span", { class: "ch " + n.ch, text: n.ch }),
+      `${hhmm(n.t, off)} ${n.device} → ${n.to}: `,
+      el("strong", { text: n.title }),
+      ` ${n.body}`);
+    ol.prepend(li);
+  }
+  while (ol.children.length > 60) ol.lastChild.remove();
 }
 
 function connect() {
@@ -179,6 +204,7 @@ function connect() {
   es.onerror = () => { conn.textContent = "reconnecting…"; conn.className = "badge bad"; };
   es.addEventListener("state", (ev) => render(JSON.parse(ev.data)));
   es.addEventListener("lines", (ev) => appendLines(JSON.parse(ev.data)));
+  es.addEventListener("notify", (ev) => onNotify(JSON.parse(ev.data)));
 }
 
 for (const b of document.querySelectorAll("[data-warp]")) {

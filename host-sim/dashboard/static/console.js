@@ -222,14 +222,14 @@ async function push(ev) {
   res.textContent = "signing and pushing…";
   let out;
   try {
-    out = await api("POST", `/api/devices/${device}/push`, { config: draft });
+    out = await api("POST", `/api/devices/${device}/push`, { config: draft, noValidate: $("#pc-skip").checked });
   } catch (e) {
     res.textContent = "push failed: " + e.message;
     return;
   }
   res.replaceChildren();
   const head = document.createElement("div");
-  head.dataset.outcome = out.ok ? "ack" : "refused";
+  head.dataset.outcome = out.ok ? "ack" : out.code === "TIMEOUT" ? "timeout" : out.local ? "invalid" : "refused";
   if (out.ok) {
     head.className = "ack";
     head.textContent = `✔ ${out.device} acknowledged v${out.version} (hash ${out.hash}${out.deferred ? ", applies when the current dose is resolved" : ", applied"}) — signed by key ${out.kid} via ${out.via}`;
@@ -237,7 +237,11 @@ async function push(ev) {
     await loadConfig();
   } else {
     head.className = "nak";
-    head.textContent = `✖ ${out.device} refused v${out.version ?? "?"}: ${out.code}${out.running !== undefined && out.running !== null ? ` — keeps running v${out.running}` : ""}`;
+    head.textContent = out.code === "TIMEOUT"
+      ? `… ${out.device}: no answer yet (v${out.version ?? "?"} stays retained on the broker and applies when the device reconnects)`
+      : out.local
+        ? `✖ not sent: the pharmacist tool refused v${out.version ?? "?"} (${out.code})`
+        : `✖ ${out.device} refused v${out.version ?? "?"}: ${out.code}${out.running !== undefined && out.running !== null ? ` — keeps running v${out.running}` : ""}`;
     res.append(head);
     const ul = document.createElement("ul");
     for (const e of out.errors || []) {
@@ -259,7 +263,7 @@ async function refreshAdherence() {
   const days = r.days.slice(-14);
   const box = $("#adh-chart");
   if (!days.length) { box.textContent = "No dose outcome yet."; box.setAttribute("aria-label", "Adherence per day: no data yet"); return; }
-  const max = Math.max(1, ...days.map((d) => d.onTime + d.late + d.missed + d.partial));
+  const max = Math.max(1, ...days.map((d) => d.onTime + d.late + d.missed + d.partial + (d.unreported || 0)));
   const W = 360, H = 110, bw = Math.min(36, (W - 10) / days.length - 4);
   const NS = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(NS, "svg");
@@ -268,8 +272,8 @@ async function refreshAdherence() {
   days.forEach((d, i) => {
     let y = H;
     const x = 5 + i * (bw + 4);
-    for (const [k, cls] of [["onTime", "#2e9d5b"], ["late", "#e0a21b"], ["missed", "#d14343"], ["partial", "#8b5cf6"]]) {
-      const h = (d[k] / max) * (H - 10);
+    for (const [k, cls] of [["onTime", "#2e9d5b"], ["late", "#e0a21b"], ["missed", "#d14343"], ["partial", "#8b5cf6"], ["unreported", "#9aa2ad"]]) {
+      const h = ((d[k] || 0) / max) * (H - 10);
       if (h <= 0) continue;
       y -= h;
       const r = document.createElementNS(NS, "rect");
@@ -283,27 +287,45 @@ async function refreshAdherence() {
     Object.entries({ x: x + bw / 2, y: H + 10, "font-size": 8, "text-anchor": "middle" }).forEach(([a, v]) => tx.setAttribute(a, v));
     tx.textContent = d.date.slice(5);
     svg.append(tx);
-    desc.push(`${d.date}: ${d.onTime} on time, ${d.late} late, ${d.missed} missed, ${d.partial} partial`);
+    desc.push(`${d.date}: ${d.onTime} on time, ${d.late} late, ${d.missed} missed, ${d.partial} partial${d.unreported ? `, ${d.unreported} unreported` : ""}`);
   });
   box.replaceChildren(svg);
   box.setAttribute("aria-label", "Adherence per day. " + desc.join(". "));
   box.dataset.days = JSON.stringify(days);
 }
 
+function row(tb, cells) {
+  const tr = document.createElement("tr");
+  for (const v of cells) {
+    const td = document.createElement("td");
+    td.textContent = v == null ? "" : String(v);
+    tr.append(td);
+  }
+  tb.append(tr);
+  return tr;
+}
+
 async function refreshAudit() {
   const list = await api("GET", "/api/audit");
   const tb = $("#audit tbody");
   tb.replaceChildren();
-  for (const a of list.slice(0, 12)) {
-    const tr = document.createElement("tr");
+  for (const a of list.slice(0, 14)) {
     const d = a.detail || {};
-    const detail = a.action === "config.push" ? `v${d.version ?? "?"} ${d.ok ? "acked" : "refused " + d.code} (key ${d.kid})` : d.source ? `source ${d.source}` : "";
-    for (const v of [a.simAt.slice(5, 16).replace("T", " "), a.action, a.device, detail]) {
-      const td = document.createElement("td");
-      td.textContent = v;
-      tr.append(td);
-    }
-    tb.append(tr);
+    let detail = "";
+    if (a.action === "config.push") {
+      const what = d.ok ? "acked" : d.outcome && d.outcome !== "refused" ? d.outcome + (d.code ? " " + d.code : "") : "refused " + d.code;
+      const paths = (d.errors || []).map((e) => e.path).filter(Boolean).join(" ");
+      detail = `v${d.version ?? "?"} ${what}${paths ? " at " + paths : ""} (key ${d.kid})`;
+    } else if (d.source) detail = `source ${d.source}`;
+    const when = a.simAt ? a.simAt.slice(5, 16).replace("T", " ") + " sim" : (a.at || "").slice(11, 19) + " real";
+    row(tb, [when, a.source || "console", a.action, a.device, detail]).dataset.action = a.action;
+  }
+  const r = await api("GET", "/api/relay-audit");
+  $("#relay-audit-src").textContent = r.available ? "(GET /api/audit of the relay)" : "(relay off)";
+  const rb = $("#relay-audit tbody");
+  rb.replaceChildren();
+  for (const e of r.entries.filter((x) => x.action !== "audit.read").slice(0, 12)) {
+    row(rb, [new Date(e.t).toISOString().slice(5, 16).replace("T", " "), e.actor, e.action, e.device, e.code]).dataset.action = e.action;
   }
 }
 
@@ -323,7 +345,7 @@ export function onFleetState(s) {
     if (lastEvSeq.get(device) !== d.lastEvSeq) {
       lastEvSeq.set(device, d.lastEvSeq);
       clearTimeout(onFleetState.t);
-      onFleetState.t = setTimeout(refreshAdherence, 300);
+      onFleetState.t = setTimeout(refreshAdherence, 600);
     }
   }
 }
