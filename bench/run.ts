@@ -26,7 +26,6 @@ interface Row {
   xsS: number;
   identical: boolean;
   deviceSlots: number | null;
-  compute: number | null;
 }
 
 async function measure(d: number): Promise<Row> {
@@ -46,7 +45,6 @@ async function measure(d: number): Promise<Row> {
     xsS,
     identical: xs.timeline === node,
     deviceSlots: held !== null && base !== null ? held - base : null,
-    compute: typeof xs.meter?.compute === "number" ? xs.meter.compute : null,
   };
 }
 
@@ -60,11 +58,11 @@ const report = [
   "minus the engine without it; KiB at 16 bytes per slot (ESP32). Chunk memory (strings, array",
   "bodies) is not counted by xsnap's meter.",
   "",
-  "| days | events | live device slots | ≈ heap (ESP32 slots) | XS compute | Node / XS wall | identical |",
-  "|---|---|---|---|---|---|---|",
+  "| days | events | live device slots | ≈ heap (ESP32 slots) | Node / XS wall | identical |",
+  "|---|---|---|---|---|---|",
   ...rows.map(
     (r) =>
-      `| ${r.days} | ${r.events} | ${r.deviceSlots ?? "n/a"} | ${kib(r.deviceSlots)} | ${r.compute ?? "n/a"} | ${r.nodeS.toFixed(1)} s / ${r.xsS.toFixed(1)} s | ${r.identical ? "yes" : "NO"} |`,
+      `| ${r.days} | ${r.events} | ${r.deviceSlots ?? "n/a"} | ${kib(r.deviceSlots)} | ${r.nodeS.toFixed(1)} s / ${r.xsS.toFixed(1)} s | ${r.identical ? "yes" : "NO"} |`,
   ),
   "",
   `Growth from 1 to ${days} days: ${rows[0].deviceSlots !== null && rows[1].deviceSlots !== null ? rows[1].deviceSlots - rows[0].deviceSlots : "n/a"} slots.`,
