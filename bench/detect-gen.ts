@@ -7,6 +7,7 @@ import { BayModel, type BayFaultKind } from "../host-sim/kernel/mass-model";
 import { ChannelDetector } from "../firmware/core/detector";
 import type { Medication } from "../firmware/core/config-types";
 import type { Calibration, LoadEvent } from "../firmware/core/load-events";
+import { gauss12, mulberry32 as prng } from "../test/support/prng";
 
 export type CaseKind = "removal" | "addition" | "lift" | "bump" | "fault" | "idle";
 
@@ -42,23 +43,6 @@ export interface CaseResult {
   readonly noiseGrams: number;
 }
 
-/** Small deterministic PRNG (mulberry32) for the bench only. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function gauss(r: () => number): number {
-  let s = 0;
-  for (let i = 0; i < 12; i++) s += r();
-  return s - 6;
-}
 
 function logUniform(r: () => number, lo: number, hi: number): number {
   return Math.exp(Math.log(lo) + r() * (Math.log(hi) - Math.log(lo)));
@@ -107,7 +91,7 @@ export function generate(o: GenOptions): Case[] {
   };
   const pillMass = (m: Medication, k: number): number => {
     let g = 0;
-    for (let i = 0; i < k; i++) g += (m.unitMg / 1000) * (1 + PILL_CV_TRUE * gauss(r));
+    for (let i = 0; i < k; i++) g += (m.unitMg / 1000) * (1 + PILL_CV_TRUE * gauss12(r));
     return g;
   };
   for (let i = 0; i < o.removals; i++) {

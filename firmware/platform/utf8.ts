@@ -1,33 +1,7 @@
 /** UTF-8 without TextEncoder/TextDecoder (absent in XS). Iterates code points, so it does not depend on string .length. */
 
-export function utf8Encode(s: string): Uint8Array {
-  let n = 0;
-  for (const ch of s) {
-    const c = ch.codePointAt(0) ?? 0;
-    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-  }
-  const out = new Uint8Array(n);
-  let i = 0;
-  for (const ch of s) {
-    let c = ch.codePointAt(0) ?? 0;
-    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd; // lone surrogate
-    if (c < 0x80) out[i++] = c;
-    else if (c < 0x800) {
-      out[i++] = 0xc0 | (c >> 6);
-      out[i++] = 0x80 | (c & 0x3f);
-    } else if (c < 0x10000) {
-      out[i++] = 0xe0 | (c >> 12);
-      out[i++] = 0x80 | ((c >> 6) & 0x3f);
-      out[i++] = 0x80 | (c & 0x3f);
-    } else {
-      out[i++] = 0xf0 | (c >> 18);
-      out[i++] = 0x80 | ((c >> 12) & 0x3f);
-      out[i++] = 0x80 | ((c >> 6) & 0x3f);
-      out[i++] = 0x80 | (c & 0x3f);
-    }
-  }
-  return out;
-}
+/** Encodes `s` as UTF-8; lone surrogates become U+FFFD. */
+export { utf8Encode } from "../core/crypto/utf8";
 
 /** Decodes UTF-8; malformed sequences become U+FFFD. */
 export function utf8Decode(b: Uint8Array): string {

@@ -19,6 +19,7 @@ import { KvEmulator, PowerCut } from "./kv-emulator";
 import { createLink } from "../../firmware/core/link";
 import type { TrustedKey } from "../../firmware/core/signed";
 import type { SimBroker } from "./sim-broker";
+import { mulberry32 } from "./prng";
 
 export const FIRMWARE_VERSION = "0.1.0-sim";
 
@@ -70,16 +71,7 @@ export interface SimDeviceOptions {
 }
 
 /** Small deterministic PRNG (mulberry32) for the link's reconnect jitter. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seededRandom: (seed: number) => () => number = mulberry32;
 
 /** Factory calibration of the simulated channels (offset counts, counts per gram). */
 export function simCalibration(channel: number): Calibration {

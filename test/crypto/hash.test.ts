@@ -2,17 +2,15 @@ import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { sha256 } from "../../firmware/core/crypto/sha256";
 import { sha512 } from "../../firmware/core/crypto/sha512";
+import { lcgU32 } from "../support/prng";
 
 const EDGE = [0, 1, 3, 55, 56, 57, 63, 64, 65, 111, 112, 113, 119, 120, 127, 128, 129, 255, 256, 1000, 4096];
 
 function lengths(): number[] {
   const out = EDGE.slice();
   // deterministic spread of other lengths (0..2999), 1,000 in all
-  let x = 12345;
-  while (out.length < 1000) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out.push(x % 3000);
-  }
+  const next = lcgU32(12345);
+  while (out.length < 1000) out.push(next() % 3000);
   return out;
 }
 

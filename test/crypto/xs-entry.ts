@@ -1,4 +1,4 @@
-// Bundled by xs.test.ts and run inside the XS engine (xsnap): exercises the
+// Bundled by xs.test.ts and run inside the XS engine (xsnap, via host-sim/xs): exercises the
 // firmware crypto exactly as the device would load it. No Node APIs here.
 import { base64Decode, base64Encode } from "../../firmware/core/crypto/base64";
 import { verify } from "../../firmware/core/crypto/ed25519";
@@ -50,4 +50,7 @@ export function run(input: XsInput): XsOutput {
   return { verdicts, sha256: sha256s, sha512: sha512s, base64RoundTrip: b64ok, utf8, envelope, verifyMs };
 }
 
-export { utf8Encode };
+/** The entry called inside XS: JSON XsInput in, JSON XsOutput out. */
+export function runJson(input: string): string {
+  return JSON.stringify(run(JSON.parse(input) as XsInput));
+}

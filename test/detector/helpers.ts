@@ -2,6 +2,7 @@ import { BayModel } from "../../host-sim/kernel/mass-model";
 import { ChannelDetector } from "../../firmware/core/detector";
 import type { Medication } from "../../firmware/core/config-types";
 import type { Calibration, LoadEvent } from "../../firmware/core/load-events";
+import { gauss12, lcg } from "../support/prng";
 
 export const CAL: Calibration = { offset: 120000, countsPerGram: 2147.5 };
 export const MEDS: Medication[] = [{ name: "A", count: 2, unitMg: 500 }];
@@ -28,13 +29,6 @@ export function setup(sps: number, seed: number, meds: Medication[] = MEDS, init
 
 /** Deterministic Gaussian-ish noise for synthetic streams. */
 export function lcgNoise(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    let sum = 0;
-    for (let i = 0; i < 12; i++) {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      sum += s / 4294967296;
-    }
-    return sum - 6;
-  };
+  const r = lcg(seed);
+  return () => gauss12(r);
 }

@@ -58,3 +58,8 @@ export function runScenario(): Record<string, unknown> {
   }
   return out;
 }
+
+/** The entry called inside XS (host-sim/xs): the scenario's result as JSON text. */
+export function runScenarioJson(): string {
+  return JSON.stringify(runScenario());
+}

@@ -3,7 +3,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createNodeClock, createNodeNetwork, createNodeTimers } from "../../host-sim/net-node";
-import { AedesBroker, waitFor } from "./aedes-broker";
+import { AedesBroker } from "../support/aedes";
+import { waitFor } from "../support/net";
 import { homeConfig, makeDevice, signer, trusted, type TestDevice } from "./harness";
 
 describe("link x aedes (loopback)", () => {

@@ -14,16 +14,10 @@ import { MqttParser, encodePacket, type MqttPacket } from "../../firmware/core/m
 import { Scheduler } from "../../host-sim/kernel/scheduler";
 import { KvEmulator } from "../../host-sim/kernel/kv-emulator";
 import { generateKeyPair, signEnvelope, type GeneratedKeyPair } from "../../cloud/signing";
+import { topicMatches } from "../../host-sim/kernel/sim-broker";
+import { lcg as seeded } from "../support/prng";
 
 export const T0 = Date.UTC(2026, 2, 10, 6, 30);
-
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
-    return a / 4294967296;
-  };
-}
 
 export function homeConfig(device: string, version = 1): Record<string, unknown> {
   const cfg = JSON.parse(fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), "../scenarios/configs/home.json"), "utf8")) as Record<string, unknown>;
@@ -165,16 +159,7 @@ export class World {
 
 /* ------------------------------------------------------------------ scripted broker */
 
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split("/");
-  const t = topic.split("/");
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === "#") return true;
-    if (i >= t.length) return false;
-    if (f[i] !== "+" && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
+export { topicMatches };
 
 export interface SeenPublish {
   topic: string;

@@ -4,40 +4,21 @@
  * restarted on the same port with the same in-memory session store.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import * as net from "node:net";
 import mqtt from "mqtt";
-import { Aedes } from "aedes";
 import { MqttClient } from "../../firmware/core/mqtt/client";
 import type { Network, StreamConnection } from "../../firmware/core/ports";
 import { createNodeClock, createNodeNetwork, createNodeTimers } from "../../host-sim/net-node";
+import { AedesBroker } from "../support/aedes";
+import { waitFor } from "../support/net";
+import { lcg as seeded } from "../support/prng";
 
-async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timeout waiting for " + what);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
-    return a / 4294967296;
-  };
-}
-
-class Broker {
-  aedes!: Aedes;
-  server: net.Server | null = null;
-  sockets = new Set<net.Socket>();
-  port = 0;
+class Broker extends AedesBroker {
   hold = false;
   /** Publishes seen by the broker from our device: [payload, dup, qos]. */
   seen: [string, boolean, number][] = [];
 
-  async init(): Promise<void> {
-    this.aedes = await Aedes.createBroker({ heartbeatInterval: 3_600_000 });
+  override async start(port = 0): Promise<void> {
+    await super.start(port);
     this.aedes.authorizePublish = (client, packet, cb) => {
       if (client && client.id === "dk-it-1") {
         const payload = Buffer.from(packet.payload as Buffer).toString();
@@ -47,34 +28,6 @@ class Broker {
       }
       cb(null);
     };
-  }
-
-  listen(port: number): Promise<void> {
-    const server = net.createServer((s) => {
-      this.sockets.add(s);
-      s.on("close", () => this.sockets.delete(s));
-      this.aedes.handle(s);
-    });
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, "127.0.0.1", () => {
-        this.port = (server.address() as net.AddressInfo).port;
-        resolve();
-      });
-    });
-  }
-
-  async kill(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    for (const sock of this.sockets) sock.destroy();
-    if (s) await new Promise((r) => s.close(r));
-  }
-
-  async close(): Promise<void> {
-    await this.kill();
-    await new Promise<void>((r) => this.aedes.close(() => r()));
   }
 }
 
@@ -101,8 +54,7 @@ describe("MqttClient x aedes (loopback)", () => {
   const observed: [string, string, boolean][] = [];
 
   beforeAll(async () => {
-    await broker.init();
-    await broker.listen(0);
+    await broker.start();
     observer = await mqtt.connectAsync({ host: "127.0.0.1", port: broker.port, clientId: "observer", clean: true, reconnectPeriod: 100 });
     observer.on("message", (topic, payload, packet) => observed.push([topic, payload.toString(), packet.retain]));
     await observer.subscribeAsync("dk/it-1/#", { qos: 1 });

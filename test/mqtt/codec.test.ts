@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import * as mp from "mqtt-packet";
+import { mulberry32 as prng } from "../support/prng";
 import {
   MqttParser,
   decodePacket,
@@ -21,20 +22,6 @@ import {
   type MqttPacket,
   type QoS,
 } from "../../firmware/core/mqtt/codec";
-
-/* ------------------------------------------------------------- PRNG */
-
-function prng(seed: number): () => number {
-  // mulberry32
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rnd = () => number;
 const int = (r: Rnd, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));

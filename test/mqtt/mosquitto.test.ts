@@ -7,94 +7,19 @@
  * restart the session is gone (session present = 0), so the client must resubscribe.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
-import * as fs from "node:fs";
 import * as net from "node:net";
-import * as os from "node:os";
-import * as path from "node:path";
 import mqtt from "mqtt";
 import * as mp from "mqtt-packet";
 import { MqttClient } from "../../firmware/core/mqtt/client";
 import type { Network, StreamConnection } from "../../firmware/core/ports";
 import { createNodeClock, createNodeNetwork, createNodeTimers } from "../../host-sim/net-node";
+import { Mosquitto, mosquittoBin } from "../support/mosquitto";
+import { waitFor } from "../support/net";
+import { lcg } from "../support/prng";
 
-function findMosquitto(): string | null {
-  const dirs = (process.env.PATH ?? "").split(path.delimiter).concat(["/usr/sbin", "/usr/local/sbin"]);
-  for (const d of dirs) {
-    const p = path.join(d, "mosquitto");
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {
-      // next
-    }
-  }
-  return null;
-}
-
-const MOSQUITTO = findMosquitto();
+const MOSQUITTO = mosquittoBin();
 if (!MOSQUITTO) {
-  process.stdout.write("mosquitto.test.ts: SKIPPED — `mosquitto` not found on PATH (apt-get install -y mosquitto)\n");
-}
-
-async function waitFor(what: string, cond: () => boolean, ms = 8000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timeout waiting for " + what);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: "127.0.0.1", port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
-
-class Mosquitto {
-  proc: ChildProcess | null = null;
-  constructor(
-    readonly bin: string,
-    readonly port: number,
-    readonly dir: string,
-  ) {
-    fs.writeFileSync(
-      path.join(dir, "mosquitto.conf"),
-      `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n`,
-    );
-  }
-  async start(): Promise<void> {
-    this.proc = spawn(this.bin, ["-c", path.join(this.dir, "mosquitto.conf")], { stdio: "ignore" });
-    const end = Date.now() + 8000;
-    while (!(await canConnect(this.port))) {
-      if (Date.now() > end) throw new Error("mosquitto did not start");
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-  signal(sig: NodeJS.Signals): void {
-    if (this.proc && this.proc.pid !== undefined && this.proc.exitCode === null) process.kill(this.proc.pid, sig);
-  }
-  async kill(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise((r) => p.once("exit", r));
-    this.signal("SIGKILL");
-    await exited;
-    this.proc = null;
-  }
+  process.stdout.write("mosquitto.test.ts: SKIPPED — `mosquitto` not found on PATH nor in /usr/sbin (apt-get install -y mosquitto)\n");
 }
 
 /** Loopback proxy that records every PUBLISH the device sends upstream. */
@@ -140,15 +65,12 @@ class SniffProxy {
 describe.skipIf(!MOSQUITTO)("MqttClient x Mosquitto (loopback)", () => {
   let broker: Mosquitto;
   let proxy: SniffProxy;
-  let dir: string;
   let observer: mqtt.MqttClient;
   const observed: [string, string][] = [];
   const timers = createNodeTimers();
 
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "dk-mosq-"));
-    broker = new Mosquitto(MOSQUITTO as string, await freePort(), dir);
-    await broker.start();
+    broker = await Mosquitto.start({ mosquitto: MOSQUITTO as string });
     proxy = new SniffProxy(broker.port);
     await proxy.start();
     observer = await mqtt.connectAsync({ host: "127.0.0.1", port: broker.port, clientId: "observer", clean: true, reconnectPeriod: 100 });
@@ -160,8 +82,7 @@ describe.skipIf(!MOSQUITTO)("MqttClient x Mosquitto (loopback)", () => {
     timers.cancelAll();
     if (observer) await observer.endAsync(true);
     if (proxy) await proxy.close();
-    if (broker) await broker.kill();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    if (broker) await broker.stop();
   });
 
   it("publishes/receives, retransmits with DUP across a broker crash, resubscribes when the session is lost, and gets its will delivered", async () => {
@@ -177,16 +98,12 @@ describe.skipIf(!MOSQUITTO)("MqttClient x Mosquitto (loopback)", () => {
         return current;
       },
     };
-    let seed = 7;
     const client = new MqttClient(
       {
         network,
         timers,
         clock: createNodeClock(),
-        random: () => {
-          seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-          return seed / 4294967296;
-        },
+        random: lcg(7),
       },
       {
         host: "127.0.0.1",
@@ -225,7 +142,7 @@ describe.skipIf(!MOSQUITTO)("MqttClient x Mosquitto (loopback)", () => {
     await broker.kill();
     await waitFor("offline", () => events.some((e) => e.startsWith("offline:")));
     await new Promise((r) => setTimeout(r, 300));
-    await broker.start();
+    await broker.restart();
     await waitFor("reconnect without session", () => events.filter((e) => e === "connect:false").length === 2, 10000);
     await waitFor("acks of retransmissions", () => acks.includes(h1) && acks.includes(h2));
     const holds = proxy.publishes.filter(([p]) => p.startsWith("hold"));

@@ -3,44 +3,19 @@
  * byte-identical to Node (run in a bare vm context: ES built-ins only). Skipped when the
  * xsnap-worker binary is absent.
  */
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import os from "node:os";
-import path from "node:path";
-import vm from "node:vm";
-import { fileURLToPath } from "node:url";
-import { buildSync } from "esbuild";
 import { describe, expect, it } from "vitest";
+import { bundleForXsSync, callBundleInNode } from "../../host-sim/xs/bundle";
+import { callInXs } from "../../host-sim/xs/run-in-xs";
+import { xsnapAvailable } from "../support/xs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-function xsnapBinary(): string | undefined {
-  try {
-    const pkg = path.dirname(createRequire(import.meta.url).resolve("@agoric/xsnap/package.json"));
-    const plat = os.type() === "Darwin" ? "mac" : "lin";
-    const bin = path.join(pkg, "xsnap-native", "xsnap", "build", "bin", plat, "release", "xsnap-worker");
-    return existsSync(bin) ? bin : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const bin = xsnapBinary();
-if (bin === undefined) process.stdout.write("test/mqtt/xs.test.ts: SKIPPED - @agoric/xsnap's xsnap-worker binary not found\n");
+const haveXs = xsnapAvailable("test/mqtt/xs.test.ts");
 
 /** Entry bundled for both engines: a deterministic workout of codec + client, returned as text. */
 const ENTRY = `
 import { MqttParser, encodePacket, utf8Encode, utf8Decode, utf8Length } from "./firmware/core/mqtt/codec";
 import { MqttClient } from "./firmware/core/mqtt/client";
+import { lcg as prng } from "./test/support/prng";
 
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
-    return a / 4294967296;
-  };
-}
 const hex = (b) => Array.from(b, (x) => (x < 16 ? "0" : "") + x.toString(16)).join("");
 const CH = ["a", "b", "/", "\\u00e9", "\\u4e2d", "\\u{1F48A}", "Z", "9"];
 function str(r, n) {
@@ -178,46 +153,11 @@ export function run() {
   clientPart(out);
   return out.join("\\n");
 }
-export function bytes(s) {
-  return utf8Encode(s, true).buffer;
-}
-`;
-
-function bundle(): string {
-  const r = buildSync({
-    stdin: { contents: ENTRY, resolveDir: root, loader: "ts", sourcefile: "mqtt-xs-entry.ts" },
-    bundle: true,
-    format: "iife",
-    globalName: "MQTTXS",
-    target: "es2022",
-    platform: "neutral",
-    write: false,
-    logLevel: "silent",
-  });
-  return r.outputFiles[0].text;
-}
-
-const RUNNER = `
-import "@endo/init";
-import os from "node:os";
-import fs from "node:fs";
-import { spawn } from "node:child_process";
-const code = fs.readFileSync(process.env.MQTT_XS_SCRIPT, "utf8");
-const { xsnap } = await import("@agoric/xsnap");
-const tmp = (await import("tmp")).default;
-const replies = [];
-const worker = await xsnap({
-  os: os.type(), spawn, fs: { ...fs.promises, tmpName: tmp.tmpName }, name: "dk-mqtt",
-  stdout: "inherit", stderr: "inherit",
-  handleCommand: async (msg) => { replies.push(Buffer.from(msg).toString("utf8")); return new Uint8Array(); },
-});
-try { await worker.evaluate(code); } finally { await worker.close(); }
-process.stdout.write(JSON.stringify(replies));
 `;
 
 describe("MQTT in XS", () => {
-  const code = bundle();
-  const nodeOut = vm.runInNewContext(code + "\n;MQTTXS.run()", {}) as string;
+  const code = bundleForXsSync({ source: ENTRY, loader: "ts" }, "MQTTXS");
+  const nodeOut = callBundleInNode(code, "MQTTXS.run", "");
 
   it("the Node (bare vm) run is meaningful", () => {
     expect(nodeOut).toContain("codec packets 300 equal true");
@@ -227,23 +167,10 @@ describe("MQTT in XS", () => {
     expect(nodeOut).toContain("state waiting inflight 2,4");
   });
 
-  it.skipIf(bin === undefined)("XS output is byte-identical to Node", () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "dk-mqtt-xs-"));
-    try {
-      const script = path.join(dir, "script.js");
-      writeFileSync(script, code + "\n;issueCommand(MQTTXS.bytes(MQTTXS.run()));\n");
-      const r = spawnSync(process.execPath, ["--input-type=module", "-e", RUNNER], {
-        cwd: root,
-        env: { ...process.env, MQTT_XS_SCRIPT: script },
-        encoding: "utf8",
-        timeout: 120_000,
-      });
-      expect(r.status, r.stderr).toBe(0);
-      const replies = JSON.parse(r.stdout) as string[];
-      expect(replies.length).toBe(1);
-      expect(replies[0]).toBe(nodeOut);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it.skipIf(!haveXs)("XS output is byte-identical to Node", async () => {
+    const results = await callInXs(code, [{ name: "mqtt", fn: "MQTTXS.run", arg: "" }], 120_000);
+    expect(results.length).toBe(1);
+    expect(results[0].error).toBeUndefined();
+    expect(results[0].output).toBe(nodeOut);
+  }, 180_000);
 });

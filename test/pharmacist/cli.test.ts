@@ -12,7 +12,8 @@ import { main, type Io } from "../../cloud/pharmacist/cli";
 import { readAudit } from "../../cloud/pharmacist/audit";
 import { loadKey } from "../../cloud/pharmacist/lib";
 import { createNodeClock, createNodeNetwork, createNodeTimers } from "../../host-sim/net-node";
-import { AedesBroker, waitFor } from "../link/aedes-broker";
+import { AedesBroker } from "../support/aedes";
+import { waitFor } from "../support/net";
 import { homeConfig, makeDevice, type TestDevice } from "../link/harness";
 import { base64Decode } from "../../firmware/core/crypto/base64";
 

@@ -1,4 +1,4 @@
-/** Test support for the relay: embedded aedes, mock HTTP providers, device publisher, contacts. */
+/** Test support for the relay: brokers (test/support), mock HTTP providers, device publisher, contacts. */
 import * as crypto from "node:crypto";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -7,40 +7,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import mqtt, { type MqttClient } from "mqtt";
-import { Aedes } from "aedes";
 import webpush from "web-push";
 import { createTwilioProvider } from "../../cloud/relay/providers/twilio";
 import { createWebPushProvider } from "../../cloud/relay/providers/webpush";
 import type { Providers } from "../../cloud/relay/types";
+import { findBin, Mosquitto, mosquittoBin } from "../support/mosquitto";
+import { freePort } from "../support/net";
 
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 8000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error("timeout waiting for " + what);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { freePort, sleep, waitFor } from "../support/net";
+export { startAedes } from "../support/aedes";
 
 export function tempDir(prefix = "dk-relay-"): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-export async function startAedes(): Promise<{ url: string; close(): Promise<void> }> {
-  const a = await Aedes.createBroker({ heartbeatInterval: 3_600_000 });
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => { sockets.add(s); s.on("close", () => sockets.delete(s)); a.handle(s); });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-      await new Promise<void>((r) => a.close(() => r()));
-    },
-  };
 }
 
 export interface Recorded { method: string; url: string; headers: http.IncomingHttpHeaders; body: Buffer; at: number }
@@ -133,41 +112,16 @@ export function request(dev: string, slot: string, step: number, ch: string, to:
   return { key: `${dev}/${slot}/${step}.0`, ch, to, slot, comp: "morning", step, state: "late", due: "2026-03-10T07:00:00.000Z", ...extra };
 }
 
-/** Free loopback TCP port. */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
-
+/** Path of an executable (PATH and the sbin directories), or undefined. */
 export function have(bin: string): string | undefined {
-  for (const dir of ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"]) {
-    const r = spawnSync("test", ["-x", join(dir, bin)]);
-    if (r.status === 0) return join(dir, bin);
-  }
-  return undefined;
+  return findBin(bin) ?? undefined;
 }
 
-/** Mosquitto on a loopback ephemeral port (undefined when the binary is absent). */
-export async function startMosquitto(dir: string): Promise<{ url: string; port: number; stop(): Promise<void> } | undefined> {
-  const bin = have("mosquitto");
-  if (bin === undefined) return undefined;
-  const { spawn } = await import("node:child_process");
-  const { writeFileSync } = await import("node:fs");
-  const port = await freePort();
-  const conf = join(dir, "mosquitto.conf");
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 20\nmax_queued_messages 100000\n`);
-  const p = spawn(bin, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  p.stderr?.on("data", (c: Buffer) => { err += c.toString(); });
-  const url = `mqtt://127.0.0.1:${port}`;
-  await waitFor("mosquitto up (" + err + ")", async () => {
-    const s = net.connect(port, "127.0.0.1");
-    return await new Promise<boolean>((r) => { s.once("connect", () => { s.destroy(); r(true); }); s.once("error", () => r(false)); });
-  }, 5000);
-  return { url, port, stop: async () => { p.kill("SIGTERM"); await new Promise((r) => p.once("exit", r)); } };
+/** Anonymous Mosquitto on a loopback ephemeral port, sized for the relay benches (undefined when the binary is absent). */
+export async function startMosquitto(): Promise<Mosquitto | undefined> {
+  const bin = mosquittoBin();
+  if (bin === null) return undefined;
+  return Mosquitto.start({ mosquitto: bin }, { extraConf: ["max_inflight_messages 20", "max_queued_messages 100000"] });
 }
 
 /** A throw-away PostgreSQL cluster run as the `postgres` user (undefined when binaries or the user are absent). */

@@ -18,7 +18,7 @@ describe.skipIf(!hasMosquitto)("relay instances on Mosquitto with a shared subsc
   let broker: NonNullable<Awaited<ReturnType<typeof startMosquitto>>>;
   let srv: Awaited<ReturnType<typeof startMockHttp>>;
   const procs: ChildProcess[] = [];
-  beforeAll(async () => { tmp = tempDir(); broker = (await startMosquitto(tmp.dir))!; srv = await startMockHttp(); });
+  beforeAll(async () => { tmp = tempDir(); broker = (await startMosquitto())!; srv = await startMockHttp(); });
   afterAll(async () => {
     for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
     await srv.close(); await broker.stop(); tmp.cleanup();

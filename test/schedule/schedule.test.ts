@@ -3,6 +3,7 @@ import type { FixedDose, Weekday } from "../../firmware/core/config-types";
 import { nextOccurrence, occurrencesBetween, OCCURRENCES_MAX, type Occurrence } from "../../firmware/core/schedule";
 import { localToUtc, parsePosixTz, utcToLocal, type PosixTz } from "../../firmware/core/tz";
 import { formatDate, parseDate, parseHm } from "../../firmware/core/civil";
+import { mulberry32 as rng } from "../support/prng";
 
 const DAY = 86_400_000;
 const H = 3_600_000;
@@ -21,17 +22,6 @@ const LHI = tzOf("<+1030>-10:30<+11>-11,M10.1.0,M4.1.0");
 
 function dose(at: string, extra: Partial<FixedDose> = {}): FixedDose {
   return { id: "am", compartment: "c1", at, ...extra };
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe("DST policy", () => {

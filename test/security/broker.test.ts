@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import mqtt from "mqtt";
 import { createNodeClock, createNodeNetwork, createNodeTimers } from "../../host-sim/net-node";
 import { findMosquitto, Mosquitto } from "../support/mosquitto";
-import { waitFor } from "../link/aedes-broker";
+import { waitFor } from "../support/net";
 import { homeConfig, makeDevice, signer, trusted, type TestDevice } from "../link/harness";
 
 const BINS = findMosquitto();

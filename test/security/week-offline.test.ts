@@ -13,7 +13,7 @@ import type { Network, StreamHandlers } from "../../firmware/core/ports";
 import type { LoggedEvent } from "../../firmware/core/eventlog";
 import { createNodeNetwork } from "../../host-sim/net-node";
 import { findMosquitto, Mosquitto } from "../support/mosquitto";
-import { waitFor } from "../link/aedes-broker";
+import { waitFor } from "../support/net";
 import { World, makeDevice, signer, trusted } from "../link/harness";
 
 const BINS = findMosquitto();

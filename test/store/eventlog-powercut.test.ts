@@ -7,21 +7,11 @@ import { describe, expect, it } from "vitest";
 import { KvEmulator, isPowerCut, type TearMode } from "../../host-sim/kernel/kv-emulator";
 import { Store } from "../../firmware/core/store";
 import { EventLog, type EventClass, type LoggedEvent } from "../../firmware/core/eventlog";
+import { mulberry32 as prng } from "../support/prng";
 
 const OPTS = { deviceId: "dk1", capacity: 24, pages: 8, pageBytes: 640, maxEventBytes: 300 };
 
 type Op = { kind: "append"; cls: EventClass; type: string; pad: number; i: number } | { kind: "ack"; pick: number };
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function makeScript(): Op[] {
   const r = prng(42);

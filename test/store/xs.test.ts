@@ -3,28 +3,10 @@
  * a power-cut sweep must give byte-identical results to the same run under Node.
  * Skipped if the xsnap binary is absent.
  */
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { buildSync } from "esbuild";
 import { describe, expect, it } from "vitest";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "../..");
-
-function xsnapBinary(): string | undefined {
-  try {
-    const pkg = path.dirname(createRequire(import.meta.url).resolve("@agoric/xsnap/package.json"));
-    const plat = os.type() === "Darwin" ? "mac" : "lin";
-    const bin = path.join(pkg, "xsnap-native", "xsnap", "build", "bin", plat, "release", "xsnap-worker");
-    return existsSync(bin) ? bin : undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { bundleForXsSync, callBundleInNode } from "../../host-sim/xs/bundle";
+import { callInXs } from "../../host-sim/xs/run-in-xs";
+import { xsnapAvailable } from "../support/xs";
 
 /** Workload run in both engines; returns ASCII-only JSON. */
 const ENTRY = `
@@ -73,57 +55,20 @@ export function run() {
 }
 `;
 
-function bundle(format: "iife" | "esm"): string {
-  return buildSync({
-    stdin: { contents: ENTRY, resolveDir: root, loader: "js", sourcefile: "xs-store-entry.js" },
-    bundle: true,
-    format,
-    globalName: format === "iife" ? "DKS" : undefined,
-    target: "es2022",
-    write: false,
-  }).outputFiles[0].text;
-}
+const haveXs = xsnapAvailable("test/store/xs.test.ts");
 
-const RUNNER = `
-import "@endo/init";
-import os from "node:os";
-import fs from "node:fs";
-import { spawn } from "node:child_process";
-const code = fs.readFileSync(process.argv[1], "utf8");
-const { xsnap } = await import("@agoric/xsnap");
-const tmp = (await import("tmp")).default;
-const replies = [];
-const worker = await xsnap({ os: os.type(), spawn, fs: { ...fs.promises, tmpName: tmp.tmpName }, name: "dk-store", meteringLimit: 0,
-  stdout: "inherit", stderr: "inherit",
-  handleCommand: async (msg) => { replies.push(new TextDecoder().decode(msg)); return new Uint8Array(); } });
-try { await worker.evaluate(code); } finally { await worker.close(); }
-process.stdout.write(JSON.stringify(replies) + "\\n");
-`;
-
-const bin = xsnapBinary();
-
-describe.skipIf(bin === undefined)("store + event log in XS", () => {
+describe.skipIf(!haveXs)("store + event log in XS", () => {
   it("a power-cut sweep gives the same results in XS as in Node", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "dk-store-xs-"));
-    try {
-      const esm = path.join(dir, "entry.mjs");
-      writeFileSync(esm, bundle("esm"));
-      const node = JSON.parse(((await import(esm)) as { run: () => string }).run()) as { writes: number; cuts: string[] };
-      expect(node.cuts.length).toBe(2 * node.writes);
-      expect(node.writes).toBeGreaterThan(60);
-      // ASCII-only result, so a byte-per-char encoder suffices inside XS.
-      const script =
-        bundle("iife") +
-        "\nconst s = DKS.run(); const b = new Uint8Array(s.length); for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i); issueCommand(b.buffer);\n";
-      const file = path.join(dir, "xs.js");
-      writeFileSync(file, script);
-      const r = spawnSync(process.execPath, ["--input-type=module", "-e", RUNNER, file], { encoding: "utf8", cwd: root, timeout: 120_000 });
-      expect(r.status, r.stderr).toBe(0);
-      const replies = JSON.parse(r.stdout.trim().split("\n").pop() as string) as string[];
-      expect(replies.length).toBe(1);
-      expect(JSON.parse(replies[0])).toEqual(node);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const code = bundleForXsSync({ source: ENTRY, loader: "js" }, "DKS");
+    const nodeText = callBundleInNode(code, "DKS.run", "");
+    const node = JSON.parse(nodeText) as { writes: number; cuts: string[] };
+    expect(node.cuts.length).toBe(2 * node.writes);
+    expect(node.writes).toBeGreaterThan(60);
+    const results = await callInXs(code, [{ name: "store", fn: "DKS.run", arg: "" }], 120_000);
+    expect(results.length).toBe(1);
+    expect(results[0].error).toBeUndefined();
+    const xs = results[0].output as string;
+    expect(xs).toBe(nodeText);
+    expect(JSON.parse(xs)).toEqual(node);
   }, 180_000);
 });

@@ -1,19 +1,22 @@
 /**
- * A real Mosquitto for tests, configured like production: per-user passwords (mosquitto_passwd),
- * an ACL with %u patterns (docs/protocol.md), no anonymous access, a plain loopback listener
- * and a TLS listener whose CA and server certificate are generated here with `openssl`.
+ * A real Mosquitto for tests on loopback ephemeral ports. With `users`, configured like production:
+ * per-user passwords (mosquitto_passwd), an ACL with %u patterns (docs/protocol.md), no anonymous
+ * access, optionally a TLS listener whose CA and server certificate are generated here with
+ * `openssl`. Without `users`: anonymous access. Always `persistence false`.
  *
- * Skips cleanly: `findMosquitto()` returns null when the binaries are missing (Debian:
- * `apt-get install -y mosquitto openssl` — mosquitto lives in /usr/sbin, mosquitto_passwd in /usr/bin).
+ * Skips cleanly: `mosquittoBin()` / `findMosquitto()` return null when the binaries are missing
+ * (Debian: `apt-get install -y mosquitto openssl` — mosquitto lives in /usr/sbin, not on a user's
+ * PATH, mosquitto_passwd in /usr/bin).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { canConnect, freePort } from "./net";
 
-function findBin(name: string): string | null {
-  const dirs = (process.env.PATH ?? "").split(path.delimiter).concat(["/usr/sbin", "/usr/local/sbin", "/usr/bin"]);
+/** An executable `name` on PATH or in the usual system directories (sbin ones included), or null. */
+export function findBin(name: string): string | null {
+  const dirs = (process.env.PATH ?? "").split(path.delimiter).concat(["/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"]);
   for (const d of dirs) {
     const p = path.join(d, name);
     try {
@@ -32,6 +35,11 @@ export interface MosquittoBins {
   openssl: string;
 }
 
+/** The broker binary alone (enough for anonymous access), or null. */
+export function mosquittoBin(): string | null {
+  return findBin("mosquitto");
+}
+
 /** Paths of mosquitto, mosquitto_passwd and openssl, or null if any is missing. */
 export function findMosquitto(): MosquittoBins | null {
   const mosquitto = findBin("mosquitto");
@@ -40,24 +48,7 @@ export function findMosquitto(): MosquittoBins | null {
   return mosquitto && passwd && openssl ? { mosquitto, passwd, openssl } : null;
 }
 
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: "127.0.0.1", port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
+export { freePort };
 
 /** The production ACL: devices see only their own subtree; `admins` see every device. */
 export function deviceAcl(admins: readonly string[]): string {
@@ -76,12 +67,18 @@ export function deviceAcl(admins: readonly string[]): string {
 }
 
 export interface MosquittoOptions {
-  /** user → password */
-  users: Record<string, string>;
+  /** user → password (needs mosquitto_passwd). Absent: anonymous access, no ACL. */
+  users?: Record<string, string>;
   /** Users with read/write on dk/# (pharmacist, relay). */
   admins?: string[];
+  /** A TLS listener too (needs openssl). */
   tls?: boolean;
+  /** More mosquitto.conf lines, e.g. "max_inflight_messages 20". */
+  extraConf?: string[];
 }
+
+/** Where the binaries are: the broker always; mosquitto_passwd with `users`, openssl with `tls`. */
+export type MosquittoPaths = Pick<MosquittoBins, "mosquitto"> & Partial<MosquittoBins>;
 
 export class Mosquitto {
   proc: ChildProcess | null = null;
@@ -92,43 +89,49 @@ export class Mosquitto {
   log = "";
 
   private constructor(
-    readonly bins: MosquittoBins,
+    readonly bins: MosquittoPaths,
     readonly opts: MosquittoOptions,
   ) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "dk-mosq-"));
   }
 
-  static async start(bins: MosquittoBins, opts: MosquittoOptions): Promise<Mosquitto> {
+  static async start(bins: MosquittoPaths, opts: MosquittoOptions = {}): Promise<Mosquitto> {
     const m = new Mosquitto(bins, opts);
     await m.configure();
     await m.run();
     return m;
   }
 
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
   private file(name: string): string {
     return path.join(this.dir, name);
   }
 
+  private bin(name: "passwd" | "openssl"): string {
+    const b = this.bins[name];
+    if (b === undefined) throw new Error(`Mosquitto: ${name} binary needed for these options`);
+    return b;
+  }
+
   private openssl(args: string[]): void {
-    execFileSync(this.bins.openssl, args, { cwd: this.dir, stdio: "pipe" });
+    execFileSync(this.bin("openssl"), args, { cwd: this.dir, stdio: "pipe" });
   }
 
   private async configure(): Promise<void> {
     this.port = await freePort();
-    const users = Object.entries(this.opts.users);
-    users.forEach(([u, p], i) => execFileSync(this.bins.passwd, i === 0 ? ["-b", "-c", this.file("passwd"), u, p] : ["-b", this.file("passwd"), u, p], { stdio: "pipe" }));
-    fs.writeFileSync(this.file("acl"), deviceAcl(this.opts.admins ?? []));
-    const conf = [
-      "per_listener_settings false",
-      "allow_anonymous false",
-      `password_file ${this.file("passwd")}`,
-      `acl_file ${this.file("acl")}`,
-      "persistence false",
-      "log_dest stderr",
-      "log_type error",
-      "log_type warning",
-      `listener ${this.port} 127.0.0.1`,
-    ];
+    const conf = ["per_listener_settings false"];
+    if (this.opts.users !== undefined) {
+      const passwd = this.bin("passwd");
+      Object.entries(this.opts.users).forEach(([u, p], i) => execFileSync(passwd, i === 0 ? ["-b", "-c", this.file("passwd"), u, p] : ["-b", this.file("passwd"), u, p], { stdio: "pipe" }));
+      fs.writeFileSync(this.file("acl"), deviceAcl(this.opts.admins ?? []));
+      conf.push("allow_anonymous false", `password_file ${this.file("passwd")}`, `acl_file ${this.file("acl")}`);
+    } else {
+      conf.push("allow_anonymous true");
+    }
+    conf.push("persistence false", "log_dest stderr", "log_type error", "log_type warning", ...(this.opts.extraConf ?? []), `listener ${this.port} 127.0.0.1`);
     if (os.userInfo().uid === 0) conf.unshift("user root"); // otherwise it drops to "mosquitto" and cannot read the temp dir
     if (this.opts.tls) {
       this.tlsPort = await freePort();
@@ -154,14 +157,37 @@ export class Mosquitto {
     }
   }
 
+  /** Sends `sig` to the running broker (e.g. SIGSTOP to freeze it). */
+  signal(sig: NodeJS.Signals): void {
+    const p = this.proc;
+    if (p && p.pid !== undefined && p.exitCode === null && p.signalCode === null) p.kill(sig);
+  }
+
+  /** Crash: SIGKILL, wait for the exit. Nothing persists (persistence false); restart() brings it back. */
+  async kill(): Promise<void> {
+    await this.end("SIGKILL");
+  }
+
+  /** Starts the broker again on the same port(s) with the same configuration. */
+  async restart(): Promise<void> {
+    if (this.proc) throw new Error("mosquitto is running");
+    await this.run();
+  }
+
+  /** SIGTERM, wait for the exit, remove the temporary directory. */
   async stop(): Promise<void> {
+    await this.end("SIGTERM");
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async end(sig: NodeJS.Signals): Promise<void> {
     const p = this.proc;
     this.proc = null;
     if (p && p.exitCode === null && p.signalCode === null) {
       const exited = new Promise((r) => p.once("exit", r));
-      p.kill("SIGTERM");
+      p.kill(sig);
+      p.kill("SIGCONT"); // in case it was frozen with SIGSTOP
       await exited;
     }
-    fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,21 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { mulberry32 as rng } from "../support/prng";
 import {
   civilFromDays, daysFromCivil, daysInMonth, formatDate, formatHm, isoUtc, parseDate, parseHm, weekday,
 } from "../../firmware/core/civil";
 
 const DAY = 86_400_000;
-
-/** Small deterministic PRNG for tests (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("civil date math", () => {
   it("matches Date.UTC and getUTCDay for every day of 1600..2400", () => {

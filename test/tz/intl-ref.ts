@@ -2,7 +2,7 @@
  * Reference time-zone data from Node's Intl (ICU tzdata), used only by the differential tests.
  * Nothing here is shared with firmware/core/tz.ts except the types of the values compared.
  */
-import { expect } from "vitest";
+import { describe, expect, it } from "vitest";
 import { localToUtc, parsePosixTz, transitionsBetween, utcToLocal, type PosixTz } from "../../firmware/core/tz";
 
 export interface ZoneCase {
@@ -158,4 +158,23 @@ export function compareZone(z: ZoneCase): ZoneReport {
   }
   expect(bad2, `${z.iana} local->utc`).toEqual([]);
   return { utcHours: n + 1, localHours, localMinutesNearTransitions: minutes, transitions: trans.length, gaps, folds };
+}
+
+/**
+ * One test per zone: compareZone() must check every UTC hour of its range. Split over several
+ * test files (intl-diff-*.test.ts) so vitest runs them in parallel.
+ */
+export function describeZones(title: string, zones: readonly ZoneCase[]): void {
+  describe(title, () => {
+    for (const z of zones) {
+      it(`${z.iana} = "${z.posix}" ${z.from}..${END_YEAR}`, () => {
+        const t = performance.now();
+        const r = compareZone(z);
+        expect(r.utcHours).toBeGreaterThan(8760 * (END_YEAR - z.from));
+        if (process.env.TZ_DIFF_VERBOSE) {
+          process.stdout.write(`${z.iana}: ${JSON.stringify(r)} ${Math.round(performance.now() - t)} ms\n`);
+        }
+      });
+    }
+  });
 }

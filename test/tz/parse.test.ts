@@ -1,21 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { formatPosixTz, localToUtc, parsePosixTz, transitionsBetween, utcToLocal, type PosixTz } from "../../firmware/core/tz";
+import { mulberry32 as rng } from "../support/prng";
 
 function ok(s: string): PosixTz {
   const r = parsePosixTz(s);
   if (!r.ok) throw new Error(`${s}: ${r.error.message} at ${r.error.pos}`);
   return r.tz;
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const EXAMPLES = [

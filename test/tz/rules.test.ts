@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { localToUtc, parsePosixTz, ruleDay, transitionsBetween, utcToLocal, type PosixTz, type TzDateRule } from "../../firmware/core/tz";
+import { mulberry32 as rng } from "../support/prng";
 
 const DAY = 86_400_000;
 const H = 3_600_000;
@@ -8,17 +9,6 @@ function ok(s: string): PosixTz {
   const r = parsePosixTz(s);
   if (!r.ok) throw new Error(`${s}: ${r.error.message} at ${r.error.pos}`);
   return r.tz;
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // ---- independent reference built on Date (test only) ----

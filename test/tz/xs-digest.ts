@@ -6,6 +6,7 @@
 import { isoUtc, formatDate, civilFromDays, parseDate, parseHm } from "../../firmware/core/civil";
 import { localToUtc, parsePosixTz, transitionsBetween, utcToLocal, formatPosixTz } from "../../firmware/core/tz";
 import { occurrencesBetween } from "../../firmware/core/schedule";
+import { lcgU32 } from "../support/prng";
 
 const ZONES = [
   "CET-1CEST,M3.5.0,M10.5.0/3", "EST5EDT,M3.2.0,M11.1.0", "AEST-10AEDT,M10.1.0,M4.1.0/3", "IST-5:30", "<-03>3",
@@ -17,11 +18,7 @@ const BAD = ["", "ES5", "<ab>3", "CET-1CEST", "CET-1CEST,M13.5.0,M10.5.0", "C\u0
 
 export function digest(): string {
   const out: string[] = [];
-  let seed = 12345;
-  const next = (): number => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return seed;
-  };
+  const next = lcgU32(12345);
   // isoUtc over the whole range, plus civil helpers
   for (let i = 0; i < 2000; i++) {
     const ms = (next() - 2147483648) * 4_000_000 + (next() % 1000);

@@ -1,6 +1,7 @@
 /**
  * SHA-256 (FIPS 180-4), XS-clean: 32-bit integer arithmetic only.
  */
+import { sha2Pad } from "./sha2-pad";
 
 const K: readonly number[] = [
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -19,22 +20,9 @@ const IV: readonly number[] = [
 
 /** SHA-256 digest (32 bytes) of `data`. */
 export function sha256(data: Uint8Array): Uint8Array {
-  const n = data.length;
   // message + 0x80 + zero pad + 64-bit big-endian bit length, to a multiple of 64
-  const total = (n + 9 + 63) & ~63;
-  const buf = new Uint8Array(total);
-  buf.set(data);
-  buf[n] = 0x80;
-  const bitsHi = Math.floor(n / 0x20000000); // n * 8 / 2^32
-  const bitsLo = (n << 3) >>> 0;
-  buf[total - 8] = bitsHi >>> 24;
-  buf[total - 7] = bitsHi >>> 16;
-  buf[total - 6] = bitsHi >>> 8;
-  buf[total - 5] = bitsHi;
-  buf[total - 4] = bitsLo >>> 24;
-  buf[total - 3] = bitsLo >>> 16;
-  buf[total - 2] = bitsLo >>> 8;
-  buf[total - 1] = bitsLo;
+  const buf = sha2Pad(data, 64, 8);
+  const total = buf.length;
 
   const w = new Int32Array(64);
   let h0 = IV[0], h1 = IV[1], h2 = IV[2], h3 = IV[3];

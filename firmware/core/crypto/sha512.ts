@@ -3,6 +3,7 @@
  * integers (hi, lo); additions carry through the low halves. This was measured
  * faster in XS than a BigInt version (see docs/signing.md).
  */
+import { sha2Pad } from "./sha2-pad";
 
 // Round constants as [hi, lo] pairs, flattened.
 const K: readonly number[] = [
@@ -37,22 +38,9 @@ const TWO32 = 4294967296;
 
 /** SHA-512 digest (64 bytes) of `data`. */
 export function sha512(data: Uint8Array): Uint8Array {
-  const n = data.length;
   // message + 0x80 + zero pad + 128-bit big-endian bit length, to a multiple of 128
-  const total = (n + 17 + 127) & ~127;
-  const buf = new Uint8Array(total);
-  buf.set(data);
-  buf[n] = 0x80;
-  const bitsHi = Math.floor(n / 0x20000000);
-  const bitsLo = (n << 3) >>> 0;
-  buf[total - 8] = bitsHi >>> 24;
-  buf[total - 7] = bitsHi >>> 16;
-  buf[total - 6] = bitsHi >>> 8;
-  buf[total - 5] = bitsHi;
-  buf[total - 4] = bitsLo >>> 24;
-  buf[total - 3] = bitsLo >>> 16;
-  buf[total - 2] = bitsLo >>> 8;
-  buf[total - 1] = bitsLo;
+  const buf = sha2Pad(data, 128, 16);
+  const total = buf.length;
 
   const wh = new Int32Array(80);
   const wl = new Int32Array(80);

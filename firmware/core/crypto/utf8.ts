@@ -22,6 +22,15 @@ export function utf8Length(text: string): number {
  */
 export function utf8Encode(text: string): Uint8Array {
   const out = new Uint8Array(utf8Length(text));
+  utf8EncodeInto(text, out);
+  return out;
+}
+
+/**
+ * Writes `text` as UTF-8 into `out` from index 0 (lone surrogates as U+FFFD); `out` must hold
+ * utf8Length(text) bytes. Returns the number of bytes written.
+ */
+export function utf8EncodeInto(text: string, out: Uint8Array): number {
   let o = 0;
   for (const ch of text) {
     let cp = ch.codePointAt(0) as number;
@@ -42,7 +51,7 @@ export function utf8Encode(text: string): Uint8Array {
       out[o++] = 0x80 | (cp & 63);
     }
   }
-  return out;
+  return o;
 }
 
 const CHUNK = 256; // code units per String.fromCharCode call (bounded stack use)

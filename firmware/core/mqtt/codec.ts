@@ -9,6 +9,7 @@
  *   maxPacketBytes from the remaining-length field BEFORE the body is allocated;
  * - malformed input yields a coded error and the parser stays dead until reset().
  */
+import { utf8EncodeInto } from "../crypto/utf8";
 
 /* ------------------------------------------------------------------ types */
 
@@ -175,25 +176,7 @@ export function utf8Encode(s: string, allowNul = false): Uint8Array {
   const n = utf8Length(s, allowNul);
   if (n < 0) encodeFail(MQTT_BAD_UTF8, "lone surrogate or U+0000");
   const out = new Uint8Array(n);
-  let i = 0;
-  for (const ch of s) {
-    const cp = ch.codePointAt(0) as number;
-    if (cp < 0x80) {
-      out[i++] = cp;
-    } else if (cp < 0x800) {
-      out[i++] = 0xc0 | (cp >> 6);
-      out[i++] = 0x80 | (cp & 0x3f);
-    } else if (cp < 0x10000) {
-      out[i++] = 0xe0 | (cp >> 12);
-      out[i++] = 0x80 | ((cp >> 6) & 0x3f);
-      out[i++] = 0x80 | (cp & 0x3f);
-    } else {
-      out[i++] = 0xf0 | (cp >> 18);
-      out[i++] = 0x80 | ((cp >> 12) & 0x3f);
-      out[i++] = 0x80 | ((cp >> 6) & 0x3f);
-      out[i++] = 0x80 | (cp & 0x3f);
-    }
-  }
+  utf8EncodeInto(s, out); // no lone surrogate here: utf8Length refused them
   return out;
 }
 

@@ -1,18 +1,11 @@
 /**
  * Embedded aedes on an ephemeral loopback port, restartable on the same port with the same
- * in-memory persistence (sessions, retained messages). Used by test/link and test/pharmacist.
+ * in-memory persistence (sessions, retained messages): kill() is a crash (listener closed, every
+ * socket destroyed, no DISCONNECT), listen(port) brings it back.
  */
 import * as net from "node:net";
 import { Aedes } from "aedes";
 import mqtt from "mqtt";
-
-export async function waitFor(what: string, cond: () => boolean, ms = 8000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timeout waiting for " + what);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 export class AedesBroker {
   aedes!: Aedes;
@@ -20,9 +13,10 @@ export class AedesBroker {
   sockets = new Set<net.Socket>();
   port = 0;
 
-  async start(): Promise<void> {
+  /** Creates the broker and listens on `port` (0: ephemeral). */
+  async start(port = 0): Promise<void> {
     this.aedes = await Aedes.createBroker({ heartbeatInterval: 3_600_000 });
-    await this.listen(0);
+    await this.listen(port);
   }
 
   async listen(port: number): Promise<void> {
@@ -66,4 +60,11 @@ export class AedesBroker {
     await client.subscribeAsync(filter, { qos: 1 });
     return { client, seen };
   }
+}
+
+/** A started AedesBroker (url, close()). */
+export async function startAedes(): Promise<AedesBroker> {
+  const b = new AedesBroker();
+  await b.start();
+  return b;
 }
