@@ -95,6 +95,8 @@ export interface Dispenser {
   /** Log a technical event from outside the core (platform faults, MQTT faults). */
   log(type: string, cls: EventClass, data: Record<string, unknown>): LoggedEvent;
   status(): DispenserStatus;
+  /** The config running now (validated and frozen), if any. */
+  currentConfig(): DispenserConfig | undefined;
   /** Remote commands (authenticated by the caller). Each returns a result code ("OK" or a coded refusal). */
   tare(channel?: number): string;
   calibrate(channel: number, knownGrams: number): string;
@@ -860,6 +862,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     clockChanged: () => evaluate(),
     log: logEvent,
     status,
+    currentConfig: () => active?.cfg,
     tare,
     calibrate,
     identify,

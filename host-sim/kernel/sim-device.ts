@@ -135,7 +135,10 @@ export class SimDevice {
   private readonly sched: SchedulerLike;
   private readonly o: SimDeviceOptions;
   private readonly origin: number;
+  /** Compartments of the factory config; replaced by the running config's (see compartment()). */
   private comps: Map<string, CompInfo>;
+  /** The running config `comps` was derived from. */
+  private compsOf: unknown = undefined;
   private networkUp: boolean;
   private clockError: number;
   private timeSet = true;
@@ -427,35 +430,35 @@ export class SimDevice {
 
   /** Remove pills: a hand presses, picks and leaves over durationMs. */
   remove(comp: string, amount: Amount, durationMs = 4000): boolean {
-    const c = this.comps.get(comp);
+    const c = this.compartment(comp);
     if (c === undefined) return false;
     this.bays[c.channel].removePills(this.rel(this.sched.now), this.mgOf(c, amount) / 1000, durationMs);
     return true;
   }
 
   add(comp: string, amount: Amount, durationMs = 4000): boolean {
-    const c = this.comps.get(comp);
+    const c = this.compartment(comp);
     if (c === undefined) return false;
     this.bays[c.channel].addMass(this.rel(this.sched.now), this.mgOf(c, amount) / 1000, durationMs);
     return true;
   }
 
   bump(comp: string, grams = 300, durationMs = 300): boolean {
-    const c = this.comps.get(comp);
+    const c = this.compartment(comp);
     if (c === undefined) return false;
     this.bays[c.channel].bump(this.rel(this.sched.now), grams, durationMs);
     return true;
   }
 
   lift(comp: string, durationMs = 2500): boolean {
-    const c = this.comps.get(comp);
+    const c = this.compartment(comp);
     if (c === undefined) return false;
     this.bays[c.channel].liftAndReturn(this.rel(this.sched.now), durationMs);
     return true;
   }
 
   fault(comp: string, kind: BayFault, durationMs?: number): boolean {
-    const c = this.comps.get(comp);
+    const c = this.compartment(comp);
     if (c === undefined) return false;
     const t = this.rel(this.sched.now);
     if (durationMs !== undefined) this.bays[c.channel].fault(t, kind, t + durationMs);
@@ -484,7 +487,6 @@ export class SimDevice {
     });
     if (ok && typeof raw === "object" && raw !== null && !Array.isArray(raw)) {
       this.lastConfig = raw as Record<string, unknown>;
-      this.comps = compartmentsOf(this.lastConfig);
     }
     return ok;
   }
@@ -506,6 +508,16 @@ export class SimDevice {
   trueGrams(): number[] {
     const t = this.rel(this.sched.now);
     return this.bays.map((b) => Math.round(b.grams(t) * 1000) / 1000);
+  }
+
+  /** A compartment as the running config defines it (a config may arrive over the link). */
+  private compartment(id: string): CompInfo | undefined {
+    const cfg = this.dispenser?.currentConfig();
+    if (cfg !== undefined && cfg !== this.compsOf) {
+      this.compsOf = cfg;
+      this.comps = compartmentsOf(cfg as unknown as Record<string, unknown>);
+    }
+    return this.comps.get(id);
   }
 
   private mgOf(c: CompInfo, a: Amount): number {
