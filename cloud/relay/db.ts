@@ -37,13 +37,31 @@ class Mutex {
   }
 }
 
+/** $n → ? for SQLite; the rewrite (and the parameter order) is cached per SQL text. */
+const positional = new Map<string, { sql: string; order: number[] }>();
 function toPositional(sql: string, params: Param[]): { sql: string; params: Param[] } {
-  const out: Param[] = [];
-  const text = sql.replace(/\$(\d+)/g, (_m, n: string) => {
-    out.push(params[Number(n) - 1] ?? null);
-    return "?";
-  });
-  return { sql: text, params: out };
+  let c = positional.get(sql);
+  if (c === undefined) {
+    const order: number[] = [];
+    const text = sql.replace(/\$(\d+)/g, (_m, n: string) => { order.push(Number(n) - 1); return "?"; });
+    c = { sql: text, order };
+    if (positional.size > 500) positional.clear();
+    positional.set(sql, c);
+  }
+  return { sql: c.sql, params: c.order.map((i) => params[i] ?? null) };
+}
+
+/**
+ * The driver seen by the units of a batch: every statement runs on the batch's open transaction;
+ * a nested tx() (claimRequest, resolveSlot) joins it, so a unit's writes commit or roll back together.
+ */
+class TxDriver implements SqlDriver {
+  constructor(readonly kind: "sqlite" | "postgres", private readonly q: SqlQ) {}
+  run(sql: string, params: Param[] = []): Promise<number> { return this.q.run(sql, params); }
+  all(sql: string, params: Param[] = []): Promise<Row[]> { return this.q.all(sql, params); }
+  async exec(script: string): Promise<void> { await this.q.run(script); }
+  tx<T>(fn: (q: SqlQ) => Promise<T>): Promise<T> { return fn(this.q); }
+  close(): Promise<void> { return Promise.reject(new Error("close() inside a batch")); }
 }
 
 class SqliteDriver implements SqlDriver {
@@ -216,6 +234,18 @@ export class SqlRelayDb implements RelayDb {
   }
   close(): Promise<void> { return this.d.close(); }
 
+  /**
+   * Group commit: the units run one after the other inside ONE transaction (one commit, one WAL
+   * write for SQLite). All or nothing: if a unit throws, everything is rolled back and the call
+   * rejects with that error (the caller then retries the units one by one).
+   */
+  batch(units: readonly ((tx: RelayDb) => Promise<void>)[]): Promise<void> {
+    return this.d.tx(async (q) => {
+      const view = new SqlRelayDb(new TxDriver(this.d.kind, q));
+      for (const u of units) await u(view);
+    });
+  }
+
   claimRequest(req: NewRequest, jobs: NewJob[]): Promise<boolean> {
     return this.d.tx(async (q) => {
       const n = await q.run(`INSERT INTO requests (key, device, slot, evt_id, ch, received_at, wants_receipt)
@@ -270,12 +300,13 @@ export class SqlRelayDb implements RelayDb {
   }
 
   async keySummary(key: string): Promise<KeySummary | null> {
-    const req = await this.d.all(`SELECT * FROM requests WHERE key = $1`, [key]);
-    if (req.length === 0) return null;
-    const jobs = await this.d.all(`SELECT ref, state, code, is_fallback FROM jobs WHERE key = $1 ORDER BY id`, [key]);
+    const rows = await this.d.all(`SELECT r.device, r.ch, r.wants_receipt, j.ref, j.state, j.code, j.is_fallback
+      FROM requests r LEFT JOIN jobs j ON j.key = r.key WHERE r.key = $1 ORDER BY j.id`, [key]);
+    if (rows.length === 0) return null;
     return {
-      key, device: String(req[0].device), ch: String(req[0].ch), wantsReceipt: num(req[0].wants_receipt) === 1,
-      jobs: jobs.map((r) => ({ ref: String(r.ref), state: String(r.state) as JobState, code: strOrNull(r.code), isFallback: num(r.is_fallback) === 1 })),
+      key, device: String(rows[0].device), ch: String(rows[0].ch), wantsReceipt: num(rows[0].wants_receipt) === 1,
+      jobs: rows.filter((r) => r.ref !== null && r.ref !== undefined)
+        .map((r) => ({ ref: String(r.ref), state: String(r.state) as JobState, code: strOrNull(r.code), isFallback: num(r.is_fallback) === 1 })),
     };
   }
 

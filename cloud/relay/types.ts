@@ -163,6 +163,12 @@ export interface RelayDb {
   readonly kind: "sqlite" | "postgres";
   init(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Group commit (optional): runs the units in order inside ONE transaction, each with the `tx`
+   * handle it is given (a unit must make every call on that handle, never on the outer db). All or
+   * nothing: when a unit throws, nothing is committed and the promise rejects with its error.
+   */
+  batch?(units: readonly ((tx: RelayDb) => Promise<void>)[]): Promise<void>;
   /** Atomically claims `req.key` and inserts its jobs. False (and nothing written) when the key exists. */
   claimRequest(req: NewRequest, jobs: NewJob[]): Promise<boolean>;
   /** Adds a job unless one exists for (key, ref, ch). */
