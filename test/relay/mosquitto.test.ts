@@ -74,9 +74,12 @@ describe.skipIf(!hasMosquitto)("relay instances on Mosquitto with a shared subsc
     expect(delivered.size).toBe(N);
     expect(d.rcpts.every((r) => r.status === "delivered")).toBe(true);
     await d.c.endAsync();
+    // Listen before signalling: a process that exits while we wait for the other must not be missed.
+    const exited = (p: ChildProcess): Promise<unknown> =>
+      p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once("exit", r));
+    const gone = Promise.all([exited(a2.p), exited(b.p)]);
     a2.p.kill("SIGTERM");
     b.p.kill("SIGTERM");
-    await new Promise((r) => a2.p.once("exit", r));
-    await new Promise((r) => b.p.once("exit", r));
+    await gone;
   }, 60_000);
 });
