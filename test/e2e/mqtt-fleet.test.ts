@@ -107,6 +107,9 @@ describe("fleet over aedes (npm start stack, no browser)", () => {
     await until(() => [...fleet.devices.values()].every((d) => d.snapshot().outbox === 0), 8000, "outboxes drained");
     for (const id of fleet.devices.keys()) {
       const logged = loggedEventIds(stack, id);
+      // The broker's PUBACK empties the device's outbox before the relay has committed the last
+      // events it forwarded: wait until the relay holds as many, then compare them exactly.
+      await until(async () => (await relay!.db.eventsOf(id)).length >= logged.length, 8000, `relay holds ${id}'s events`);
       const stored = (await relay!.db.eventsOf(id)).map((e) => e.id);
       expect(logged.length).toBeGreaterThan(3);
       expect(new Set(stored).size).toBe(stored.length);
