@@ -4,6 +4,7 @@
  * cancels at once.
  */
 import type { TimerId, Timers } from "../../firmware/core/ports";
+import { TimerHeap } from "./timer-heap";
 
 interface Entry {
   readonly at: number;
@@ -14,10 +15,11 @@ interface Entry {
 }
 
 export class Scheduler {
-  private heap: Entry[] = [];
+  private readonly heap = new TimerHeap<Entry>();
   private order = 0;
   private nextId = 1;
-  private readonly cancelled = new Set<number>();
+  /** Ids still pending (cancelling removes them; entries of removed ids are skipped when popped). */
+  private readonly pending = new Map<number, number>();
   private readonly groups = new Map<number, Set<number>>();
   /** Repeating timers re-arm under a new id: public id → pending id. */
   private readonly alias = new Map<number, number>();
@@ -30,7 +32,8 @@ export class Scheduler {
 
   at(t: number, cb: () => void, group = 0): number {
     const id = this.nextId++;
-    this.push({ at: Math.max(t, this.now), order: this.order++, id, group, cb });
+    this.heap.push({ at: Math.max(t, this.now), order: this.order++, id, group, cb });
+    this.pending.set(id, group);
     if (group !== 0) {
       let g = this.groups.get(group);
       if (g === undefined) this.groups.set(group, (g = new Set()));
@@ -39,29 +42,30 @@ export class Scheduler {
     return id;
   }
 
+  /** Cancel a pending callback; an unknown or already-run id is ignored (nothing is remembered). */
   cancel(id: number): void {
-    this.cancelled.add(id);
+    const group = this.pending.get(id);
+    if (group === undefined) return;
+    this.pending.delete(id);
+    if (group !== 0) this.groups.get(group)?.delete(id);
   }
 
   /** Cancel every pending callback of a group (power cut). */
   cancelGroup(group: number): void {
     const g = this.groups.get(group);
     if (g === undefined) return;
-    for (const id of g) this.cancelled.add(id);
+    for (const id of g) this.pending.delete(id);
     this.groups.delete(group);
   }
 
   /** Run callbacks in order until `end` (inclusive); `onError` decides what a throw means. */
   runUntil(end: number, onError: (e: unknown, group: number) => void): void {
     for (;;) {
-      const top = this.heap[0];
+      const top = this.heap.peek();
       if (top === undefined || top.at > end) break;
-      this.pop();
-      if (this.cancelled.has(top.id)) {
-        this.cancelled.delete(top.id);
-        continue;
-      }
-      this.groups.get(top.group)?.delete(top.id);
+      this.heap.pop();
+      if (!this.pending.delete(top.id)) continue;
+      if (top.group !== 0) this.groups.get(top.group)?.delete(top.id);
       this.now = top.at;
       try {
         top.cb();
@@ -80,15 +84,12 @@ export class Scheduler {
       repeat: (ms: number, cb: () => void): TimerId => {
         const period = Math.max(1, Math.ceil(ms));
         // The id of the first run stands for the whole series; later runs map to it.
-        let current = 0;
         const run = (): void => {
-          current = this.at(this.now + period, run, group);
-          alias.set(first, current);
+          alias.set(first, this.at(this.now + period, run, group));
           cb();
         };
         const first = this.at(this.now + period, run, group);
-        current = first;
-        alias.set(first, current);
+        alias.set(first, first);
         return first;
       },
       cancel: (id: TimerId): void => {
@@ -101,38 +102,4 @@ export class Scheduler {
       },
     };
   }
-
-  private push(e: Entry): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (less(h[p], h[i])) break;
-      [h[p], h[i]] = [h[i], h[p]];
-      i = p;
-    }
-  }
-
-  private pop(): void {
-    const h = this.heap;
-    const last = h.pop();
-    if (last === undefined || h.length === 0) return;
-    h[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && less(h[l], h[m])) m = l;
-      if (r < h.length && less(h[r], h[m])) m = r;
-      if (m === i) break;
-      [h[m], h[i]] = [h[i], h[m]];
-      i = m;
-    }
-  }
-}
-
-function less(a: Entry, b: Entry): boolean {
-  return a.at < b.at || (a.at === b.at && a.order < b.order);
 }

@@ -13,6 +13,7 @@
  */
 import type { TimerId, Timers } from "../../firmware/core/ports";
 import type { SchedulerLike } from "../kernel/sim-device";
+import { TimerHeap } from "../kernel/timer-heap";
 
 interface Entry {
   readonly at: number;
@@ -41,7 +42,7 @@ export interface WarpSchedulerOptions {
 export const MAX_WARP = 100_000;
 
 export class WarpScheduler implements SchedulerLike {
-  private heap: Entry[] = [];
+  private readonly heap = new TimerHeap<Entry>();
   private readonly live = new Map<number, Entry>();
   private readonly groups = new Map<number, Set<number>>();
   /** Repeating series: public id → id of the pending run. */
@@ -87,7 +88,7 @@ export class WarpScheduler implements SchedulerLike {
   at(t: number, cb: () => void, group = 0): number {
     const id = this.nextId++;
     const e: Entry = { at: Math.max(t, this.now), order: this.order++, id, group, cb, dead: false };
-    this.push(e);
+    this.heap.push(e);
     this.live.set(id, e);
     if (group !== 0) {
       let g = this.groups.get(group);
@@ -153,7 +154,7 @@ export class WarpScheduler implements SchedulerLike {
   /** Instant of the next pending callback (undefined when none). */
   nextAt(): number | undefined {
     this.dropDeadTop();
-    return this.heap[0]?.at;
+    return this.heap.peek()?.at;
   }
 
   /** Pending callbacks. */
@@ -185,9 +186,9 @@ export class WarpScheduler implements SchedulerLike {
     const t0 = this.realNow();
     let n = 0;
     for (;;) {
-      const top = this.heap[0];
+      const top = this.heap.peek();
       if (top === undefined || top.at > end) break;
-      this.pop();
+      this.heap.pop();
       if (top.dead) continue;
       this.live.delete(top.id);
       if (top.group !== 0) this.groups.get(top.group)?.delete(top.id);
@@ -200,7 +201,7 @@ export class WarpScheduler implements SchedulerLike {
       }
       // Check the clock every 64 callbacks only: performance.now() is not free.
       if ((++n & 63) === 0 && this.realNow() - t0 > budgetMs) {
-        const next = this.heap[0];
+        const next = this.heap.peek();
         if (next !== undefined && next.at <= end) return false;
       }
     }
@@ -271,37 +272,7 @@ export class WarpScheduler implements SchedulerLike {
   }
 
   private dropDeadTop(): void {
-    while (this.heap.length > 0 && this.heap[0].dead) this.pop();
-  }
-
-  private push(e: Entry): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (less(h[p], h[i])) break;
-      [h[p], h[i]] = [h[i], h[p]];
-      i = p;
-    }
-  }
-
-  private pop(): void {
-    const h = this.heap;
-    const last = h.pop();
-    if (last === undefined || h.length === 0) return;
-    h[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && less(h[l], h[m])) m = l;
-      if (r < h.length && less(h[r], h[m])) m = r;
-      if (m === i) break;
-      [h[m], h[i]] = [h[i], h[m]];
-      i = m;
-    }
+    while (this.heap.peek()?.dead === true) this.heap.pop();
   }
 }
 
@@ -310,6 +281,3 @@ function clampWarp(w: number): number {
   return Math.min(w, MAX_WARP);
 }
 
-function less(a: Entry, b: Entry): boolean {
-  return a.at < b.at || (a.at === b.at && a.order < b.order);
-}
