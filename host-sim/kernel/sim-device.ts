@@ -60,7 +60,7 @@ export interface SimDeviceOptions {
    * Network used by the core's byte-stream port and by `link`. Default: none (connections
    * fail as unreachable) and the built-in broker stand-in as uplink.
    */
-  readonly network_port?: Network;
+  readonly networkPort?: Network;
   readonly link?: LinkFactory;
   /**
    * Run the device's real MQTT link (firmware/core/link.ts) against this simulated broker
@@ -272,7 +272,7 @@ export class SimDevice {
       loadCells,
       button: this.button,
       kv: this.kv,
-      network: o.broker !== undefined ? o.broker.network(() => this.group) : o.network_port ?? this.unreachable,
+      network: o.broker !== undefined ? o.broker.network(() => this.group) : o.networkPort ?? this.unreachable,
     };
     const calibration: Calibration[] = [];
     for (let ch = 0; ch < o.channels; ch++) calibration.push(simCalibration(ch));
