@@ -21,8 +21,10 @@ export class Scheduler {
   /** Ids still pending (cancelling removes them; entries of removed ids are skipped when popped). */
   private readonly pending = new Map<number, number>();
   private readonly groups = new Map<number, Set<number>>();
-  /** Repeating timers re-arm under a new id: public id → pending id. */
-  private readonly alias = new Map<number, number>();
+  /** Repeating timers re-arm under a new id: public id → pending id of the series and its group. */
+  private readonly alias = new Map<number, { current: number; group: number }>();
+  /** Callbacks run so far. */
+  executed = 0;
   /** Current virtual time (UTC ms). */
   now: number;
 
@@ -56,10 +58,31 @@ export class Scheduler {
     if (g === undefined) return;
     for (const id of g) this.pending.delete(id);
     this.groups.delete(group);
+    for (const [id, a] of this.alias) if (a.group === group) this.alias.delete(id);
   }
 
-  /** Run callbacks in order until `end` (inclusive); `onError` decides what a throw means. */
-  runUntil(end: number, onError: (e: unknown, group: number) => void): void {
+  /** Callbacks still pending. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Instant of the next pending callback (undefined when none). */
+  nextAt(): number | undefined {
+    for (;;) {
+      const top = this.heap.peek();
+      if (top === undefined) return undefined;
+      if (this.pending.has(top.id)) return top.at;
+      this.heap.pop();
+    }
+  }
+
+  /**
+   * Run callbacks in order until `end` (inclusive); `onError` decides what a throw means.
+   * `yieldNow`, checked every 64 callbacks, may stop the run early (a real-time driver keeping
+   * its event loop responsive): then it returns false and `now` is the last instant processed.
+   */
+  runUntil(end: number, onError: (e: unknown, group: number) => void, yieldNow?: () => boolean): boolean {
+    let n = 0;
     for (;;) {
       const top = this.heap.peek();
       if (top === undefined || top.at > end) break;
@@ -67,13 +90,19 @@ export class Scheduler {
       if (!this.pending.delete(top.id)) continue;
       if (top.group !== 0) this.groups.get(top.group)?.delete(top.id);
       this.now = top.at;
+      this.executed++;
       try {
         top.cb();
       } catch (e) {
         onError(e, top.group);
       }
+      if (yieldNow !== undefined && (++n & 63) === 0 && yieldNow()) {
+        const next = this.nextAt();
+        if (next !== undefined && next <= end) return false;
+      }
     }
-    this.now = end;
+    if (end > this.now) this.now = end;
+    return true;
   }
 
   /** A Timers port whose callbacks belong to `group`. Delays are integers (ms). */
@@ -85,17 +114,18 @@ export class Scheduler {
         const period = Math.max(1, Math.ceil(ms));
         // The id of the first run stands for the whole series; later runs map to it.
         const run = (): void => {
-          alias.set(first, this.at(this.now + period, run, group));
+          const a = alias.get(first);
+          if (a !== undefined) a.current = this.at(this.now + period, run, group);
           cb();
         };
         const first = this.at(this.now + period, run, group);
-        alias.set(first, first);
+        alias.set(first, { current: first, group });
         return first;
       },
       cancel: (id: TimerId): void => {
-        const cur = alias.get(id);
-        if (cur !== undefined) {
-          this.cancel(cur);
+        const a = alias.get(id);
+        if (a !== undefined) {
+          this.cancel(a.current);
           alias.delete(id);
         }
         this.cancel(id);

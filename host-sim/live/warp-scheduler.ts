@@ -7,22 +7,14 @@
  * for more work than fits (thousands of load-cell samples per real second at 3600×), virtual time
  * slips behind the ideal mapping instead of freezing the event loop (`lagMs` says by how much).
  *
- * Ordering is the kernel Scheduler's: (time, insertion order); timer groups die at a power cut.
+ * The queue is the kernel Scheduler itself (same ordering: time, then insertion; timer groups
+ * that die at a power cut); this class only drives it from the real clock.
  * `advanceTo(t)` runs everything up to t as fast as the CPU allows (tests, "jump to next dose")
  * and is deterministic: the same timers run in the same order at the same virtual instants.
  */
-import type { TimerId, Timers } from "../../firmware/core/ports";
+import type { Timers } from "../../firmware/core/ports";
 import type { SchedulerLike } from "../kernel/sim-device";
-import { TimerHeap } from "../kernel/timer-heap";
-
-interface Entry {
-  readonly at: number;
-  readonly order: number;
-  readonly id: number;
-  readonly group: number;
-  readonly cb: () => void;
-  dead: boolean;
-}
+import { Scheduler } from "../kernel/scheduler";
 
 export interface WarpSchedulerOptions {
   /** Virtual start instant (UTC ms). */
@@ -42,13 +34,7 @@ export interface WarpSchedulerOptions {
 export const MAX_WARP = 100_000;
 
 export class WarpScheduler implements SchedulerLike {
-  private readonly heap = new TimerHeap<Entry>();
-  private readonly live = new Map<number, Entry>();
-  private readonly groups = new Map<number, Set<number>>();
-  /** Repeating series: public id → id of the pending run. */
-  private readonly series = new Map<number, { current: number; group: number }>();
-  private order = 0;
-  private nextId = 1;
+  private readonly q: Scheduler;
   private warpFactor: number;
   private anchorVirtual: number;
   private anchorReal: number;
@@ -59,17 +45,13 @@ export class WarpScheduler implements SchedulerLike {
   private readonly tickMs: number;
   private readonly budgetMs: number;
   onError: (e: unknown, group: number) => void;
-  /** Virtual time as seen by callbacks: the instant of the running callback, else the last processed instant. */
-  now: number;
   /** How far virtual time slipped behind the ideal mapping at the last batch (virtual ms). */
   lagMs = 0;
-  /** Callbacks run so far. */
-  executed = 0;
   /** Called after each batch that ran at least one callback or moved time (for UI throttling). */
   onBatch: (() => void) | undefined;
 
   constructor(o: WarpSchedulerOptions) {
-    this.now = o.start;
+    this.q = new Scheduler(o.start);
     this.anchorVirtual = o.start;
     this.realNow = o.realNow ?? (() => performance.now());
     this.anchorReal = this.realNow();
@@ -83,55 +65,42 @@ export class WarpScheduler implements SchedulerLike {
       });
   }
 
-  // ------------------------------------------------------------------ SchedulerLike
+  // ------------------------------------------------------------------ SchedulerLike (the kernel queue)
+
+  /** Virtual time as seen by callbacks: the instant of the running callback, else the last processed instant. */
+  get now(): number {
+    return this.q.now;
+  }
 
   at(t: number, cb: () => void, group = 0): number {
-    const id = this.nextId++;
-    const e: Entry = { at: Math.max(t, this.now), order: this.order++, id, group, cb, dead: false };
-    this.heap.push(e);
-    this.live.set(id, e);
-    if (group !== 0) {
-      let g = this.groups.get(group);
-      if (g === undefined) this.groups.set(group, (g = new Set()));
-      g.add(id);
-    }
-    return id;
+    return this.q.at(t, cb, group);
   }
 
   cancel(id: number): void {
-    const s = this.series.get(id);
-    if (s !== undefined) {
-      this.series.delete(id);
-      this.kill(s.current);
-    }
-    this.kill(id);
+    this.q.cancel(id);
   }
 
   cancelGroup(group: number): void {
-    const g = this.groups.get(group);
-    if (g !== undefined) {
-      for (const id of g) this.kill(id);
-      this.groups.delete(group);
-    }
-    for (const [id, s] of this.series) if (s.group === group) this.series.delete(id);
+    this.q.cancelGroup(group);
   }
 
   timers(group: number): Timers {
-    return {
-      once: (ms: number, cb: () => void): TimerId => this.at(this.now + Math.max(0, Math.ceil(ms)), cb, group),
-      repeat: (ms: number, cb: () => void): TimerId => {
-        const period = Math.max(1, Math.ceil(ms));
-        const run = (): void => {
-          const s = this.series.get(first);
-          if (s !== undefined) s.current = this.at(this.now + period, run, group);
-          cb();
-        };
-        const first = this.at(this.now + period, run, group);
-        this.series.set(first, { current: first, group });
-        return first;
-      },
-      cancel: (id: TimerId): void => this.cancel(id),
-    };
+    return this.q.timers(group);
+  }
+
+  /** Callbacks run so far. */
+  get executed(): number {
+    return this.q.executed;
+  }
+
+  /** Pending callbacks. */
+  get pending(): number {
+    return this.q.pendingCount;
+  }
+
+  /** Instant of the next pending callback (undefined when none). */
+  nextAt(): number | undefined {
+    return this.q.nextAt();
   }
 
   // ------------------------------------------------------------------ warp
@@ -149,17 +118,6 @@ export class WarpScheduler implements SchedulerLike {
   /** Where virtual time should be now according to the real clock. */
   ideal(): number {
     return this.anchorVirtual + (this.realNow() - this.anchorReal) * this.warpFactor;
-  }
-
-  /** Instant of the next pending callback (undefined when none). */
-  nextAt(): number | undefined {
-    this.dropDeadTop();
-    return this.heap.peek()?.at;
-  }
-
-  /** Pending callbacks. */
-  get pending(): number {
-    return this.live.size;
   }
 
   // ------------------------------------------------------------------ running
@@ -184,29 +142,8 @@ export class WarpScheduler implements SchedulerLike {
    */
   runUntil(end: number, budgetMs = Infinity): boolean {
     const t0 = this.realNow();
-    let n = 0;
-    for (;;) {
-      const top = this.heap.peek();
-      if (top === undefined || top.at > end) break;
-      this.heap.pop();
-      if (top.dead) continue;
-      this.live.delete(top.id);
-      if (top.group !== 0) this.groups.get(top.group)?.delete(top.id);
-      this.now = top.at;
-      this.executed++;
-      try {
-        top.cb();
-      } catch (e) {
-        this.onError(e, top.group);
-      }
-      // Check the clock every 64 callbacks only: performance.now() is not free.
-      if ((++n & 63) === 0 && this.realNow() - t0 > budgetMs) {
-        const next = this.heap.peek();
-        if (next !== undefined && next.at <= end) return false;
-      }
-    }
-    if (end > this.now) this.now = end;
-    return true;
+    // The real clock is read every 64 callbacks only: performance.now() is not free.
+    return this.q.runUntil(end, (e, g) => this.onError(e, g), budgetMs === Infinity ? undefined : () => this.realNow() - t0 > budgetMs);
   }
 
   /**
@@ -261,18 +198,6 @@ export class WarpScheduler implements SchedulerLike {
   private reanchor(v: number): void {
     this.anchorVirtual = v;
     this.anchorReal = this.realNow();
-  }
-
-  private kill(id: number): void {
-    const e = this.live.get(id);
-    if (e === undefined) return;
-    e.dead = true;
-    this.live.delete(id);
-    if (e.group !== 0) this.groups.get(e.group)?.delete(id);
-  }
-
-  private dropDeadTop(): void {
-    while (this.heap.peek()?.dead === true) this.heap.pop();
   }
 }
 
