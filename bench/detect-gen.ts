@@ -43,7 +43,6 @@ export interface CaseResult {
   readonly noiseGrams: number;
 }
 
-
 function logUniform(r: () => number, lo: number, hi: number): number {
   return Math.exp(Math.log(lo) + r() * (Math.log(hi) - Math.log(lo)));
 }
@@ -85,7 +84,13 @@ export function generate(o: GenOptions): Case[] {
     if (total >= 2 && r() < 0.3) {
       const u2 = Math.round(logUniform(r, range[0], range[1]));
       const c2 = 1 + Math.floor(r() * (total - 1));
-      return { meds: [{ name: "A", count: total - c2, unitMg: u1 }, { name: "B", count: c2, unitMg: u2 }], unit: Math.min(u1, u2) };
+      return {
+        meds: [
+          { name: "A", count: total - c2, unitMg: u1 },
+          { name: "B", count: c2, unitMg: u2 },
+        ],
+        unit: Math.min(u1, u2),
+      };
     }
     return { meds: [{ name: "A", count: total, unitMg: u1 }], unit: u1 };
   };
@@ -117,7 +122,17 @@ export function generate(o: GenOptions): Case[] {
     const dur = r() < 0.1 ? 6000 + Math.floor(r() * 9000) : 1500 + Math.floor(r() * 4500);
     let dose = 0;
     for (const m of meds) dose += (m.count * m.unitMg) / 1000;
-    cases.push({ ...b, mixed: meds.length > 1, meds, dur, until: b.at + dur + 8000, grams, pills, unitMg: unit, initialGrams: 30 + r() * 30 + dose });
+    cases.push({
+      ...b,
+      mixed: meds.length > 1,
+      meds,
+      dur,
+      until: b.at + dur + 8000,
+      grams,
+      pills,
+      unitMg: unit,
+      initialGrams: 30 + r() * 30 + dose,
+    });
   }
   for (let i = 0; i < o.additions; i++) {
     const b = base("addition");
@@ -129,20 +144,50 @@ export function generate(o: GenOptions): Case[] {
       pills += m.count;
     }
     const dur = 2000 + Math.floor(r() * 4000);
-    cases.push({ ...b, mixed: meds.length > 1, meds, dur, until: b.at + dur + 8000, grams, pills, unitMg: unit, initialGrams: 30 + r() * 30 });
+    cases.push({
+      ...b,
+      mixed: meds.length > 1,
+      meds,
+      dur,
+      until: b.at + dur + 8000,
+      grams,
+      pills,
+      unitMg: unit,
+      initialGrams: 30 + r() * 30,
+    });
   }
   for (let i = 0; i < o.lifts; i++) {
     const b = base("lift");
     const { meds, unit } = makeMeds();
     const dur = 1200 + Math.floor(r() * 6000);
-    cases.push({ ...b, mixed: meds.length > 1, meds, dur, until: b.at + dur + 8000, grams: 0, pills: 0, unitMg: unit, initialGrams: 30 + r() * 30 });
+    cases.push({
+      ...b,
+      mixed: meds.length > 1,
+      meds,
+      dur,
+      until: b.at + dur + 8000,
+      grams: 0,
+      pills: 0,
+      unitMg: unit,
+      initialGrams: 30 + r() * 30,
+    });
   }
   for (let i = 0; i < o.bumps; i++) {
     const b = base("bump");
     const { meds, unit } = makeMeds();
     const peak = i % 4 === 0 ? 500 : 20 + r() * 480;
     const dur = i % 4 === 0 ? 300 : 50 + Math.floor(r() * 250);
-    cases.push({ ...b, mixed: meds.length > 1, meds, dur, until: b.at + dur + 8000, grams: peak, pills: 0, unitMg: unit, initialGrams: 30 + r() * 30 });
+    cases.push({
+      ...b,
+      mixed: meds.length > 1,
+      meds,
+      dur,
+      until: b.at + dur + 8000,
+      grams: peak,
+      pills: 0,
+      unitMg: unit,
+      initialGrams: 30 + r() * 30,
+    });
   }
   const kinds: BayFaultKind[] = ["disconnect", "stuck", "saturate", "noisy"];
   for (const fk of kinds) {
@@ -150,7 +195,18 @@ export function generate(o: GenOptions): Case[] {
       const b = base("fault");
       const { meds, unit } = makeMeds();
       const dur = 10000 + Math.floor(r() * 10000);
-      cases.push({ ...b, mixed: meds.length > 1, meds, dur, until: b.at + dur + 10000, grams: 0, pills: 0, unitMg: unit, initialGrams: 30 + r() * 30, fault: fk });
+      cases.push({
+        ...b,
+        mixed: meds.length > 1,
+        meds,
+        dur,
+        until: b.at + dur + 10000,
+        grams: 0,
+        pills: 0,
+        unitMg: unit,
+        initialGrams: 30 + r() * 30,
+        fault: fk,
+      });
     }
   }
   return cases;

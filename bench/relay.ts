@@ -30,7 +30,10 @@ const INSTANCES = Math.max(1, Number(process.env.BENCH_INSTANCES ?? 1));
 const RELAY_DIR = resolve(process.env.BENCH_RELAY_DIR ?? join(HERE, "../cloud/relay"));
 
 const abs = (): number => performance.timeOrigin + performance.now();
-const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]; };
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
 
 type Msg = { id?: number; [k: string]: unknown };
 
@@ -41,35 +44,60 @@ function serveWaits(times: () => number[]): (m: Msg) => boolean {
   const check = (): void => {
     const ts = times();
     for (let i = waits.length - 1; i >= 0; i--) {
-      if (ts.length >= waits[i].count) { process.send!({ id: waits[i].id, t: ts[waits[i].count - 1], count: ts.length }); waits.splice(i, 1); }
+      if (ts.length >= waits[i].count) {
+        process.send!({ id: waits[i].id, t: ts[waits[i].count - 1], count: ts.length });
+        waits.splice(i, 1);
+      }
     }
   };
   setInterval(check, 1).unref();
   return (m) => {
-    if (m.cmd === "wait") { waits.push({ id: m.id as number, count: m.count as number }); check(); return true; }
-    if (m.cmd === "count") { process.send!({ id: m.id, count: times().length }); return true; }
-    if (m.cmd === "cpu") { const u = process.cpuUsage(); process.send!({ id: m.id, cpuUs: u.user + u.system }); return true; }
+    if (m.cmd === "wait") {
+      waits.push({ id: m.id as number, count: m.count as number });
+      check();
+      return true;
+    }
+    if (m.cmd === "count") {
+      process.send!({ id: m.id, count: times().length });
+      return true;
+    }
+    if (m.cmd === "cpu") {
+      const u = process.cpuUsage();
+      process.send!({ id: m.id, cpuUs: u.user + u.system });
+      return true;
+    }
     return false;
   };
 }
 
 async function child(role: string): Promise<void> {
-  const exit = (): void => { process.exit(0); };
+  const exit = (): void => {
+    process.exit(0);
+  };
   process.on("disconnect", exit);
   if (role === "provider") {
     const srv = await startMockHttp();
     const times: number[] = [];
     const base = performance.timeOrigin;
-    const wait = serveWaits(() => { while (times.length < srv.requests.length) times.push(base + srv.requests[times.length].at); return times; });
-    process.on("message", (m: Msg) => { wait(m); });
+    const wait = serveWaits(() => {
+      while (times.length < srv.requests.length) times.push(base + srv.requests[times.length].at);
+      return times;
+    });
+    process.on("message", (m: Msg) => {
+      wait(m);
+    });
     process.send!({ ready: true, url: srv.url });
   } else if (role === "raw") {
     const sub = await mqtt.connectAsync(process.argv[3], { clientId: "bench-sub", protocolVersion: 4 });
     const times: number[] = [];
-    sub.on("message", () => { times.push(abs()); });
+    sub.on("message", () => {
+      times.push(abs());
+    });
     await sub.subscribeAsync("bench/raw", { qos: 1 });
     const wait = serveWaits(() => times);
-    process.on("message", (m: Msg) => { wait(m); });
+    process.on("message", (m: Msg) => {
+      wait(m);
+    });
     process.send!({ ready: true });
   } else if (role === "relay") {
     const [brokerUrl, providerUrl, dir] = process.argv.slice(3);
@@ -77,35 +105,75 @@ async function child(role: string): Promise<void> {
     const { startRelay } = (await import(pathToFileURL(join(RELAY_DIR, "service.ts")).href)) as typeof import("../cloud/relay/service");
     const db = await openSqliteDb(join(dir, "bench.sqlite"));
     const relay = await startRelay({
-      brokerUrl, db, providers: providersFor(providerUrl, { timeoutMs: 10_000 }), contacts: contactsFor(providerUrl),
-      deadman: false, log: () => undefined, concurrency: 32, instanceId: `bench-relay-${process.argv[6] ?? "0"}`, ...(BATCH ? {} : { batch: false as const }),
+      brokerUrl,
+      db,
+      providers: providersFor(providerUrl, { timeoutMs: 10_000 }),
+      contacts: contactsFor(providerUrl),
+      deadman: false,
+      log: () => undefined,
+      concurrency: 32,
+      instanceId: `bench-relay-${process.argv[6] ?? "0"}`,
+      ...(BATCH ? {} : { batch: false as const }),
     });
     process.on("message", (m: Msg) => {
-      if (m.cmd === "cpu") { const u = process.cpuUsage(); process.send!({ id: m.id, cpuUs: u.user + u.system }); return; }
-      if (m.cmd === "stop") void relay.stop().then(() => db.close()).then(() => { process.send!({ id: m.id }); });
+      if (m.cmd === "cpu") {
+        const u = process.cpuUsage();
+        process.send!({ id: m.id, cpuUs: u.user + u.system });
+        return;
+      }
+      if (m.cmd === "stop")
+        void relay
+          .stop()
+          .then(() => db.close())
+          .then(() => {
+            process.send!({ id: m.id });
+          });
     });
     process.send!({ ready: true, shared: relay.shared });
   }
 }
 
 // ---------------------------------------------------------------- orchestration
-interface Kid { p: ChildProcess; hello: Msg; ask(m: Msg): Promise<Msg>; stop(): Promise<void> }
+interface Kid {
+  p: ChildProcess;
+  hello: Msg;
+  ask(m: Msg): Promise<Msg>;
+  stop(): Promise<void>;
+}
 
 async function spawnRole(role: string, args: string[]): Promise<Kid> {
-  const p = fork(fileURLToPath(import.meta.url), [role, ...args], { execArgv: ["--import", "tsx", ...(process.env.BENCH_PROF_DIR ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_PROF_DIR] : [])], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const p = fork(fileURLToPath(import.meta.url), [role, ...args], {
+    execArgv: ["--import", "tsx", ...(process.env.BENCH_PROF_DIR ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_PROF_DIR] : [])],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   let next = 0;
   const pending = new Map<number, (m: Msg) => void>();
   let hello: Msg | undefined;
   p.on("message", (m: Msg) => {
     if (m.ready) hello = m;
-    else if (typeof m.id === "number") { pending.get(m.id)?.(m); pending.delete(m.id); }
+    else if (typeof m.id === "number") {
+      pending.get(m.id)?.(m);
+      pending.delete(m.id);
+    }
   });
   await waitFor(role + " ready", () => hello !== undefined || p.exitCode !== null, 30_000);
   if (hello === undefined) throw new Error(role + " exited");
   return {
-    p, hello,
-    ask: (m) => new Promise((res) => { const id = ++next; pending.set(id, res); p.send({ ...m, id }); }),
-    stop: async () => { if (p.exitCode === null) { const gone = new Promise((r) => p.once("exit", r)); p.disconnect(); await gone; } },
+    p,
+    hello,
+    ask: (m) =>
+      new Promise((res) => {
+        const id = ++next;
+        pending.set(id, res);
+        p.send({ ...m, id });
+      }),
+    stop: async () => {
+      if (p.exitCode === null) {
+        const gone = new Promise((r) => p.once("exit", r));
+        p.disconnect();
+        await gone;
+      }
+    },
   };
 }
 
@@ -118,8 +186,26 @@ async function main(): Promise<void> {
   const provider = await spawnRole("provider", []);
   const providerUrl = provider.hello.url as string;
   const pub = await mqtt.connectAsync(brokerUrl, { clientId: "bench-dev", protocolVersion: 4 });
-  const payload = (i: number, slot: string) => JSON.stringify({ v: 1, id: `b-${slot}-${i}`, seq: i, type: "relay.request", cls: "dose", t: null, mono: i,
-    data: { key: `dk-0001/${slot}${i}@2026-03-10/3.0`, ch: "sms", to: ["caregiver-1"], slot: `${slot}${i}@2026-03-10`, comp: "morning", step: 3, state: "late", due: "2026-03-10T07:00:00.000Z" } });
+  const payload = (i: number, slot: string) =>
+    JSON.stringify({
+      v: 1,
+      id: `b-${slot}-${i}`,
+      seq: i,
+      type: "relay.request",
+      cls: "dose",
+      t: null,
+      mono: i,
+      data: {
+        key: `dk-0001/${slot}${i}@2026-03-10/3.0`,
+        ch: "sms",
+        to: ["caregiver-1"],
+        slot: `${slot}${i}@2026-03-10`,
+        comp: "morning",
+        step: 3,
+        state: "late",
+        due: "2026-03-10T07:00:00.000Z",
+      },
+    });
   const burst = async (topic: string, slot: string): Promise<number> => {
     // Slot tags are 3 letters ("raw", "tp_", "lat"): the raw and relay runs publish payloads of the same sizes.
     const msgs = Array.from({ length: TP_N }, (_, i) => payload(i, slot));
@@ -167,7 +253,9 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 300)); // late duplicates would show up here
   const dup = ((await provider.ask({ cmd: "count" })).count as number) - base2 - TP_N;
 
-  const p50 = pct(lat, 50), p99 = pct(lat, 99), max = Math.max(...lat);
+  const p50 = pct(lat, 50),
+    p99 = pct(lat, 99),
+    max = Math.max(...lat);
   const ratio = relayRate / rawRate;
   const lines = [
     "# Relay benchmark",
@@ -187,9 +275,11 @@ async function main(): Promise<void> {
     `| consumer CPU per message (all threads): bare subscriber | ${rawCpu.toFixed(0)} µs | |`,
     `| consumer CPU per request: relay (receive, store, HTTP request, receipt) | ${relayCpu.toFixed(0)} µs | |`,
     `| provider mock CPU per request (not the relay's) | ${provCpu.toFixed(0)} µs | |`,
-    `| CPU cores the relay needs for ratio 0.5 at this raw rate (0.5 × raw × relay CPU) | ${(0.5 * rawRate * relayCpu / 1e6).toFixed(1)} | |`,
+    `| CPU cores the relay needs for ratio 0.5 at this raw rate (0.5 × raw × relay CPU) | ${((0.5 * rawRate * relayCpu) / 1e6).toFixed(1)} | |`,
     "",
-    `Host: ${cpus().length} CPUs, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")} at the end of the run.`,
+    `Host: ${cpus().length} CPUs, load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")} at the end of the run.`,
     "",
     "Per request the relay receives one MQTT message, commits its effect (event, claim, job) in a group",
     "commit with the other messages and completions of the moment, PUBACKs it, makes one HTTP request",
@@ -203,13 +293,25 @@ async function main(): Promise<void> {
   }
   process.stdout.write(lines.join("\n") + "\n");
 
-  for (const r of relays) { await r.ask({ cmd: "stop" }); await r.stop(); }
+  for (const r of relays) {
+    await r.ask({ cmd: "stop" });
+    await r.stop();
+  }
   await provider.stop();
   await pub.endAsync();
-  if (mosq) await mosq.stop(); if (aedes) await aedes.close();
+  if (mosq) await mosq.stop();
+  if (aedes) await aedes.close();
   tmp.cleanup();
 }
 
 const role = process.argv[2];
-if (role === undefined) main().catch((e: unknown) => { process.stderr.write(String(e instanceof Error ? e.stack : e) + "\n"); process.exit(1); });
-else child(role).catch((e: unknown) => { process.stderr.write(`[${role}] ${String(e instanceof Error ? e.stack : e)}\n`); process.exit(1); });
+if (role === undefined)
+  main().catch((e: unknown) => {
+    process.stderr.write(String(e instanceof Error ? e.stack : e) + "\n");
+    process.exit(1);
+  });
+else
+  child(role).catch((e: unknown) => {
+    process.stderr.write(`[${role}] ${String(e instanceof Error ? e.stack : e)}\n`);
+    process.exit(1);
+  });

@@ -119,10 +119,16 @@ export function startDevice() {
 
   const ssid = netKv.get("ssid") ?? str("wifiSsid");
   const wifi = ssid
-    ? startWifi({ WiFi, ssid, password: netKv.get("password") ?? str("wifiPassword"), timers, onUp: () => {
-        sntp.start();
-        if (link) link.start();
-      } })
+    ? startWifi({
+        WiFi,
+        ssid,
+        password: netKv.get("password") ?? str("wifiPassword"),
+        timers,
+        onUp: () => {
+          sntp.start();
+          if (link) link.start();
+        },
+      })
     : undefined;
 
   return { ports, dispenser, link, wifi, sntp };

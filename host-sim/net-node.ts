@@ -26,7 +26,8 @@ export function closeReason(err: NodeJS.ErrnoException | undefined): string {
   if (code === "ETIMEDOUT") return "timeout";
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "dns";
   if (code === "EHOSTUNREACH" || code === "ENETUNREACH") return "unreachable";
-  if (code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL") || code.includes("CERT") || /SSL|TLS|certificate/i.test(err.message)) return "tls";
+  if (code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL") || code.includes("CERT") || /SSL|TLS|certificate/i.test(err.message))
+    return "tls";
   return "error";
 }
 
@@ -86,10 +87,13 @@ export function createNodeTimers(): Timers & { cancelAll(): void; readonly pendi
   return {
     once(ms: number, cb: () => void): TimerId {
       const id = next++;
-      const t = setTimeout(() => {
-        live.delete(id);
-        cb();
-      }, Math.max(0, ms));
+      const t = setTimeout(
+        () => {
+          live.delete(id);
+          cb();
+        },
+        Math.max(0, ms),
+      );
       live.set(id, { t, repeat: false });
       return id;
     },

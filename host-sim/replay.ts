@@ -214,7 +214,11 @@ export function parseProfile(text: string, file: string): ReplayProfile {
       const mm = obj(mv, q, ["name", "count", "unitMg"]);
       const nv = mm.get("name")!;
       if (nv.t !== "str" || nv.v.length < 1 || nv.v.length > 40) return at(nv, `${q}.name`, "must be a string of 1..40 characters");
-      meds.push({ name: nv.v, count: num(mm.get("count")!, `${q}.count`, 1, 10, true), unitMg: num(mm.get("unitMg")!, `${q}.unitMg`, 20, 3000, false) });
+      meds.push({
+        name: nv.v,
+        count: num(mm.get("count")!, `${q}.count`, 1, 10, true),
+        unitMg: num(mm.get("unitMg")!, `${q}.unitMg`, 20, 3000, false),
+      });
     });
     compartments.push({ id: idv.v, channel, meds });
   });
@@ -250,12 +254,22 @@ export function eventLine(e: LoadEvent, compartment: string | null): ReplayLine 
 }
 
 /** Replays the trace file; calls `emit` per event. Throws InputError on malformed input. */
-export async function replay(profile: ReplayProfile, traceFile: string, emit: (l: ReplayLine) => void, opts: ReplayOptions = {}): Promise<{ rows: number; fed: number }> {
+export async function replay(
+  profile: ReplayProfile,
+  traceFile: string,
+  emit: (l: ReplayLine) => void,
+  opts: ReplayOptions = {},
+): Promise<{ rows: number; fed: number }> {
   const dets = new Map<number, { det: ChannelDetector; due: number; comp: string | null }>();
   for (const c of profile.channels) {
     const comp = profile.compartments.find((x) => x.channel === c.channel);
     dets.set(c.channel, {
-      det: new ChannelDetector({ channel: c.channel, sps: profile.sps, calibration: { offset: c.offset, countsPerGram: c.countsPerGram }, meds: comp ? comp.meds : [] }),
+      det: new ChannelDetector({
+        channel: c.channel,
+        sps: profile.sps,
+        calibration: { offset: c.offset, countsPerGram: c.countsPerGram },
+        meds: comp ? comp.meds : [],
+      }),
       due: -Infinity,
       comp: comp ? comp.id : null,
     });
@@ -271,7 +285,10 @@ export async function replay(profile: ReplayProfile, traceFile: string, emit: (l
     lineNo++;
     const line = rawLine.endsWith("\r") ? rawLine.slice(0, -1) : rawLine;
     if (lineNo === 1) {
-      const h = line.replace(/^\uFEFF/, "").split(",").map((x) => x.trim());
+      const h = line
+        .replace(/^\uFEFF/, "")
+        .split(",")
+        .map((x) => x.trim());
       const want = ["t_ms", "channel", "raw"];
       for (let k = 0; k < 3; k++) {
         if (h[k] !== want[k]) fail(traceFile, 1, colOf(line, k), `bad header: expected "t_ms,channel,raw"`);
@@ -287,7 +304,8 @@ export async function replay(profile: ReplayProfile, traceFile: string, emit: (l
     const f = line.split(",");
     if (f.length !== 3) fail(traceFile, lineNo, colOf(line, Math.min(f.length, 3)), `expected 3 fields, found ${f.length}`);
     const t = Number(f[0].trim());
-    if (f[0].trim() === "" || !Number.isFinite(t) || t < 0) fail(traceFile, lineNo, colOf(line, 0), `t_ms: not a non-negative number: "${f[0]}"`);
+    if (f[0].trim() === "" || !Number.isFinite(t) || t < 0)
+      fail(traceFile, lineNo, colOf(line, 0), `t_ms: not a non-negative number: "${f[0]}"`);
     if (t < lastT) fail(traceFile, lineNo, colOf(line, 0), `t_ms: rows out of order (${t} after ${lastT})`);
     const ch = Number(f[1].trim());
     if (f[1].trim() === "" || !Number.isInteger(ch)) fail(traceFile, lineNo, colOf(line, 1), `channel: not an integer: "${f[1]}"`);
@@ -298,7 +316,8 @@ export async function replay(profile: ReplayProfile, traceFile: string, emit: (l
     if (rs === "" || rs === "NaN") raw = NaN;
     else {
       raw = Number(rs);
-      if (!/^-?\d+$/.test(rs) || raw < -0x800000 || raw > 0x7fffff) fail(traceFile, lineNo, colOf(line, 2), `raw: not a signed 24-bit integer or NaN: "${f[2]}"`);
+      if (!/^-?\d+$/.test(rs) || raw < -0x800000 || raw > 0x7fffff)
+        fail(traceFile, lineNo, colOf(line, 2), `raw: not a signed 24-bit integer or NaN: "${f[2]}"`);
     }
     lastT = t;
     rows++;

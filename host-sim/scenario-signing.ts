@@ -40,7 +40,12 @@ export class SignedStepError extends Error {
 
 export function resolveSignedSteps(obj: Record<string, unknown>): Record<string, unknown> {
   const steps = Array.isArray(obj.steps) ? (obj.steps as unknown[]) : [];
-  const needs = steps.some((s) => typeof s === "object" && s !== null && ((s as Record<string, unknown>).sign !== undefined || (s as Record<string, unknown>).do === "command"));
+  const needs = steps.some(
+    (s) =>
+      typeof s === "object" &&
+      s !== null &&
+      ((s as Record<string, unknown>).sign !== undefined || (s as Record<string, unknown>).do === "command"),
+  );
   if (!needs) return obj;
   if (obj.transport !== "mqtt") throw new SignedStepError('signed steps need "transport": "mqtt"');
   const config = (obj.config ?? {}) as Record<string, unknown>;
@@ -54,8 +59,10 @@ export function resolveSignedSteps(obj: Record<string, unknown>): Record<string,
     if (s.sign === undefined && s.do !== "command") return s;
     const path = `steps[${i}]`;
     const mode = s.sign ?? "test";
-    if (typeof mode !== "string" || SIGN_MODES.indexOf(mode) < 0) throw new SignedStepError(`${path}.sign: one of ${SIGN_MODES.join(", ")}`);
-    const at = typeof s.at === "string" ? (s.at.startsWith("+") ? (start ?? NaN) + (parseOffset(s.at) ?? NaN) : parseInstant(s.at, tz)) : undefined;
+    if (typeof mode !== "string" || SIGN_MODES.indexOf(mode) < 0)
+      throw new SignedStepError(`${path}.sign: one of ${SIGN_MODES.join(", ")}`);
+    const at =
+      typeof s.at === "string" ? (s.at.startsWith("+") ? (start ?? NaN) + (parseOffset(s.at) ?? NaN) : parseInstant(s.at, tz)) : undefined;
     if (at === undefined || !(at === at)) throw new SignedStepError(`${path}.at: not an instant`);
     const issued = mode === "expired" ? at - 7_200_000 : at;
     const expires = mode === "expired" ? at - 3_600_000 : at + 600_000;
@@ -64,7 +71,8 @@ export function resolveSignedSteps(obj: Record<string, unknown>): Record<string,
     let body: Record<string, unknown>;
     let retain = false;
     if (s.do === "config") {
-      const cfg = s.config !== undefined ? (s.config as Record<string, unknown>) : { ...config, ...((s.patch as Record<string, unknown>) ?? {}) };
+      const cfg =
+        s.config !== undefined ? (s.config as Record<string, unknown>) : { ...config, ...((s.patch as Record<string, unknown>) ?? {}) };
       // A config stays valid for a day (an expired one ended an hour before the step).
       const until = mode === "expired" ? expires : at + 86_400_000;
       body = { type: "config", device: target, version: cfg.version, issuedAt: isoUtc(issued), expires: isoUtc(until), config: cfg };
@@ -72,7 +80,15 @@ export function resolveSignedSteps(obj: Record<string, unknown>): Record<string,
       retain = true;
     } else if (s.do === "command") {
       if (typeof s.name !== "string") throw new SignedStepError(`${path}.name: command name required`);
-      body = { type: "cmd", name: s.name, device: target, id: typeof s.id === "string" ? s.id : `sc${i}`, issuedAt: isoUtc(issued), expires: isoUtc(expires), args: s.args ?? {} };
+      body = {
+        type: "cmd",
+        name: s.name,
+        device: target,
+        id: typeof s.id === "string" ? s.id : `sc${i}`,
+        issuedAt: isoUtc(issued),
+        expires: isoUtc(expires),
+        args: s.args ?? {},
+      };
       topic = `dk/${device}/cmnd/${s.name}`;
     } else throw new SignedStepError(`${path}.sign: only config and command steps are signed`);
     const key = mode === "unknown-key" ? STRANGER_KEY : TEST_KEY;

@@ -36,7 +36,14 @@ export interface StartOptions {
 }
 
 export function parseArgs(argv: readonly string[]): StartOptions {
-  const o: StartOptions = { port: 8080, devices: 3, warp: 60, transport: "mqtt", dataDir: path.resolve(".dosekeeper"), config: path.join(ROOT, "test/scenarios/configs/home.json") };
+  const o: StartOptions = {
+    port: 8080,
+    devices: 3,
+    warp: 60,
+    transport: "mqtt",
+    dataDir: path.resolve(".dosekeeper"),
+    config: path.join(ROOT, "test/scenarios/configs/home.json"),
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
@@ -135,7 +142,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   console.log(`devices    ${[...fleet.devices.keys()].join(", ")} (transport: ${stack.transport.kind}, warp ${opts.warp}×)`);
   if (server.port !== opts.port && opts.port !== 0) console.log(`port ${opts.port} is busy: using ${server.port}`);
   console.log(`\n  Dosekeeper simulator ready in ${ms()} ms → ${server.url}\n`);
-  console.log("  Open the URL: the morning dose comes due within seconds; click \"Take dose\" on the lit compartment. Ctrl-C stops.\n");
+  console.log('  Open the URL: the morning dose comes due within seconds; click "Take dose" on the lit compartment. Ctrl-C stops.\n');
 
   let stopping = false;
   const stop = async (sig: string): Promise<void> => {

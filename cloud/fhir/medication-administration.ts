@@ -39,7 +39,9 @@ export function medicationAdministration(r: SlotRecord, o: FhirOptions): Json {
   const dose = o.config?.doses.find((d) => d.id === r.doseId);
   const compId = r.comp ?? dose?.compartment ?? null;
   const comp = o.config?.compartments.find((c) => c.id === compId);
-  const medText = comp ? comp.meds.map((m) => (m.count > 1 ? `${m.count} × ${m.name}` : m.name)).join(" + ") : `Compartment ${compId ?? "?"} of dispenser ${o.device}`;
+  const medText = comp
+    ? comp.meds.map((m) => (m.count > 1 ? `${m.count} × ${m.name}` : m.name)).join(" + ")
+    : `Compartment ${compId ?? "?"} of dispenser ${o.device}`;
   const expectedPills = comp ? comp.meds.reduce((a, m) => a + m.count, 0) : null;
   const notDone = r.outcome === "missed" || r.outcome === "unreported";
   const res: Json = {
@@ -49,10 +51,15 @@ export function medicationAdministration(r: SlotRecord, o: FhirOptions): Json {
     status: notDone ? "not-done" : "completed",
   };
   if (notDone) {
-    res.statusReason = [{ coding: [{ system: DOSE_OUTCOME_SYSTEM, code: r.outcome, display: REASON[r.outcome].display }], text: REASON[r.outcome].display }];
+    res.statusReason = [
+      { coding: [{ system: DOSE_OUTCOME_SYSTEM, code: r.outcome, display: REASON[r.outcome].display }], text: REASON[r.outcome].display },
+    ];
   }
   res.medicationCodeableConcept = { text: medText };
-  res.subject = o.patientRef !== undefined ? { reference: o.patientRef } : { identifier: { system: DEVICE_SYSTEM, value: o.device }, display: `Patient using dispenser ${o.device}` };
+  res.subject =
+    o.patientRef !== undefined
+      ? { reference: o.patientRef }
+      : { identifier: { system: DEVICE_SYSTEM, value: o.device }, display: `Patient using dispenser ${o.device}` };
   res.effectiveDateTime = new Date(r.tMs).toISOString();
   res.device = [{ identifier: { system: DEVICE_SYSTEM, value: o.device } }];
   const notes: string[] = [];

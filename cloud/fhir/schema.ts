@@ -5,8 +5,16 @@
  * choice types medication[x] / effective[x] (exactly one). Written from the R4 specification
  * (hl7.org/fhir/R4/medicationadministration.html); no official schema package is used.
  */
-const dateTime = { type: "string", pattern: "^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$" };
-const instant = { type: "string", pattern: "^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$" };
+const dateTime = {
+  type: "string",
+  pattern:
+    "^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$",
+};
+const instant = {
+  type: "string",
+  pattern:
+    "^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$",
+};
 const id = { type: "string", pattern: "^[A-Za-z0-9\\-\\.]{1,64}$" };
 const uri = { type: "string", pattern: "^\\S*$", minLength: 1 };
 const str = { type: "string", minLength: 1 };
@@ -15,12 +23,45 @@ export const fhirR4MedicationAdministrationSchema = {
   $schema: "http://json-schema.org/draft-07/schema#",
   $id: "urn:dosekeeper:fhir-r4-subset",
   definitions: {
-    Coding: { type: "object", additionalProperties: false, properties: { system: uri, version: str, code: { type: "string", pattern: "^[^\\s]+( [^\\s]+)*$" }, display: str, userSelected: { type: "boolean" } } },
-    CodeableConcept: { type: "object", additionalProperties: false, minProperties: 1, properties: { coding: { type: "array", minItems: 1, items: { $ref: "#/definitions/Coding" } }, text: str } },
-    Identifier: { type: "object", additionalProperties: false, properties: { use: { enum: ["usual", "official", "temp", "secondary", "old"] }, system: uri, value: str } },
-    Reference: { type: "object", additionalProperties: false, minProperties: 1, properties: { reference: str, type: uri, identifier: { $ref: "#/definitions/Identifier" }, display: str } },
-    Quantity: { type: "object", additionalProperties: false, properties: { value: { type: "number" }, comparator: { enum: ["<", "<=", ">=", ">"] }, unit: str, system: uri, code: str } },
-    Annotation: { type: "object", additionalProperties: false, required: ["text"], properties: { text: str, time: dateTime, authorString: str } },
+    Coding: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        system: uri,
+        version: str,
+        code: { type: "string", pattern: "^[^\\s]+( [^\\s]+)*$" },
+        display: str,
+        userSelected: { type: "boolean" },
+      },
+    },
+    CodeableConcept: {
+      type: "object",
+      additionalProperties: false,
+      minProperties: 1,
+      properties: { coding: { type: "array", minItems: 1, items: { $ref: "#/definitions/Coding" } }, text: str },
+    },
+    Identifier: {
+      type: "object",
+      additionalProperties: false,
+      properties: { use: { enum: ["usual", "official", "temp", "secondary", "old"] }, system: uri, value: str },
+    },
+    Reference: {
+      type: "object",
+      additionalProperties: false,
+      minProperties: 1,
+      properties: { reference: str, type: uri, identifier: { $ref: "#/definitions/Identifier" }, display: str },
+    },
+    Quantity: {
+      type: "object",
+      additionalProperties: false,
+      properties: { value: { type: "number" }, comparator: { enum: ["<", "<=", ">=", ">"] }, unit: str, system: uri, code: str },
+    },
+    Annotation: {
+      type: "object",
+      additionalProperties: false,
+      required: ["text"],
+      properties: { text: str, time: dateTime, authorString: str },
+    },
     Period: { type: "object", additionalProperties: false, properties: { start: dateTime, end: dateTime } },
     MedicationAdministration: {
       type: "object",
@@ -49,8 +90,17 @@ export const fhirR4MedicationAdministrationSchema = {
         device: { type: "array", items: { $ref: "#/definitions/Reference" } },
         note: { type: "array", items: { $ref: "#/definitions/Annotation" } },
         dosage: {
-          type: "object", additionalProperties: false,
-          properties: { text: str, site: { $ref: "#/definitions/CodeableConcept" }, route: { $ref: "#/definitions/CodeableConcept" }, method: { $ref: "#/definitions/CodeableConcept" }, dose: { $ref: "#/definitions/Quantity" }, rateRatio: { type: "object" }, rateQuantity: { $ref: "#/definitions/Quantity" } },
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            text: str,
+            site: { $ref: "#/definitions/CodeableConcept" },
+            route: { $ref: "#/definitions/CodeableConcept" },
+            method: { $ref: "#/definitions/CodeableConcept" },
+            dose: { $ref: "#/definitions/Quantity" },
+            rateRatio: { type: "object" },
+            rateQuantity: { $ref: "#/definitions/Quantity" },
+          },
           // mad-1: SHALL have at least one of dosage.dose or dosage.rate[x]
           anyOf: [{ required: ["dose"] }, { required: ["rateRatio"] }, { required: ["rateQuantity"] }],
         },
@@ -68,12 +118,18 @@ export const fhirR4MedicationAdministrationSchema = {
   properties: {
     resourceType: { const: "Bundle" },
     id,
-    type: { enum: ["document", "message", "transaction", "transaction-response", "batch", "batch-response", "history", "searchset", "collection"] },
+    type: {
+      enum: ["document", "message", "transaction", "transaction-response", "batch", "batch-response", "history", "searchset", "collection"],
+    },
     timestamp: instant,
     total: { type: "integer", minimum: 0 },
     entry: {
       type: "array",
-      items: { type: "object", additionalProperties: false, properties: { fullUrl: uri, resource: { $ref: "#/definitions/MedicationAdministration" } } },
+      items: {
+        type: "object",
+        additionalProperties: false,
+        properties: { fullUrl: uri, resource: { $ref: "#/definitions/MedicationAdministration" } },
+      },
     },
   },
 } as const;

@@ -206,10 +206,14 @@ async function cmdPush(p: Parsed, io: Io): Promise<number> {
       io.err(`invalid config, nothing sent:\n${paths(res.errors)}\n`);
       return EXIT.USAGE;
     case "ack":
-      io.out(`applied on ${dev}: version ${res.version} hash ${res.hash}${res.stat?.deferred ? " (deferred to a safe point)" : ""}${res.stat?.current ? " (already running)" : ""}\n`);
+      io.out(
+        `applied on ${dev}: version ${res.version} hash ${res.hash}${res.stat?.deferred ? " (deferred to a safe point)" : ""}${res.stat?.current ? " (already running)" : ""}\n`,
+      );
       return EXIT.OK;
     case "refused":
-      io.err(`refused by ${dev}: ${res.code}${res.stat && res.stat.running !== undefined ? ` (running version ${String(res.stat.running)})` : ""}\n${paths(res.errors)}\n`);
+      io.err(
+        `refused by ${dev}: ${res.code}${res.stat && res.stat.running !== undefined ? ` (running version ${String(res.stat.running)})` : ""}\n${paths(res.errors)}\n`,
+      );
       return EXIT.REFUSED;
     default:
       io.err(`no answer from ${dev} within the timeout; the config stays retained on the broker and applies when the device connects\n`);
@@ -279,7 +283,16 @@ async function cmdCommand(p: Parsed, io: Io): Promise<number> {
   }
   const expiresMs = duration(p, "expires", 600_000);
   if (expiresMs > 3_600_000) throw new Usage("--expires: at most 1h for commands");
-  const res = await sendCommand({ device: dev, name, args, key: key(p), broker: broker(p, io), timeoutMs: duration(p, "timeout", 30_000), expiresMs, audit: auditPath(p, io) });
+  const res = await sendCommand({
+    device: dev,
+    name,
+    args,
+    key: key(p),
+    broker: broker(p, io),
+    timeoutMs: duration(p, "timeout", 30_000),
+    expiresMs,
+    audit: auditPath(p, io),
+  });
   if (res.outcome === "ack") {
     io.out(`${name} done on ${dev} (id ${res.id})${res.stat?.erased ? ": device erased" : ""}\n`);
     return EXIT.OK;
@@ -292,7 +305,10 @@ async function cmdCommand(p: Parsed, io: Io): Promise<number> {
   return EXIT.TIMEOUT;
 }
 
-export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), env: process.env }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), env: process.env },
+): Promise<number> {
   const p = parseArgs(argv);
   const help = p.flags.has("help") || p.flags.has("h");
   const c0 = p.pos[0];
@@ -302,7 +318,8 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
       io.out(HELP.main + "\n");
       return c0 === undefined && !help ? EXIT.USAGE : EXIT.OK;
     }
-    if (topic === undefined || HELP[topic] === undefined || topic === "main") throw new Usage(`unknown command "${p.pos.slice(0, 2).join(" ")}"`);
+    if (topic === undefined || HELP[topic] === undefined || topic === "main")
+      throw new Usage(`unknown command "${p.pos.slice(0, 2).join(" ")}"`);
     if (help) {
       io.out(HELP[topic] + "\n");
       return EXIT.OK;

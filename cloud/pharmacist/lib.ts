@@ -86,7 +86,13 @@ export function connectBroker(b: BrokerOptions): Promise<MqttClient> {
 type Stat = Record<string, unknown>;
 
 /** Subscribe to the device's stat topic, then run `send`; resolve with the first stat `match` accepts, or undefined after `timeoutMs`. */
-async function awaitStat(c: MqttClient, device: string, match: (s: Stat) => boolean, send: () => Promise<void>, timeoutMs: number): Promise<Stat | undefined> {
+async function awaitStat(
+  c: MqttClient,
+  device: string,
+  match: (s: Stat) => boolean,
+  send: () => Promise<void>,
+  timeoutMs: number,
+): Promise<Stat | undefined> {
   const topic = `dk/${device}/stat`;
   let done: (s: Stat | undefined) => void = () => {};
   const result = new Promise<Stat | undefined>((r) => (done = r));
@@ -147,7 +153,15 @@ export async function pushConfig(o: PushConfigOptions): Promise<PushConfigResult
   const cfg = o.config as Record<string, unknown>;
   const version = typeof cfg?.version === "number" ? cfg.version : undefined;
   const invalid = (errors: { code: string; path: string; message?: string }[]): PushConfigResult => {
-    audit(o.audit, { action: "config.push", who, device: o.device, version, outcome: "invalid", errors: errors.slice(0, 20).map((e) => ({ code: e.code, path: e.path })), broker: o.broker.url });
+    audit(o.audit, {
+      action: "config.push",
+      who,
+      device: o.device,
+      version,
+      outcome: "invalid",
+      errors: errors.slice(0, 20).map((e) => ({ code: e.code, path: e.path })),
+      broker: o.broker.url,
+    });
     return { outcome: "invalid", version, errors };
   };
   let hash: string | undefined;
@@ -170,7 +184,8 @@ export async function pushConfig(o: PushConfigOptions): Promise<PushConfigResult
   };
   const text = JSON.stringify(signEnvelope(body, o.key.privateKeyPem, o.key.kid));
   const payloadBytes = Math.ceil((JSON.parse(text).payload as string).length / 4) * 3;
-  if (payloadBytes > MAX_PAYLOAD_BYTES) return invalid([{ code: "SIG_PAYLOAD", path: "", message: `signed body larger than ${MAX_PAYLOAD_BYTES} bytes` }]);
+  if (payloadBytes > MAX_PAYLOAD_BYTES)
+    return invalid([{ code: "SIG_PAYLOAD", path: "", message: `signed body larger than ${MAX_PAYLOAD_BYTES} bytes` }]);
   const env = envRef(text);
   let c: MqttClient | undefined;
   try {
@@ -187,16 +202,46 @@ export async function pushConfig(o: PushConfigOptions): Promise<PushConfigResult
     );
     let res: PushConfigResult;
     if (stat === undefined) res = { outcome: "timeout", version, hash, env, errors: [] };
-    else if (stat.ok === true) res = { outcome: "ack", version, hash: typeof stat.hash === "string" ? stat.hash : hash, env, errors: [], stat };
+    else if (stat.ok === true)
+      res = { outcome: "ack", version, hash: typeof stat.hash === "string" ? stat.hash : hash, env, errors: [], stat };
     else {
-      res = { outcome: "refused", version, hash, env, code: String(stat.code), errors: Array.isArray(stat.errors) ? (stat.errors as { code: string; path: string }[]) : [], stat };
+      res = {
+        outcome: "refused",
+        version,
+        hash,
+        env,
+        code: String(stat.code),
+        errors: Array.isArray(stat.errors) ? (stat.errors as { code: string; path: string }[]) : [],
+        stat,
+      };
       // A refused config must not stay retained: it would be refused again at every session loss.
       await client.publishAsync(`dk/${o.device}/cmnd/config`, "", { qos: 1, retain: true });
     }
-    audit(o.audit, { action: "config.push", who, device: o.device, version, hash: res.hash, env, outcome: res.outcome, code: res.code, errors: res.errors.length ? res.errors.map((e) => ({ code: e.code, path: e.path })) : undefined, broker: o.broker.url });
+    audit(o.audit, {
+      action: "config.push",
+      who,
+      device: o.device,
+      version,
+      hash: res.hash,
+      env,
+      outcome: res.outcome,
+      code: res.code,
+      errors: res.errors.length ? res.errors.map((e) => ({ code: e.code, path: e.path })) : undefined,
+      broker: o.broker.url,
+    });
     return res;
   } catch (e) {
-    audit(o.audit, { action: "config.push", who, device: o.device, version, hash, env, outcome: "error", code: (e as Error).message, broker: o.broker.url });
+    audit(o.audit, {
+      action: "config.push",
+      who,
+      device: o.device,
+      version,
+      hash,
+      env,
+      outcome: "error",
+      code: (e as Error).message,
+      broker: o.broker.url,
+    });
     throw e;
   } finally {
     if (c) await c.endAsync();
@@ -255,15 +300,39 @@ export async function sendCommand(o: CommandOptions): Promise<CommandResult> {
       o.timeoutMs ?? 30_000,
     );
     const res: CommandResult =
-      stat === undefined ? { outcome: "timeout", id, env } : stat.ok === true ? { outcome: "ack", id, env, stat } : { outcome: "refused", id, env, code: String(stat.code), stat };
+      stat === undefined
+        ? { outcome: "timeout", id, env }
+        : stat.ok === true
+          ? { outcome: "ack", id, env, stat }
+          : { outcome: "refused", id, env, code: String(stat.code), stat };
     if (o.name === "decommission" && res.outcome === "ack") {
       // The device is wiped: clear its retained config so a re-provisioned device starts clean.
       await client.publishAsync(`dk/${o.device}/cmnd/config`, "", { qos: 1, retain: true });
     }
-    audit(o.audit, { action: "command", who, device: o.device, name: o.name, id, env, outcome: res.outcome, code: res.code, broker: o.broker.url });
+    audit(o.audit, {
+      action: "command",
+      who,
+      device: o.device,
+      name: o.name,
+      id,
+      env,
+      outcome: res.outcome,
+      code: res.code,
+      broker: o.broker.url,
+    });
     return res;
   } catch (e) {
-    audit(o.audit, { action: "command", who, device: o.device, name: o.name, id, env, outcome: "error", code: (e as Error).message, broker: o.broker.url });
+    audit(o.audit, {
+      action: "command",
+      who,
+      device: o.device,
+      name: o.name,
+      id,
+      env,
+      outcome: "error",
+      code: (e as Error).message,
+      broker: o.broker.url,
+    });
     throw e;
   } finally {
     if (c) await c.endAsync();
@@ -304,7 +373,13 @@ export async function readStatus(device: string, broker: BrokerOptions, waitMs =
 }
 
 /** Events published by the device while listening (`forMs`), oldest first, deduplicated by id. */
-export async function listenHistory(device: string, broker: BrokerOptions, forMs: number, sinceMs?: number, onEvent?: (e: Record<string, unknown>) => void): Promise<Record<string, unknown>[]> {
+export async function listenHistory(
+  device: string,
+  broker: BrokerOptions,
+  forMs: number,
+  sinceMs?: number,
+  onEvent?: (e: Record<string, unknown>) => void,
+): Promise<Record<string, unknown>[]> {
   const c = await connectBroker(broker);
   const seen = new Set<string>();
   const out: Record<string, unknown>[] = [];
@@ -338,6 +413,7 @@ export async function fetchHistory(api: string, device: string, sinceMs?: number
   if (!res.ok) throw new Error(`GET ${url.href}: HTTP ${res.status}`);
   const j = (await res.json()) as unknown;
   if (Array.isArray(j)) return j as Record<string, unknown>[];
-  if (j && typeof j === "object" && Array.isArray((j as { events?: unknown }).events)) return (j as { events: Record<string, unknown>[] }).events;
+  if (j && typeof j === "object" && Array.isArray((j as { events?: unknown }).events))
+    return (j as { events: Record<string, unknown>[] }).events;
   throw new Error("unexpected relay API answer");
 }

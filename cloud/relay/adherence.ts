@@ -40,7 +40,13 @@ const RANK: Record<SlotOutcome, number> = { unreported: 0, missed: 1, partial: 2
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
 /** One record per slot with local date in [from, to] (inclusive "YYYY-MM-DD"). */
-export function slotRecords(events: readonly StoredEvent[], s: DeviceSchedule | undefined, from: string, to: string, nowMs: number): SlotRecord[] {
+export function slotRecords(
+  events: readonly StoredEvent[],
+  s: DeviceSchedule | undefined,
+  from: string,
+  to: string,
+  nowMs: number,
+): SlotRecord[] {
   const bySlot = new Map<string, StoredEvent[]>();
   for (const e of events) {
     if (e.slot === null || !(DOSE_EVENT_TYPES as readonly string[]).includes(e.type)) continue;
@@ -48,7 +54,8 @@ export function slotRecords(events: readonly StoredEvent[], s: DeviceSchedule | 
     const date = at < 0 ? "" : e.slot.slice(at + 1);
     if (!DATE_RE.test(date) || date < from || date > to) continue;
     const l = bySlot.get(e.slot);
-    if (l) l.push(e); else bySlot.set(e.slot, [e]);
+    if (l) l.push(e);
+    else bySlot.set(e.slot, [e]);
   }
   const out: SlotRecord[] = [];
   for (const [slot, evs] of bySlot) {
@@ -60,7 +67,17 @@ export function slotRecords(events: readonly StoredEvent[], s: DeviceSchedule | 
     const lateLimit = s && dose ? windowOf(s.config, dose).lateMin : undefined;
     let best: SlotRecord | undefined;
     for (const e of evs) {
-      const base = { slot, date, doseId, comp: typeof e.data.comp === "string" ? e.data.comp : null, tMs: e.tMs ?? e.receivedAt, pills: num(e.data.pills), expected: num(e.data.expected), lateMin: num(e.data.lateMin), afterMissed: e.data.afterMissed === true };
+      const base = {
+        slot,
+        date,
+        doseId,
+        comp: typeof e.data.comp === "string" ? e.data.comp : null,
+        tMs: e.tMs ?? e.receivedAt,
+        pills: num(e.data.pills),
+        expected: num(e.data.expected),
+        lateMin: num(e.data.lateMin),
+        afterMissed: e.data.afterMissed === true,
+      };
       let outcome: SlotOutcome | undefined;
       if (e.type === "dose.taken_early") outcome = "onTime";
       else if (e.type === "dose.taken") {
@@ -80,7 +97,18 @@ export function slotRecords(events: readonly StoredEvent[], s: DeviceSchedule | 
       for (const d of dueSlots(s, fromMs, toMs, 1024)) {
         const date = d.slot.slice(d.slot.indexOf("@") + 1);
         if (date < from || date > to || seen.has(d.slot) || d.dueMs + d.window.missedMin * 60_000 > nowMs) continue;
-        out.push({ slot: d.slot, date, doseId: d.dose.id, comp: d.dose.compartment, outcome: "unreported", tMs: d.dueMs, pills: null, expected: null, lateMin: null, afterMissed: false });
+        out.push({
+          slot: d.slot,
+          date,
+          doseId: d.dose.id,
+          comp: d.dose.compartment,
+          outcome: "unreported",
+          tMs: d.dueMs,
+          pills: null,
+          expected: null,
+          lateMin: null,
+          afterMissed: false,
+        });
       }
     }
   }
@@ -92,7 +120,10 @@ export function adherenceByDay(records: readonly SlotRecord[]): DayCounts[] {
   const days = new Map<string, DayCounts>();
   for (const r of records) {
     let d = days.get(r.date);
-    if (!d) { d = { date: r.date, onTime: 0, late: 0, missed: 0, partial: 0, unreported: 0 }; days.set(r.date, d); }
+    if (!d) {
+      d = { date: r.date, onTime: 0, late: 0, missed: 0, partial: 0, unreported: 0 };
+      days.set(r.date, d);
+    }
     d[r.outcome]++;
   }
   return [...days.values()].sort((a, b) => (a.date < b.date ? -1 : 1));

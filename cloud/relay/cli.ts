@@ -41,16 +41,30 @@ function parseArgs(argv: string[]): Map<string, string | true> {
     const a = argv[i];
     if (!a.startsWith("--")) throw new Error("unexpected argument " + a);
     const next = argv[i + 1];
-    if (next !== undefined && !next.startsWith("--")) { m.set(a.slice(2), next); i++; } else m.set(a.slice(2), true);
+    if (next !== undefined && !next.startsWith("--")) {
+      m.set(a.slice(2), next);
+      i++;
+    } else m.set(a.slice(2), true);
   }
   return m;
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  if (args.has("help")) { process.stdout.write(HELP + "\n"); return; }
-  const str = (k: string): string | undefined => { const v = args.get(k); return typeof v === "string" ? v : undefined; };
-  const int = (k: string, d: number): number => { const v = str(k); const n = v === undefined ? d : Number(v); if (!Number.isFinite(n) || n < 0) throw new Error(`--${k} must be a number`); return n; };
+  if (args.has("help")) {
+    process.stdout.write(HELP + "\n");
+    return;
+  }
+  const str = (k: string): string | undefined => {
+    const v = args.get(k);
+    return typeof v === "string" ? v : undefined;
+  };
+  const int = (k: string, d: number): number => {
+    const v = str(k);
+    const n = v === undefined ? d : Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${k} must be a number`);
+    return n;
+  };
   const broker = str("broker");
   if (broker === undefined) throw new Error("--broker is required (see --help)");
   const db = await openRelayDb(str("db") ?? "relay.sqlite");
@@ -60,10 +74,20 @@ async function main(): Promise<void> {
 
   const providers: Providers = {};
   if (env.VAPID_PUBLIC_KEY && env.VAPID_PRIVATE_KEY) {
-    providers.push = createWebPushProvider({ vapid: { subject: env.VAPID_SUBJECT ?? "mailto:relay@localhost", publicKey: env.VAPID_PUBLIC_KEY, privateKey: env.VAPID_PRIVATE_KEY }, userAgent });
+    providers.push = createWebPushProvider({
+      vapid: { subject: env.VAPID_SUBJECT ?? "mailto:relay@localhost", publicKey: env.VAPID_PUBLIC_KEY, privateKey: env.VAPID_PRIVATE_KEY },
+      userAgent,
+    });
   }
   if (env.TWILIO_ACCOUNT_SID && env.TWILIO_AUTH_TOKEN && env.TWILIO_FROM) {
-    const tw = createTwilioProvider({ baseUrl: env.TWILIO_BASE_URL ?? "https://api.twilio.com", accountSid: env.TWILIO_ACCOUNT_SID, password: env.TWILIO_AUTH_TOKEN, from: env.TWILIO_FROM, userAgent, ...(env.TWILIO_USERNAME ? { username: env.TWILIO_USERNAME } : {}) });
+    const tw = createTwilioProvider({
+      baseUrl: env.TWILIO_BASE_URL ?? "https://api.twilio.com",
+      accountSid: env.TWILIO_ACCOUNT_SID,
+      password: env.TWILIO_AUTH_TOKEN,
+      from: env.TWILIO_FROM,
+      userAgent,
+      ...(env.TWILIO_USERNAME ? { username: env.TWILIO_USERNAME } : {}),
+    });
     providers.sms = tw;
     providers.call = tw;
   }
@@ -76,26 +100,44 @@ async function main(): Promise<void> {
 
   if (str("configs")) {
     const p = str("configs") as string;
-    const files = statSync(p).isDirectory() ? readdirSync(p).filter((f) => f.endsWith(".json")).map((f) => join(p, f)) : [p];
+    const files = statSync(p).isDirectory()
+      ? readdirSync(p)
+          .filter((f) => f.endsWith(".json"))
+          .map((f) => join(p, f))
+      : [p];
     for (const f of files) {
       const r = scheduleFromConfig(JSON.parse(readFileSync(f, "utf8")));
-      if (!r.ok) { process.stderr.write(`config ${f} refused: ${JSON.stringify(r.errors.slice(0, 5))}\n`); continue; }
+      if (!r.ok) {
+        process.stderr.write(`config ${f} refused: ${JSON.stringify(r.errors.slice(0, 5))}\n`);
+        continue;
+      }
       const c = r.schedule.config;
       const prev = await db.config(c.device);
       if (prev && prev.version >= c.version) continue;
       await db.putConfig({ device: c.device, version: c.version, json: JSON.stringify(c), updatedAt: Date.now(), actor: "cli" });
-      await db.audit({ t: Date.now(), actor: "cli", action: "config.pushed", device: c.device, code: null, detail: JSON.stringify({ version: c.version, file: f }) });
+      await db.audit({
+        t: Date.now(),
+        actor: "cli",
+        action: "config.pushed",
+        device: c.device,
+        code: null,
+        detail: JSON.stringify({ version: c.version, file: f }),
+      });
     }
   }
 
   const sharedArg = str("shared") ?? "auto";
   const relay = await startRelay({
-    brokerUrl: broker, db, providers,
+    brokerUrl: broker,
+    db,
+    providers,
     shared: sharedArg === "on" ? true : sharedArg === "off" ? false : "auto",
     instanceId,
     ...(str("contacts") ? { contacts: JSON.parse(readFileSync(str("contacts") as string, "utf8")) as unknown } : {}),
     deadman: args.has("no-deadman") ? false : { silentMs: int("deadman-silent-min", 10) * 60_000 },
-    leaseMs: int("lease-ms", 30_000), pollMs: int("poll-ms", 250), receiptRetryMs: int("receipt-retry-ms", 10_000),
+    leaseMs: int("lease-ms", 30_000),
+    pollMs: int("poll-ms", 250),
+    receiptRetryMs: int("receipt-retry-ms", 10_000),
     retry: { baseMs: int("retry-base-ms", 2000), maxAttempts: int("max-attempts", 8) },
     ...(env.MQTT_USERNAME ? { mqtt: { username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD ?? "" } } : {}),
   });

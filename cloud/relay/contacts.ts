@@ -45,8 +45,14 @@ export function isE164(s: unknown): s is string {
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function parsePush(v: unknown, path: string, problems: ContactProblem[]): PushSubscriptionJson | undefined {
-  if (isObj(v) && typeof v.endpoint === "string" && /^https?:\/\//.test(v.endpoint) && isObj(v.keys)
-    && typeof v.keys.p256dh === "string" && typeof v.keys.auth === "string") {
+  if (
+    isObj(v) &&
+    typeof v.endpoint === "string" &&
+    /^https?:\/\//.test(v.endpoint) &&
+    isObj(v.keys) &&
+    typeof v.keys.p256dh === "string" &&
+    typeof v.keys.auth === "string"
+  ) {
     return { endpoint: v.endpoint, keys: { p256dh: v.keys.p256dh, auth: v.keys.auth } };
   }
   problems.push({ code: "RELAY_FIELD", path, message: "push subscription needs endpoint (http/https URL) and keys.p256dh, keys.auth" });
@@ -55,7 +61,7 @@ function parsePush(v: unknown, path: string, problems: ContactProblem[]): PushSu
 
 function parseQuiet(v: unknown, path: string, problems: ContactProblem[]): QuietHours | undefined {
   if (!isObj(v) || typeof v.from !== "string" || !HM.test(v.from) || typeof v.to !== "string" || !HM.test(v.to)) {
-    problems.push({ code: "RELAY_FIELD", path, message: "quiet hours need from/to \"HH:MM\"" });
+    problems.push({ code: "RELAY_FIELD", path, message: 'quiet hours need from/to "HH:MM"' });
     return undefined;
   }
   if (v.tz !== undefined && (typeof v.tz !== "string" || !parsePosixTz(v.tz).ok)) {
@@ -66,7 +72,10 @@ function parseQuiet(v: unknown, path: string, problems: ContactProblem[]): Quiet
 }
 
 function parsePerson(id: string, v: unknown, path: string, problems: ContactProblem[]): Person | undefined {
-  if (!isObj(v)) { problems.push({ code: "RELAY_FIELD", path, message: "person must be an object" }); return undefined; }
+  if (!isObj(v)) {
+    problems.push({ code: "RELAY_FIELD", path, message: "person must be an object" });
+    return undefined;
+  }
   const name = typeof v.name === "string" && v.name.length > 0 ? v.name : id;
   let phone: string | undefined;
   if (v.phone !== undefined) {
@@ -76,11 +85,16 @@ function parsePerson(id: string, v: unknown, path: string, problems: ContactProb
   const push: PushSubscriptionJson[] = [];
   if (v.push !== undefined) {
     if (!Array.isArray(v.push)) problems.push({ code: "RELAY_FIELD", path: path + ".push", message: "push must be an array" });
-    else v.push.forEach((s, i) => { const p = parsePush(s, `${path}.push[${i}]`, problems); if (p) push.push(p); });
+    else
+      v.push.forEach((s, i) => {
+        const p = parsePush(s, `${path}.push[${i}]`, problems);
+        if (p) push.push(p);
+      });
   }
   let channels: RemoteChannel[] = ["push", "sms", "call"];
   if (v.channels !== undefined) {
-    if (Array.isArray(v.channels) && v.channels.every((c) => (REMOTE_CHANNELS as readonly unknown[]).includes(c))) channels = [...new Set(v.channels as RemoteChannel[])];
+    if (Array.isArray(v.channels) && v.channels.every((c) => (REMOTE_CHANNELS as readonly unknown[]).includes(c)))
+      channels = [...new Set(v.channels as RemoteChannel[])];
     else problems.push({ code: "RELAY_FIELD", path: path + ".channels", message: "channels: push, sms, call" });
   }
   const quiet = v.quiet === undefined ? undefined : parseQuiet(v.quiet, path + ".quiet", problems);
@@ -91,11 +105,17 @@ function parsePerson(id: string, v: unknown, path: string, problems: ContactProb
 /** Parses a contact book; never throws. Bad entries are dropped or trimmed and listed as problems. */
 export function parseContacts(input: unknown): { book: ContactBook; problems: ContactProblem[] } {
   const problems: ContactProblem[] = [];
-  const book: ContactBook = { people: Object.create(null) as Record<string, Person>, devices: Object.create(null) as Record<string, DeviceContacts> };
+  const book: ContactBook = {
+    people: Object.create(null) as Record<string, Person>,
+    devices: Object.create(null) as Record<string, DeviceContacts>,
+  };
   if (!isObj(input)) return { book, problems: [{ code: "RELAY_FIELD", path: "", message: "contacts must be an object" }] };
   if (isObj(input.people)) {
     for (const [id, v] of Object.entries(input.people)) {
-      if (!ID.test(id)) { problems.push({ code: "RELAY_FIELD", path: `people.${id}`, message: "bad person id" }); continue; }
+      if (!ID.test(id)) {
+        problems.push({ code: "RELAY_FIELD", path: `people.${id}`, message: "bad person id" });
+        continue;
+      }
       const p = parsePerson(id, v, `people.${id}`, problems);
       if (p) book.people[id] = p;
     }
@@ -105,20 +125,32 @@ export function parseContacts(input: unknown): { book: ContactBook; problems: Co
     problems.push({ code: "RELAY_UNKNOWN_RECIPIENT", path, message: "not a person id of people" });
     return undefined;
   };
-  if (input.fallback !== undefined) { const f = person(input.fallback, "fallback"); if (f) book.fallback = f; }
+  if (input.fallback !== undefined) {
+    const f = person(input.fallback, "fallback");
+    if (f) book.fallback = f;
+  }
   if (isObj(input.devices)) {
     for (const [dev, v] of Object.entries(input.devices)) {
       const path = `devices.${dev}`;
-      if (!DEVICE.test(dev) || !isObj(v)) { problems.push({ code: "RELAY_FIELD", path, message: "bad device id or entry" }); continue; }
+      if (!DEVICE.test(dev) || !isObj(v)) {
+        problems.push({ code: "RELAY_FIELD", path, message: "bad device id or entry" });
+        continue;
+      }
       const dc: DeviceContacts = { recipients: Object.create(null) as Record<string, string> };
       if (isObj(v.recipients)) {
         for (const [ref, pid] of Object.entries(v.recipients)) {
-          if (!REF.test(ref)) { problems.push({ code: "RELAY_FIELD", path: `${path}.recipients.${ref}`, message: "bad recipient reference" }); continue; }
+          if (!REF.test(ref)) {
+            problems.push({ code: "RELAY_FIELD", path: `${path}.recipients.${ref}`, message: "bad recipient reference" });
+            continue;
+          }
           const p = person(pid, `${path}.recipients.${ref}`);
           if (p) dc.recipients[ref] = p;
         }
       }
-      if (v.pharmacist !== undefined) { const p = person(v.pharmacist, `${path}.pharmacist`); if (p) dc.pharmacist = p; }
+      if (v.pharmacist !== undefined) {
+        const p = person(v.pharmacist, `${path}.pharmacist`);
+        if (p) dc.pharmacist = p;
+      }
       if (Array.isArray(v.deadman)) dc.deadman = v.deadman.filter((r): r is string => typeof r === "string" && REF.test(r));
       if (typeof v.fhirPatient === "string") dc.fhirPatient = v.fhirPatient;
       book.devices[dev] = dc;
@@ -155,7 +187,12 @@ const tzCache = new Map<string, PosixTz>();
 function tzOf(s: string | undefined): PosixTz | undefined {
   if (s === undefined) return undefined;
   let t = tzCache.get(s);
-  if (t === undefined) { const r = parsePosixTz(s); if (!r.ok) return undefined; t = r.tz; tzCache.set(s, t); }
+  if (t === undefined) {
+    const r = parsePosixTz(s);
+    if (!r.ok) return undefined;
+    t = r.tz;
+    tzCache.set(s, t);
+  }
   return t;
 }
 const hm = (s: string): number => Number(s.slice(0, 2)) * 60 + Number(s.slice(3, 5));

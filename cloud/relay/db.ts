@@ -8,8 +8,20 @@
 import Database from "better-sqlite3";
 import pg from "pg";
 import type {
-  AuditEntry, DeviceState, Job, JobState, KeySummary, NewJob, NewRequest, ReceiptStatus, RelayDb,
-  RemoteChannel, StoredConfig, StoredEvent, NotificationKind, Priority,
+  AuditEntry,
+  DeviceState,
+  Job,
+  JobState,
+  KeySummary,
+  NewJob,
+  NewRequest,
+  ReceiptStatus,
+  RelayDb,
+  RemoteChannel,
+  StoredConfig,
+  StoredEvent,
+  NotificationKind,
+  Priority,
 } from "./types";
 
 type Row = Record<string, unknown>;
@@ -32,7 +44,10 @@ class Mutex {
   private tail: Promise<void> = Promise.resolve();
   lock<T>(fn: () => Promise<T> | T): Promise<T> {
     const run = this.tail.then(fn, fn);
-    this.tail = run.then(() => undefined, () => undefined);
+    this.tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 }
@@ -43,7 +58,10 @@ function toPositional(sql: string, params: Param[]): { sql: string; params: Para
   let c = positional.get(sql);
   if (c === undefined) {
     const order: number[] = [];
-    const text = sql.replace(/\$(\d+)/g, (_m, n: string) => { order.push(Number(n) - 1); return "?"; });
+    const text = sql.replace(/\$(\d+)/g, (_m, n: string) => {
+      order.push(Number(n) - 1);
+      return "?";
+    });
     c = { sql: text, order };
     if (positional.size > 500) positional.clear();
     positional.set(sql, c);
@@ -56,12 +74,25 @@ function toPositional(sql: string, params: Param[]): { sql: string; params: Para
  * a nested tx() (claimRequest, resolveSlot) joins it, so a unit's writes commit or roll back together.
  */
 class TxDriver implements SqlDriver {
-  constructor(readonly kind: "sqlite" | "postgres", private readonly q: SqlQ) {}
-  run(sql: string, params: Param[] = []): Promise<number> { return this.q.run(sql, params); }
-  all(sql: string, params: Param[] = []): Promise<Row[]> { return this.q.all(sql, params); }
-  async exec(script: string): Promise<void> { await this.q.run(script); }
-  tx<T>(fn: (q: SqlQ) => Promise<T>): Promise<T> { return fn(this.q); }
-  close(): Promise<void> { return Promise.reject(new Error("close() inside a batch")); }
+  constructor(
+    readonly kind: "sqlite" | "postgres",
+    private readonly q: SqlQ,
+  ) {}
+  run(sql: string, params: Param[] = []): Promise<number> {
+    return this.q.run(sql, params);
+  }
+  all(sql: string, params: Param[] = []): Promise<Row[]> {
+    return this.q.all(sql, params);
+  }
+  async exec(script: string): Promise<void> {
+    await this.q.run(script);
+  }
+  tx<T>(fn: (q: SqlQ) => Promise<T>): Promise<T> {
+    return fn(this.q);
+  }
+  close(): Promise<void> {
+    return Promise.reject(new Error("close() inside a batch"));
+  }
 }
 
 class SqliteDriver implements SqlDriver {
@@ -106,7 +137,9 @@ class SqliteDriver implements SqlDriver {
     return this.mutex.lock(() => this.allNow(sql, params));
   }
   exec(script: string): Promise<void> {
-    return this.mutex.lock(() => { this.db.exec(script); });
+    return this.mutex.lock(() => {
+      this.db.exec(script);
+    });
   }
   tx<T>(fn: (q: SqlQ) => Promise<T>): Promise<T> {
     return this.mutex.lock(async () => {
@@ -122,7 +155,9 @@ class SqliteDriver implements SqlDriver {
     });
   }
   async close(): Promise<void> {
-    await this.mutex.lock(() => { this.db.close(); });
+    await this.mutex.lock(() => {
+      this.db.close();
+    });
   }
 }
 
@@ -131,7 +166,9 @@ class PgDriver implements SqlDriver {
   private readonly pool: pg.Pool;
   constructor(url: string) {
     this.pool = new pg.Pool({ connectionString: url, max: 8 });
-    this.pool.on("error", () => { /* idle client lost: the pool replaces it */ });
+    this.pool.on("error", () => {
+      /* idle client lost: the pool replaces it */
+    });
   }
   async run(sql: string, params: Param[] = []): Promise<number> {
     const r = await this.pool.query(sql, params);
@@ -202,16 +239,40 @@ const strOrNull = (v: unknown): string | null => (v === null || v === undefined 
 
 function rowToJob(r: Row): Job {
   return {
-    id: num(r.id), key: String(r.key), device: String(r.device), slot: strOrNull(r.slot), ref: String(r.ref),
-    person: String(r.person), ch: String(r.ch) as RemoteChannel, kind: String(r.kind) as NotificationKind,
-    priority: String(r.priority) as Priority, notice: String(r.notice), state: String(r.state) as JobState,
-    attempts: num(r.attempts), nextAt: num(r.next_at), createdAt: num(r.created_at), isFallback: num(r.is_fallback) === 1,
+    id: num(r.id),
+    key: String(r.key),
+    device: String(r.device),
+    slot: strOrNull(r.slot),
+    ref: String(r.ref),
+    person: String(r.person),
+    ch: String(r.ch) as RemoteChannel,
+    kind: String(r.kind) as NotificationKind,
+    priority: String(r.priority) as Priority,
+    notice: String(r.notice),
+    state: String(r.state) as JobState,
+    attempts: num(r.attempts),
+    nextAt: num(r.next_at),
+    createdAt: num(r.created_at),
+    isFallback: num(r.is_fallback) === 1,
     code: strOrNull(r.code),
   };
 }
 
 function jobParams(j: NewJob, now: number): Param[] {
-  return [j.key, j.device, j.slot, j.ref, j.person, j.ch, j.kind, j.priority, JSON.stringify(j.notice), j.nextAt, now, j.isFallback ? 1 : 0];
+  return [
+    j.key,
+    j.device,
+    j.slot,
+    j.ref,
+    j.person,
+    j.ch,
+    j.kind,
+    j.priority,
+    JSON.stringify(j.notice),
+    j.nextAt,
+    now,
+    j.isFallback ? 1 : 0,
+  ];
 }
 const INSERT_JOB = `INSERT INTO jobs (key, device, slot, ref, person, ch, kind, priority, notice, state, attempts, next_at,
   created_at, is_fallback, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'pending',0,$10,$11,$12,$11)
@@ -219,20 +280,28 @@ const INSERT_JOB = `INSERT INTO jobs (key, device, slot, ref, person, ch, kind, 
 
 export class SqlRelayDb implements RelayDb {
   constructor(private readonly d: SqlDriver) {}
-  get kind(): "sqlite" | "postgres" { return this.d.kind; }
+  get kind(): "sqlite" | "postgres" {
+    return this.d.kind;
+  }
 
   async init(): Promise<void> {
     if (this.d.kind === "postgres") {
       // Several instances may start together: serialise the DDL with an advisory lock.
       await this.d.tx(async (q) => {
         await q.run("SELECT pg_advisory_xact_lock(724001)");
-        for (const stmt of schema("postgres").split(";").map((s) => s.trim()).filter(Boolean)) await q.run(stmt);
+        for (const stmt of schema("postgres")
+          .split(";")
+          .map((s) => s.trim())
+          .filter(Boolean))
+          await q.run(stmt);
       });
     } else {
       await this.d.exec(schema("sqlite"));
     }
   }
-  close(): Promise<void> { return this.d.close(); }
+  close(): Promise<void> {
+    return this.d.close();
+  }
 
   /**
    * Group commit: the units run one after the other inside ONE transaction (one commit, one WAL
@@ -248,9 +317,11 @@ export class SqlRelayDb implements RelayDb {
 
   claimRequest(req: NewRequest, jobs: NewJob[]): Promise<boolean> {
     return this.d.tx(async (q) => {
-      const n = await q.run(`INSERT INTO requests (key, device, slot, evt_id, ch, received_at, wants_receipt)
+      const n = await q.run(
+        `INSERT INTO requests (key, device, slot, evt_id, ch, received_at, wants_receipt)
         VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (key) DO NOTHING`,
-        [req.key, req.device, req.slot, req.evtId, req.ch, req.receivedAt, req.wantsReceipt ? 1 : 0]);
+        [req.key, req.device, req.slot, req.evtId, req.ch, req.receivedAt, req.wantsReceipt ? 1 : 0],
+      );
       if (n !== 1) return false;
       for (const j of jobs) await q.run(INSERT_JOB, jobParams(j, req.receivedAt));
       return true;
@@ -266,31 +337,48 @@ export class SqlRelayDb implements RelayDb {
     // The outer re-check makes PostgreSQL re-evaluate a row another transaction just leased; in SQLite
     // (one writer) the unary + keeps the planner on the id list instead of scanning every pending job.
     const recheck = this.d.kind === "postgres" ? "state = 'pending' AND lease_until <= $3" : "+state = 'pending' AND +lease_until <= $3";
-    const rows = await this.d.all(`UPDATE jobs SET owner = $1, lease_until = $2
+    const rows = await this.d.all(
+      `UPDATE jobs SET owner = $1, lease_until = $2
       WHERE id IN (SELECT j.id FROM jobs j WHERE j.state = 'pending' AND j.next_at <= $3 AND j.lease_until <= $3
         AND NOT EXISTS (SELECT 1 FROM resolved r WHERE r.device = j.device AND r.slot = j.slot)
         ORDER BY j.next_at LIMIT $4${skip})
-      AND ${recheck} RETURNING *`, [owner, now + leaseMs, now, limit]);
+      AND ${recheck} RETURNING *`,
+      [owner, now + leaseMs, now, limit],
+    );
     return rows.map(rowToJob).sort((a, b) => a.nextAt - b.nextAt || a.id - b.id);
   }
 
-  async finishJob(id: number, owner: string, u: { state: JobState; attempts: number; nextAt?: number; code?: string | null; providerId?: string | null; now: number }): Promise<boolean> {
+  async finishJob(
+    id: number,
+    owner: string,
+    u: { state: JobState; attempts: number; nextAt?: number; code?: string | null; providerId?: string | null; now: number },
+  ): Promise<boolean> {
     // A job sent back to pending (retry) whose slot got resolved meanwhile is cancelled instead.
-    const state = u.state === "pending"
-      ? `CASE WHEN EXISTS (SELECT 1 FROM resolved r WHERE r.device = jobs.device AND r.slot = jobs.slot) THEN 'cancelled' ELSE $1 END`
-      : "$1";
-    const n = await this.d.run(`UPDATE jobs SET state = ${state}, attempts = $2, next_at = COALESCE($3, next_at), code = $4,
+    const state =
+      u.state === "pending"
+        ? `CASE WHEN EXISTS (SELECT 1 FROM resolved r WHERE r.device = jobs.device AND r.slot = jobs.slot) THEN 'cancelled' ELSE $1 END`
+        : "$1";
+    const n = await this.d.run(
+      `UPDATE jobs SET state = ${state}, attempts = $2, next_at = COALESCE($3, next_at), code = $4,
       provider_id = COALESCE($5, provider_id), owner = NULL, lease_until = 0, updated_at = $6 WHERE id = $7 AND owner = $8`,
-      [u.state, u.attempts, u.nextAt ?? null, u.code ?? null, u.providerId ?? null, u.now, id, owner]);
+      [u.state, u.attempts, u.nextAt ?? null, u.code ?? null, u.providerId ?? null, u.now, id, owner],
+    );
     return n === 1;
   }
 
   resolveSlot(device: string, slot: string, outcome: string, now: number): Promise<string[]> {
     return this.d.tx(async (q) => {
-      await q.run(`INSERT INTO resolved (device, slot, outcome, t) VALUES ($1,$2,$3,$4) ON CONFLICT (device, slot) DO NOTHING`,
-        [device, slot, outcome, now]);
-      const rows = await q.all(`UPDATE jobs SET state = 'cancelled', code = 'RESOLVED', updated_at = $3
-        WHERE device = $1 AND slot = $2 AND state = 'pending' AND lease_until <= $3 RETURNING key`, [device, slot, now]);
+      await q.run(`INSERT INTO resolved (device, slot, outcome, t) VALUES ($1,$2,$3,$4) ON CONFLICT (device, slot) DO NOTHING`, [
+        device,
+        slot,
+        outcome,
+        now,
+      ]);
+      const rows = await q.all(
+        `UPDATE jobs SET state = 'cancelled', code = 'RESOLVED', updated_at = $3
+        WHERE device = $1 AND slot = $2 AND state = 'pending' AND lease_until <= $3 RETURNING key`,
+        [device, slot, now],
+      );
       return [...new Set(rows.map((r) => String(r.key)))];
     });
   }
@@ -300,19 +388,35 @@ export class SqlRelayDb implements RelayDb {
   }
 
   async keySummary(key: string): Promise<KeySummary | null> {
-    const rows = await this.d.all(`SELECT r.device, r.ch, r.wants_receipt, j.ref, j.state, j.code, j.is_fallback
-      FROM requests r LEFT JOIN jobs j ON j.key = r.key WHERE r.key = $1 ORDER BY j.id`, [key]);
+    const rows = await this.d.all(
+      `SELECT r.device, r.ch, r.wants_receipt, j.ref, j.state, j.code, j.is_fallback
+      FROM requests r LEFT JOIN jobs j ON j.key = r.key WHERE r.key = $1 ORDER BY j.id`,
+      [key],
+    );
     if (rows.length === 0) return null;
     return {
-      key, device: String(rows[0].device), ch: String(rows[0].ch), wantsReceipt: num(rows[0].wants_receipt) === 1,
-      jobs: rows.filter((r) => r.ref !== null && r.ref !== undefined)
-        .map((r) => ({ ref: String(r.ref), state: String(r.state) as JobState, code: strOrNull(r.code), isFallback: num(r.is_fallback) === 1 })),
+      key,
+      device: String(rows[0].device),
+      ch: String(rows[0].ch),
+      wantsReceipt: num(rows[0].wants_receipt) === 1,
+      jobs: rows
+        .filter((r) => r.ref !== null && r.ref !== undefined)
+        .map((r) => ({
+          ref: String(r.ref),
+          state: String(r.state) as JobState,
+          code: strOrNull(r.code),
+          isFallback: num(r.is_fallback) === 1,
+        })),
     };
   }
 
   async setReceipt(key: string, status: ReceiptStatus, code: string | null, now: number, json?: string): Promise<boolean> {
-    return (await this.d.run(`UPDATE requests SET rcpt_status = $1, rcpt_code = $2, rcpt_at = $3, rcpt_json = $5 WHERE key = $4 AND rcpt_status IS NULL`,
-      [status, code, now, key, json ?? null])) === 1;
+    return (
+      (await this.d.run(
+        `UPDATE requests SET rcpt_status = $1, rcpt_code = $2, rcpt_at = $3, rcpt_json = $5 WHERE key = $4 AND rcpt_status IS NULL`,
+        [status, code, now, key, json ?? null],
+      )) === 1
+    );
   }
 
   async receiptPublished(key: string, now: number): Promise<void> {
@@ -320,10 +424,16 @@ export class SqlRelayDb implements RelayDb {
   }
 
   async claimUnpublishedReceipts(olderThan: number, now: number, limit: number): Promise<{ key: string; device: string; json: string }[]> {
-    const rows = await this.d.all(`SELECT key FROM requests WHERE rcpt_json IS NOT NULL AND rcpt_pub IS NULL AND rcpt_at < $1 ORDER BY rcpt_at LIMIT $2`, [olderThan, limit]);
+    const rows = await this.d.all(
+      `SELECT key FROM requests WHERE rcpt_json IS NOT NULL AND rcpt_pub IS NULL AND rcpt_at < $1 ORDER BY rcpt_at LIMIT $2`,
+      [olderThan, limit],
+    );
     const out: { key: string; device: string; json: string }[] = [];
     for (const r of rows) {
-      const got = await this.d.all(`UPDATE requests SET rcpt_at = $2 WHERE key = $1 AND rcpt_pub IS NULL AND rcpt_at < $3 RETURNING device, rcpt_json`, [String(r.key), now, olderThan]);
+      const got = await this.d.all(
+        `UPDATE requests SET rcpt_at = $2 WHERE key = $1 AND rcpt_pub IS NULL AND rcpt_at < $3 RETURNING device, rcpt_json`,
+        [String(r.key), now, olderThan],
+      );
       if (got.length === 1) out.push({ key: String(r.key), device: String(got[0].device), json: String(got[0].rcpt_json) });
     }
     return out;
@@ -331,7 +441,9 @@ export class SqlRelayDb implements RelayDb {
 
   async receiptOf(key: string): Promise<{ status: ReceiptStatus; code: string | null; t: number } | null> {
     const r = await this.d.all(`SELECT rcpt_status, rcpt_code, rcpt_at FROM requests WHERE key = $1 AND rcpt_status IS NOT NULL`, [key]);
-    return r.length === 0 ? null : { status: String(r[0].rcpt_status) as ReceiptStatus, code: strOrNull(r[0].rcpt_code), t: num(r[0].rcpt_at) };
+    return r.length === 0
+      ? null
+      : { status: String(r[0].rcpt_status) as ReceiptStatus, code: strOrNull(r[0].rcpt_code), t: num(r[0].rcpt_at) };
   }
 
   async jobsOf(key: string): Promise<Job[]> {
@@ -339,31 +451,63 @@ export class SqlRelayDb implements RelayDb {
   }
 
   async countJobs(state?: JobState): Promise<number> {
-    const r = state === undefined
-      ? await this.d.all(`SELECT COUNT(*) AS n FROM jobs`)
-      : await this.d.all(`SELECT COUNT(*) AS n FROM jobs WHERE state = $1`, [state]);
+    const r =
+      state === undefined
+        ? await this.d.all(`SELECT COUNT(*) AS n FROM jobs`)
+        : await this.d.all(`SELECT COUNT(*) AS n FROM jobs WHERE state = $1`, [state]);
     return num(r[0].n);
   }
 
   async audit(e: AuditEntry): Promise<void> {
-    await this.d.run(`INSERT INTO audit (t, actor, action, device, code, detail) VALUES ($1,$2,$3,$4,$5,$6)`,
-      [e.t, e.actor, e.action, e.device, e.code, e.detail]);
+    await this.d.run(`INSERT INTO audit (t, actor, action, device, code, detail) VALUES ($1,$2,$3,$4,$5,$6)`, [
+      e.t,
+      e.actor,
+      e.action,
+      e.device,
+      e.code,
+      e.detail,
+    ]);
   }
 
   async auditList(f: { device?: string; action?: string; code?: string; limit?: number }): Promise<AuditEntry[]> {
     const where: string[] = [];
     const params: Param[] = [];
-    if (f.device !== undefined) { params.push(f.device); where.push(`device = $${params.length}`); }
-    if (f.action !== undefined) { params.push(f.action); where.push(`action = $${params.length}`); }
-    if (f.code !== undefined) { params.push(f.code); where.push(`code = $${params.length}`); }
+    if (f.device !== undefined) {
+      params.push(f.device);
+      where.push(`device = $${params.length}`);
+    }
+    if (f.action !== undefined) {
+      params.push(f.action);
+      where.push(`action = $${params.length}`);
+    }
+    if (f.code !== undefined) {
+      params.push(f.code);
+      where.push(`code = $${params.length}`);
+    }
     params.push(Math.max(1, Math.min(f.limit ?? 1000, 10000)));
-    const rows = await this.d.all(`SELECT * FROM audit ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY id LIMIT $${params.length}`, params);
-    return rows.map((r) => ({ id: num(r.id), t: num(r.t), actor: String(r.actor), action: String(r.action), device: strOrNull(r.device), code: strOrNull(r.code), detail: String(r.detail) }));
+    const rows = await this.d.all(
+      `SELECT * FROM audit ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY id LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map((r) => ({
+      id: num(r.id),
+      t: num(r.t),
+      actor: String(r.actor),
+      action: String(r.action),
+      device: strOrNull(r.device),
+      code: strOrNull(r.code),
+      detail: String(r.detail),
+    }));
   }
 
   async recordEvent(e: StoredEvent): Promise<boolean> {
-    return (await this.d.run(`INSERT INTO events (device, id, seq, type, t_ms, slot, data, received_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
-      ON CONFLICT (device, id) DO NOTHING`, [e.device, e.id, e.seq, e.type, e.tMs, e.slot, JSON.stringify(e.data), e.receivedAt])) === 1;
+    return (
+      (await this.d.run(
+        `INSERT INTO events (device, id, seq, type, t_ms, slot, data, received_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+      ON CONFLICT (device, id) DO NOTHING`,
+        [e.device, e.id, e.seq, e.type, e.tMs, e.slot, JSON.stringify(e.data), e.receivedAt],
+      )) === 1
+    );
   }
 
   async eventsOf(device: string, types?: readonly string[]): Promise<StoredEvent[]> {
@@ -372,15 +516,26 @@ export class SqlRelayDb implements RelayDb {
     for (const r of rows) {
       const type = String(r.type);
       if (types !== undefined && !types.includes(type)) continue;
-      out.push({ device, id: String(r.id), seq: numOrNull(r.seq), type, tMs: numOrNull(r.t_ms), slot: strOrNull(r.slot), data: JSON.parse(String(r.data)) as Record<string, unknown>, receivedAt: num(r.received_at) });
+      out.push({
+        device,
+        id: String(r.id),
+        seq: numOrNull(r.seq),
+        type,
+        tMs: numOrNull(r.t_ms),
+        slot: strOrNull(r.slot),
+        data: JSON.parse(String(r.data)) as Record<string, unknown>,
+        receivedAt: num(r.received_at),
+      });
     }
     return out;
   }
 
   async touchDevice(device: string, now: number): Promise<void> {
-    await this.d.run(`INSERT INTO devices (device, last_seen) VALUES ($1, $2) ON CONFLICT (device) DO UPDATE
+    await this.d.run(
+      `INSERT INTO devices (device, last_seen) VALUES ($1, $2) ON CONFLICT (device) DO UPDATE
       SET last_seen = CASE WHEN devices.last_seen IS NULL OR devices.last_seen < excluded.last_seen THEN excluded.last_seen ELSE devices.last_seen END`,
-      [device, now]);
+      [device, now],
+    );
   }
 
   async setOnline(device: string, online: boolean, now: number): Promise<void> {
@@ -388,8 +543,11 @@ export class SqlRelayDb implements RelayDb {
       await this.touchDevice(device, now);
       await this.d.run(`UPDATE devices SET online = 1, offline_since = NULL WHERE device = $1`, [device]);
     } else {
-      await this.d.run(`INSERT INTO devices (device, online, offline_since) VALUES ($1, 0, $2) ON CONFLICT (device) DO UPDATE
-        SET online = 0, offline_since = excluded.offline_since`, [device, now]);
+      await this.d.run(
+        `INSERT INTO devices (device, online, offline_since) VALUES ($1, 0, $2) ON CONFLICT (device) DO UPDATE
+        SET online = 0, offline_since = excluded.offline_since`,
+        [device, now],
+      );
     }
   }
 
@@ -397,26 +555,47 @@ export class SqlRelayDb implements RelayDb {
     const r = await this.d.all(`SELECT * FROM devices WHERE device = $1`, [device]);
     if (r.length === 0) return null;
     const on = numOrNull(r[0].online);
-    return { device, lastSeen: numOrNull(r[0].last_seen), online: on === null ? null : on === 1, offlineSince: numOrNull(r[0].offline_since) };
+    return {
+      device,
+      lastSeen: numOrNull(r[0].last_seen),
+      online: on === null ? null : on === 1,
+      offlineSince: numOrNull(r[0].offline_since),
+    };
   }
 
   async putConfig(c: StoredConfig): Promise<void> {
-    await this.d.run(`INSERT INTO configs (device, version, json, updated_at, actor) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (device) DO UPDATE
+    await this.d.run(
+      `INSERT INTO configs (device, version, json, updated_at, actor) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (device) DO UPDATE
       SET version = excluded.version, json = excluded.json, updated_at = excluded.updated_at, actor = excluded.actor`,
-      [c.device, c.version, c.json, c.updatedAt, c.actor]);
+      [c.device, c.version, c.json, c.updatedAt, c.actor],
+    );
   }
 
   async configs(): Promise<StoredConfig[]> {
-    return (await this.d.all(`SELECT * FROM configs ORDER BY device`)).map((r) => ({ device: String(r.device), version: num(r.version), json: String(r.json), updatedAt: num(r.updated_at), actor: String(r.actor) }));
+    return (await this.d.all(`SELECT * FROM configs ORDER BY device`)).map((r) => ({
+      device: String(r.device),
+      version: num(r.version),
+      json: String(r.json),
+      updatedAt: num(r.updated_at),
+      actor: String(r.actor),
+    }));
   }
 
   async config(device: string): Promise<StoredConfig | null> {
     const r = await this.d.all(`SELECT * FROM configs WHERE device = $1`, [device]);
-    return r.length === 0 ? null : { device, version: num(r[0].version), json: String(r[0].json), updatedAt: num(r[0].updated_at), actor: String(r[0].actor) };
+    return r.length === 0
+      ? null
+      : { device, version: num(r[0].version), json: String(r[0].json), updatedAt: num(r[0].updated_at), actor: String(r[0].actor) };
   }
 
   async claimDeadman(device: string, slot: string, now: number): Promise<boolean> {
-    return (await this.d.run(`INSERT INTO deadman (device, slot, t) VALUES ($1,$2,$3) ON CONFLICT (device, slot) DO NOTHING`, [device, slot, now])) === 1;
+    return (
+      (await this.d.run(`INSERT INTO deadman (device, slot, t) VALUES ($1,$2,$3) ON CONFLICT (device, slot) DO NOTHING`, [
+        device,
+        slot,
+        now,
+      ])) === 1
+    );
   }
 
   async closeDeadman(device: string, now: number): Promise<string[]> {
@@ -425,8 +604,11 @@ export class SqlRelayDb implements RelayDb {
   }
 
   async putKv(name: string, value: string, now: number): Promise<void> {
-    await this.d.run(`INSERT INTO kv (name, value, updated_at) VALUES ($1,$2,$3) ON CONFLICT (name) DO UPDATE
-      SET value = excluded.value, updated_at = excluded.updated_at`, [name, value, now]);
+    await this.d.run(
+      `INSERT INTO kv (name, value, updated_at) VALUES ($1,$2,$3) ON CONFLICT (name) DO UPDATE
+      SET value = excluded.value, updated_at = excluded.updated_at`,
+      [name, value, now],
+    );
   }
 
   async getKv(name: string): Promise<{ value: string; updatedAt: number } | null> {

@@ -28,7 +28,13 @@ const DEVICE_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) { super(message); }
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown, type = "application/json"): void {
@@ -65,14 +71,15 @@ export function createRelayHttpHandler(o: RelayHttpOptions): (req: http.Incoming
     const today = new Date(clock()).toISOString().slice(0, 10);
     const to = u.searchParams.get("to") ?? today;
     const from = u.searchParams.get("from") ?? new Date(Date.parse(to + "T00:00:00Z") - 29 * 86_400_000).toISOString().slice(0, 10);
-    if (!DATE_RE.test(from) || !DATE_RE.test(to) || !Number.isFinite(Date.parse(from)) || !Number.isFinite(Date.parse(to)) || from > to) throw new HttpError(400, "HTTP_RANGE", "from/to must be YYYY-MM-DD with from <= to");
+    if (!DATE_RE.test(from) || !DATE_RE.test(to) || !Number.isFinite(Date.parse(from)) || !Number.isFinite(Date.parse(to)) || from > to)
+      throw new HttpError(400, "HTTP_RANGE", "from/to must be YYYY-MM-DD with from <= to");
     if ((Date.parse(to) - Date.parse(from)) / 86_400_000 > maxDays) throw new HttpError(400, "HTTP_RANGE", `at most ${maxDays} days`);
     return { from, to };
   };
   const history = async (device: string, from: string, to: string) => {
     const stored = await o.db.config(device);
-    let schedule;
-    if (stored) { const r = scheduleFromConfig(JSON.parse(stored.json)); if (r.ok) schedule = r.schedule; }
+    const parsed = stored ? scheduleFromConfig(JSON.parse(stored.json)) : undefined;
+    const schedule = parsed?.ok ? parsed.schedule : undefined;
     const events = await o.db.eventsOf(device, DOSE_EVENT_TYPES);
     return { schedule, records: slotRecords(events, schedule, from, to, clock()) };
   };
@@ -89,34 +96,83 @@ export function createRelayHttpHandler(o: RelayHttpOptions): (req: http.Incoming
       if (req.method === "GET" && (what === "adherence" || what === "fhir")) {
         const { from, to } = range(u);
         const h = await history(device, from, to);
-        await o.db.audit({ t: clock(), actor, action: "history.read", device, code: null, detail: JSON.stringify({ what, from, to, slots: h.records.length }) });
-        if (what === "adherence") return send(res, 200, { device, from, to, tz: h.schedule?.config.tz ?? null, days: adherenceByDay(h.records) });
+        await o.db.audit({
+          t: clock(),
+          actor,
+          action: "history.read",
+          device,
+          code: null,
+          detail: JSON.stringify({ what, from, to, slots: h.records.length }),
+        });
+        if (what === "adherence")
+          return send(res, 200, { device, from, to, tz: h.schedule?.config.tz ?? null, days: adherenceByDay(h.records) });
         const book = await o.db.getKv("contacts");
         const patientRef = book ? parseContacts(JSON.parse(book.value)).book.devices[device]?.fhirPatient : undefined;
-        return send(res, 200, medicationAdministrationBundle(h.records, { device, ...(h.schedule ? { config: h.schedule.config } : {}), ...(patientRef ? { patientRef } : {}), nowMs: clock() }), "application/fhir+json");
+        return send(
+          res,
+          200,
+          medicationAdministrationBundle(h.records, {
+            device,
+            ...(h.schedule ? { config: h.schedule.config } : {}),
+            ...(patientRef ? { patientRef } : {}),
+            nowMs: clock(),
+          }),
+          "application/fhir+json",
+        );
       }
       if (req.method === "PUT" && what === "config") {
         let input: unknown;
-        try { input = JSON.parse(await readBody(req)); } catch (e) { if (e instanceof HttpError) throw e; throw new HttpError(400, "RELAY_JSON", "body is not JSON"); }
+        try {
+          input = JSON.parse(await readBody(req));
+        } catch (e) {
+          if (e instanceof HttpError) throw e;
+          throw new HttpError(400, "RELAY_JSON", "body is not JSON");
+        }
         const r = scheduleFromConfig(input);
         const t = clock();
         if (!r.ok || r.schedule.config.device !== device) {
           const errors = r.ok ? [{ code: "CFG_DEVICE", path: "device" }] : r.errors.slice(0, 20);
-          await o.db.audit({ t, actor, action: "config.refused", device, code: errors[0]?.code ?? "CFG", detail: JSON.stringify({ errors }) });
+          await o.db.audit({
+            t,
+            actor,
+            action: "config.refused",
+            device,
+            code: errors[0]?.code ?? "CFG",
+            detail: JSON.stringify({ errors }),
+          });
           return send(res, 422, { ok: false, errors });
         }
         const prev = await o.db.config(device);
         if (prev && prev.version >= r.schedule.config.version) {
-          await o.db.audit({ t, actor, action: "config.refused", device, code: "CFG_STALE", detail: JSON.stringify({ version: r.schedule.config.version, running: prev.version }) });
+          await o.db.audit({
+            t,
+            actor,
+            action: "config.refused",
+            device,
+            code: "CFG_STALE",
+            detail: JSON.stringify({ version: r.schedule.config.version, running: prev.version }),
+          });
           return send(res, 409, { ok: false, errors: [{ code: "CFG_STALE", path: "version" }], running: prev.version });
         }
         await o.db.putConfig({ device, version: r.schedule.config.version, json: JSON.stringify(r.schedule.config), updatedAt: t, actor });
-        await o.db.audit({ t, actor, action: "config.pushed", device, code: null, detail: JSON.stringify({ version: r.schedule.config.version }) });
+        await o.db.audit({
+          t,
+          actor,
+          action: "config.pushed",
+          device,
+          code: null,
+          detail: JSON.stringify({ version: r.schedule.config.version }),
+        });
         return send(res, 200, { ok: true, version: r.schedule.config.version });
       }
     }
     if (req.method === "GET" && path.join("/") === "api/audit") {
-      const f = { ...(u.searchParams.get("device") ? { device: u.searchParams.get("device") as string } : {}), ...(u.searchParams.get("action") ? { action: u.searchParams.get("action") as string } : {}), ...(u.searchParams.get("code") ? { code: u.searchParams.get("code") as string } : {}), limit: Number(u.searchParams.get("limit") ?? 1000) || 1000 };
+      const f = {
+        ...(u.searchParams.get("device") ? { device: u.searchParams.get("device") as string } : {}),
+        ...(u.searchParams.get("action") ? { action: u.searchParams.get("action") as string } : {}),
+        ...(u.searchParams.get("code") ? { code: u.searchParams.get("code") as string } : {}),
+        limit: Number(u.searchParams.get("limit") ?? 1000) || 1000,
+      };
       const list = await o.db.auditList(f);
       await o.db.audit({ t: clock(), actor, action: "audit.read", device: f.device ?? null, code: null, detail: JSON.stringify(f) });
       return send(res, 200, { entries: list });
@@ -126,17 +182,28 @@ export function createRelayHttpHandler(o: RelayHttpOptions): (req: http.Incoming
   return (req, res) => {
     handle(req, res).catch((e: unknown) => {
       if (e instanceof HttpError) send(res, e.status, { ok: false, code: e.code, message: e.message });
-      else { send(res, 500, { ok: false, code: "HTTP_INTERNAL", message: "internal error" }); }
+      else {
+        send(res, 500, { ok: false, code: "HTTP_INTERNAL", message: "internal error" });
+      }
     });
   };
 }
 
-export async function startRelayHttp(o: RelayHttpOptions & { port?: number; host?: string }): Promise<{ url: string; close(): Promise<void> }> {
+export async function startRelayHttp(
+  o: RelayHttpOptions & { port?: number; host?: string },
+): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer(createRelayHttpHandler(o));
-  await new Promise<void>((r, j) => { server.once("error", j); server.listen(o.port ?? 0, o.host ?? "127.0.0.1", () => r()); });
+  await new Promise<void>((r, j) => {
+    server.once("error", j);
+    server.listen(o.port ?? 0, o.host ?? "127.0.0.1", () => r());
+  });
   const a = server.address() as AddressInfo;
   return {
     url: `http://${a.address}:${a.port}`,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

@@ -23,14 +23,26 @@ export interface NoticeInput {
 
 const T = {
   en: {
-    escalation: "Dose not taken", prn: "As-needed dose limit", fallback: "Alert could not be delivered",
-    deadman: "Dispenser offline at dose time", "back-online": "Dispenser back online", refill: "Refill check",
-    late: "late", due: "due", missed: "missed",
+    escalation: "Dose not taken",
+    prn: "As-needed dose limit",
+    fallback: "Alert could not be delivered",
+    deadman: "Dispenser offline at dose time",
+    "back-online": "Dispenser back online",
+    refill: "Refill check",
+    late: "late",
+    due: "due",
+    missed: "missed",
   },
   fr: {
-    escalation: "Prise non effectuée", prn: "Limite de prise à la demande", fallback: "Alerte non délivrée",
-    deadman: "Pilulier hors ligne à l'heure de la prise", "back-online": "Pilulier de nouveau en ligne", refill: "Contrôle du remplissage",
-    late: "en retard", due: "à prendre", missed: "manquée",
+    escalation: "Prise non effectuée",
+    prn: "Limite de prise à la demande",
+    fallback: "Alerte non délivrée",
+    deadman: "Pilulier hors ligne à l'heure de la prise",
+    "back-online": "Pilulier de nouveau en ligne",
+    refill: "Contrôle du remplissage",
+    late: "en retard",
+    due: "à prendre",
+    missed: "manquée",
   },
 } as const;
 
@@ -55,11 +67,15 @@ export function buildNotice(i: NoticeInput, lang: "en" | "fr", s: DeviceSchedule
   switch (i.kind) {
     case "escalation": {
       const st = i.state === "late" || i.state === "due" || i.state === "missed" ? t[i.state] : (i.state ?? "");
-      body = fr ? `Dose ${what}${at ? ` prévue à ${at}` : ""} non prise (${st}).` : `Dose ${what}${at ? ` due at ${at}` : ""} not taken yet (${st}).`;
+      body = fr
+        ? `Dose ${what}${at ? ` prévue à ${at}` : ""} non prise (${st}).`
+        : `Dose ${what}${at ? ` due at ${at}` : ""} not taken yet (${st}).`;
       break;
     }
     case "prn":
-      body = fr ? `Prise à la demande ${i.prn ?? ""} : limite atteinte (${i.reason ?? "?"}).` : `As-needed dose ${i.prn ?? ""}: limit reached (${i.reason ?? "?"}).`;
+      body = fr
+        ? `Prise à la demande ${i.prn ?? ""} : limite atteinte (${i.reason ?? "?"}).`
+        : `As-needed dose ${i.prn ?? ""}: limit reached (${i.reason ?? "?"}).`;
       break;
     case "fallback":
       body = fr
@@ -75,12 +91,24 @@ export function buildNotice(i: NoticeInput, lang: "en" | "fr", s: DeviceSchedule
     }
     case "back-online":
       priority = "low";
-      body = fr ? `Le pilulier ${i.device} est de nouveau en ligne (${i.slot ?? ""}).` : `Dispenser ${i.device} is back online (${i.slot ?? ""}).`;
+      body = fr
+        ? `Le pilulier ${i.device} est de nouveau en ligne (${i.slot ?? ""}).`
+        : `Dispenser ${i.device} is back online (${i.slot ?? ""}).`;
       break;
     case "refill":
       priority = "low";
-      body = fr ? `Pilulier ${i.device} : contenu du compartiment ${what} inattendu.` : `Dispenser ${i.device}: unexpected content in compartment ${what}.`;
+      body = fr
+        ? `Pilulier ${i.device} : contenu du compartiment ${what} inattendu.`
+        : `Dispenser ${i.device}: unexpected content in compartment ${what}.`;
       break;
   }
-  return { key: i.key, device: i.device, kind: i.kind, priority, title: "Dosekeeper: " + t[i.kind], body, ...(i.slot !== undefined ? { slot: i.slot } : {}) };
+  return {
+    key: i.key,
+    device: i.device,
+    kind: i.kind,
+    priority,
+    title: "Dosekeeper: " + t[i.kind],
+    body,
+    ...(i.slot !== undefined ? { slot: i.slot } : {}),
+  };
 }

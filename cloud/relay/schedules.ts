@@ -41,7 +41,8 @@ export function windowOf(cfg: DispenserConfig, dose: FixedDose): DoseWindow {
 export function dueSlots(s: DeviceSchedule, fromMs: number, toMs: number, max = 256): DueSlot[] {
   const out: DueSlot[] = [];
   for (const dose of s.config.doses) {
-    for (const o of occurrencesBetween(dose, s.tz, fromMs, toMs, max)) out.push({ dose, slot: o.slotId, dueMs: o.dueUtcMs, window: windowOf(s.config, dose) });
+    for (const o of occurrencesBetween(dose, s.tz, fromMs, toMs, max))
+      out.push({ dose, slot: o.slotId, dueMs: o.dueUtcMs, window: windowOf(s.config, dose) });
   }
   return out.sort((a, b) => a.dueMs - b.dueMs || (a.slot < b.slot ? -1 : 1));
 }
@@ -72,13 +73,21 @@ export function localHm(s: DeviceSchedule | undefined, utcMs: number): string {
 /** In-memory view of the configs stored in the relay database. */
 export class ScheduleBook {
   private readonly map = new Map<string, { version: number; schedule: DeviceSchedule }>();
-  get(device: string): DeviceSchedule | undefined { return this.map.get(device)?.schedule; }
-  devices(): string[] { return [...this.map.keys()].sort(); }
+  get(device: string): DeviceSchedule | undefined {
+    return this.map.get(device)?.schedule;
+  }
+  devices(): string[] {
+    return [...this.map.keys()].sort();
+  }
   /** Replaces a device's schedule when the version differs; false if the config is invalid. */
   set(device: string, version: number, json: string): boolean {
     if (this.map.get(device)?.version === version) return true;
     let input: unknown;
-    try { input = JSON.parse(json); } catch { return false; }
+    try {
+      input = JSON.parse(json);
+    } catch {
+      return false;
+    }
     const r = scheduleFromConfig(input);
     if (!r.ok || r.schedule.config.device !== device) return false;
     this.map.set(device, { version, schedule: r.schedule });

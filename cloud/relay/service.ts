@@ -91,7 +91,10 @@ const PHARMACIST_REF = "@pharmacist";
 const CLOSING_TYPES = ["dose.taken", "dose.taken_early", "dose.missed", "dose.partial", "slot.cancelled", "relay.resolve"];
 
 /** A unit of database work: every call goes to `db` (the open transaction); `after` runs once it committed. */
-interface Tx { db: RelayDb; after(f: () => void): void }
+interface Tx {
+  db: RelayDb;
+  after(f: () => void): void;
+}
 
 /** Passed to mqtt.js' handleMessage callback: "do not PUBACK now, the relay will once stored". */
 const DEFERRED_ACK = new Error("PUBACK deferred until the message is stored");
@@ -112,7 +115,14 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   const retryBase = opts.retry?.baseMs ?? 2000;
   const retryMax = opts.retry?.maxMs ?? 300_000;
   const maxAttempts = opts.retry?.maxAttempts ?? 8;
-  const dm = opts.deadman === false ? undefined : { silentMs: opts.deadman?.silentMs ?? 600_000, offlineMs: opts.deadman?.offlineMs ?? 120_000, checkMs: opts.deadman?.checkMs ?? 30_000 };
+  const dm =
+    opts.deadman === false
+      ? undefined
+      : {
+          silentMs: opts.deadman?.silentMs ?? 600_000,
+          offlineMs: opts.deadman?.offlineMs ?? 120_000,
+          checkMs: opts.deadman?.checkMs ?? 30_000,
+        };
 
   let book: ContactBook = { people: {}, devices: {} };
   const schedules = new ScheduleBook();
@@ -124,7 +134,14 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   const audit = async (x: Tx, action: string, device: string | null, code: string | null, detail: unknown): Promise<void> => {
     if (dead) return;
     try {
-      await x.db.audit({ t: clock(), actor: "relay:" + instanceId, action, device, code, detail: typeof detail === "string" ? detail : JSON.stringify(detail) });
+      await x.db.audit({
+        t: clock(),
+        actor: "relay:" + instanceId,
+        action,
+        device,
+        code,
+        detail: typeof detail === "string" ? detail : JSON.stringify(detail),
+      });
     } catch (e) {
       log(`[${instanceId}] audit failed: ${String(e)}`);
     }
@@ -135,14 +152,21 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     const parsed = parseContacts(opts.contacts);
     for (const p of parsed.problems) await audit(direct, "contacts.problem", null, p.code, p);
     await db.putKv("contacts", JSON.stringify(opts.contacts), clock());
-    await audit(direct, "contacts.loaded", null, null, { people: Object.keys(parsed.book.people).length, devices: Object.keys(parsed.book.devices).length });
+    await audit(direct, "contacts.loaded", null, null, {
+      people: Object.keys(parsed.book.people).length,
+      devices: Object.keys(parsed.book.devices).length,
+    });
   }
   let contactsStamp = -1;
   const reload = async (): Promise<void> => {
     const kv = await db.getKv("contacts");
     if (kv !== null && kv.updatedAt !== contactsStamp) {
       contactsStamp = kv.updatedAt;
-      try { book = parseContacts(JSON.parse(kv.value)).book; } catch { /* stored by us: valid JSON */ }
+      try {
+        book = parseContacts(JSON.parse(kv.value)).book;
+      } catch {
+        /* stored by us: valid JSON */
+      }
     }
     for (const c of await db.configs()) schedules.set(c.device, c.version, c.json);
   };
@@ -164,62 +188,90 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   const ingestQueueMax = 1024;
   // A resumed broker session may deliver before the handlers below exist: hold messages until then.
   let openGate: () => void = () => undefined;
-  const gate = new Promise<void>((r) => { openGate = r; });
+  const gate = new Promise<void>((r) => {
+    openGate = r;
+  });
   let shared = opts.shared === true;
   const topics = (sh: boolean): Record<string, { qos: 0 | 1 }> => {
     const p = sh ? `$share/${group}/` : "";
     return { [p + "dk/+/evt"]: { qos: 1 }, [p + "dk/+/status"]: { qos: 1 }, [p + "dk/+/tele"]: { qos: 0 } };
   };
-  const connect = (version: 4 | 5): Promise<MqttClient> => new Promise((resolve, reject) => {
-    const c = mqtt.connect(opts.brokerUrl, {
-      clientId: instanceId, clean: sessionExpiryS === 0, protocolVersion: version, reconnectPeriod: 1000, connectTimeout: 10_000,
-      ...(version === 5 ? { properties: { sessionExpiryInterval: sessionExpiryS } } : {}), ...opts.mqtt,
+  const connect = (version: 4 | 5): Promise<MqttClient> =>
+    new Promise((resolve, reject) => {
+      const c = mqtt.connect(opts.brokerUrl, {
+        clientId: instanceId,
+        clean: sessionExpiryS === 0,
+        protocolVersion: version,
+        reconnectPeriod: 1000,
+        connectTimeout: 10_000,
+        ...(version === 5 ? { properties: { sessionExpiryInterval: sessionExpiryS } } : {}),
+        ...opts.mqtt,
+      });
+      // Connection generation: a PUBACK deferred on one connection is never sent on the next one
+      // (the broker redelivers the message to the new session; the claims dedupe it).
+      let gen = 0;
+      c.on("close", () => {
+        gen++;
+      });
+      c.on("connect", () => {
+        gen++;
+      });
+      const sendPacket = (
+        c as unknown as { _sendPacket?: (p: object, cb?: () => void, cbStorePut?: () => void, noStore?: boolean) => void }
+      )._sendPacket;
+      const canDefer = ingestDefer && typeof sendPacket === "function";
+      c.handleMessage = (packet, done) => {
+        const topic = packet.topic;
+        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+        const at = clock();
+        const stored = gate.then(() => unit((x) => onMessage(x, topic, payload, at)));
+        const failed = (e: unknown): void => log(`[${instanceId}] message error ${String(e)}`);
+        // PUBACK only once the transaction holding the message's effect has committed: a crash
+        // before leaves the message to the broker (redelivered; the claims dedupe it).
+        if (!canDefer || units.length >= ingestQueueMax) {
+          // One message at a time: mqtt.js sends the PUBACK, and reads the next packet, on done().
+          stored.then(
+            () => done(),
+            (e) => {
+              failed(e);
+              done();
+            },
+          );
+          return;
+        }
+        // Pipelined: mqtt.js goes on with the next packet now (done(error) = no PUBACK from it) and
+        // the PUBACK is written here once the message's transaction has committed. Commits complete
+        // in arrival order, so PUBACKs keep the order of the PUBLISHes (MQTT 4.6).
+        const g = gen;
+        const id = packet.messageId;
+        if (packet.qos === 1 && id !== undefined) {
+          const ack = (): void => {
+            if (g !== gen || !c.connected || dead) return;
+            sendPacket.call(c, { cmd: "puback", messageId: id, ...(version === 5 ? { reasonCode: 0 } : {}) }, undefined, undefined, true);
+          };
+          stored.then(ack, (e) => {
+            failed(e);
+            ack();
+          });
+        } else {
+          stored.catch(failed);
+        }
+        done(packet.qos === 1 ? DEFERRED_ACK : undefined);
+      };
+      const onConnect = (ack: { properties?: { sharedSubscriptionAvailable?: boolean } }): void => {
+        c.off("error", onError);
+        if (opts.shared === undefined || opts.shared === "auto")
+          shared = version === 5 && ack.properties?.sharedSubscriptionAvailable !== false;
+        resolve(c);
+      };
+      const onError = (e: Error): void => {
+        c.off("connect", onConnect);
+        c.end(true);
+        reject(e);
+      };
+      c.once("connect", onConnect);
+      c.once("error", onError);
     });
-    // Connection generation: a PUBACK deferred on one connection is never sent on the next one
-    // (the broker redelivers the message to the new session; the claims dedupe it).
-    let gen = 0;
-    c.on("close", () => { gen++; });
-    c.on("connect", () => { gen++; });
-    const sendPacket = (c as unknown as { _sendPacket?: (p: object, cb?: () => void, cbStorePut?: () => void, noStore?: boolean) => void })._sendPacket;
-    const canDefer = ingestDefer && typeof sendPacket === "function";
-    c.handleMessage = (packet, done) => {
-      const topic = packet.topic;
-      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-      const at = clock();
-      const stored = gate.then(() => unit((x) => onMessage(x, topic, payload, at)));
-      const failed = (e: unknown): void => log(`[${instanceId}] message error ${String(e)}`);
-      // PUBACK only once the transaction holding the message's effect has committed: a crash
-      // before leaves the message to the broker (redelivered; the claims dedupe it).
-      if (!canDefer || units.length >= ingestQueueMax) {
-        // One message at a time: mqtt.js sends the PUBACK, and reads the next packet, on done().
-        stored.then(() => done(), (e) => { failed(e); done(); });
-        return;
-      }
-      // Pipelined: mqtt.js goes on with the next packet now (done(error) = no PUBACK from it) and
-      // the PUBACK is written here once the message's transaction has committed. Commits complete
-      // in arrival order, so PUBACKs keep the order of the PUBLISHes (MQTT 4.6).
-      const g = gen;
-      const id = packet.messageId;
-      if (packet.qos === 1 && id !== undefined) {
-        const ack = (): void => {
-          if (g !== gen || !c.connected || dead) return;
-          sendPacket.call(c, { cmd: "puback", messageId: id, ...(version === 5 ? { reasonCode: 0 } : {}) }, undefined, undefined, true);
-        };
-        stored.then(ack, (e) => { failed(e); ack(); });
-      } else {
-        stored.catch(failed);
-      }
-      done(packet.qos === 1 ? DEFERRED_ACK : undefined);
-    };
-    const onConnect = (ack: { properties?: { sharedSubscriptionAvailable?: boolean } }): void => {
-      c.off("error", onError);
-      if (opts.shared === undefined || opts.shared === "auto") shared = version === 5 && ack.properties?.sharedSubscriptionAvailable !== false;
-      resolve(c);
-    };
-    const onError = (e: Error): void => { c.off("connect", onConnect); c.end(true); reject(e); };
-    c.once("connect", onConnect);
-    c.once("error", onError);
-  });
   let client: MqttClient;
   if (opts.shared === true || opts.shared === false) {
     client = await connect(4);
@@ -227,21 +279,26 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     try {
       client = await connect(5);
     } catch (e) {
-      log(`[${instanceId}] MQTT 5 refused (${e instanceof Error ? e.message : String(e)}): MQTT 3.1.1 with a plain subscription (run one instance only)`);
+      log(
+        `[${instanceId}] MQTT 5 refused (${e instanceof Error ? e.message : String(e)}): MQTT 3.1.1 with a plain subscription (run one instance only)`,
+      );
       client = await connect(4);
     }
   }
-  const subscribe = (): Promise<void> => new Promise((resolve, reject) => {
-    client.subscribe(topics(shared), (err, granted) => {
-      if (err) return reject(err);
-      if (granted?.some((g) => g.qos === 128)) return reject(new Error("subscription refused: " + JSON.stringify(granted)));
-      resolve();
+  const subscribe = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      client.subscribe(topics(shared), (err, granted) => {
+        if (err) return reject(err);
+        if (granted?.some((g) => g.qos === 128)) return reject(new Error("subscription refused: " + JSON.stringify(granted)));
+        resolve();
+      });
     });
-  });
   // Not awaited here: a resumed session's messages (held by the gate) come before the SUBACK.
   const subscribed = subscribe();
   subscribed.catch(() => undefined);
-  client.on("connect", () => { subscribe().catch((e) => log(`[${instanceId}] resubscribe failed ${String(e)}`)); });
+  client.on("connect", () => {
+    subscribe().catch((e) => log(`[${instanceId}] resubscribe failed ${String(e)}`));
+  });
   client.on("error", (e) => log(`[${instanceId}] mqtt error ${e.message}`));
 
   // ---- devices seen ----
@@ -257,31 +314,77 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   };
 
   // ---- jobs ----
-  const jobFor = (device: string, key: string, slot: string | null, ref: string, p: Person, ch: RemoteChannel, n: NoticeInput, now: number, isFallback: boolean): NewJob => {
+  const jobFor = (
+    device: string,
+    key: string,
+    slot: string | null,
+    ref: string,
+    p: Person,
+    ch: RemoteChannel,
+    n: NoticeInput,
+    now: number,
+    isFallback: boolean,
+  ): NewJob => {
     const notice = buildNotice(n, p.lang, schedules.get(device));
     return { key, device, slot, ref, person: p.id, ch, kind: n.kind, priority: notice.priority, notice, nextAt: now, isFallback };
   };
 
   /** Jobs for recipient references; unknown/unreachable ones go to the pharmacist (once per key). */
-  const planJobs = (device: string, key: string, slot: string | null, refs: string[], wanted: RemoteChannel | undefined, n: NoticeInput, now: number, problems: { code: string; detail: unknown }[]): NewJob[] => {
+  const planJobs = (
+    device: string,
+    key: string,
+    slot: string | null,
+    refs: string[],
+    wanted: RemoteChannel | undefined,
+    n: NoticeInput,
+    now: number,
+    problems: { code: string; detail: unknown }[],
+  ): NewJob[] => {
     const jobs: NewJob[] = [];
     let needFallback = false;
     for (const ref of refs) {
       const p = resolveRecipient(book, device, ref);
-      if (p === undefined) { problems.push({ code: "RELAY_UNKNOWN_RECIPIENT", detail: { key, ref } }); needFallback = true; continue; }
-      const ch = pickChannel(p, wanted ?? p.channels[0] ?? "push");
-      if (ch === undefined) {
-        problems.push({ code: p.phone === undefined && wanted !== "push" ? "RELAY_BAD_PHONE" : "RELAY_UNREACHABLE", detail: { key, ref, ch: wanted } });
+      if (p === undefined) {
+        problems.push({ code: "RELAY_UNKNOWN_RECIPIENT", detail: { key, ref } });
         needFallback = true;
         continue;
       }
-      if (wanted !== undefined && ch !== wanted) problems.push({ code: "RELAY_CHANNEL_SUBSTITUTED", detail: { key, ref, wanted, used: ch } });
+      const ch = pickChannel(p, wanted ?? p.channels[0] ?? "push");
+      if (ch === undefined) {
+        problems.push({
+          code: p.phone === undefined && wanted !== "push" ? "RELAY_BAD_PHONE" : "RELAY_UNREACHABLE",
+          detail: { key, ref, ch: wanted },
+        });
+        needFallback = true;
+        continue;
+      }
+      if (wanted !== undefined && ch !== wanted)
+        problems.push({ code: "RELAY_CHANNEL_SUBSTITUTED", detail: { key, ref, wanted, used: ch } });
       jobs.push(jobFor(device, key, slot, ref, p, ch, n, now, false));
     }
     if (needFallback || refs.length === 0) {
       const ph = pharmacistOf(book, device);
       const ch = ph && pickChannel(ph, "sms");
-      if (ph && ch) jobs.push(jobFor(device, key, slot, PHARMACIST_REF, ph, ch, { ...n, kind: "fallback", failedRef: refs.join(","), failedCh: wanted ?? "?", code: problems[problems.length - 1]?.code ?? "RELAY_FIELD" }, now, true));
+      if (ph && ch)
+        jobs.push(
+          jobFor(
+            device,
+            key,
+            slot,
+            PHARMACIST_REF,
+            ph,
+            ch,
+            {
+              ...n,
+              kind: "fallback",
+              failedRef: refs.join(","),
+              failedCh: wanted ?? "?",
+              code: problems[problems.length - 1]?.code ?? "RELAY_FIELD",
+            },
+            now,
+            true,
+          ),
+        );
       else problems.push({ code: "RELAY_NO_FALLBACK", detail: { key } });
     }
     return jobs;
@@ -290,22 +393,31 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   const handleRequest = async (x: Tx, device: string, evtId: string, data: Record<string, unknown>, now: number): Promise<void> => {
     const problems: { code: string; detail: unknown }[] = [];
     let key = typeof data.key === "string" && data.key.length <= 200 && data.key.startsWith(device + "/") ? data.key : undefined;
-    if (key === undefined) { problems.push({ code: "RELAY_FIELD", detail: { field: "key", evt: evtId } }); key = `${device}/evt/${evtId}`; }
+    if (key === undefined) {
+      problems.push({ code: "RELAY_FIELD", detail: { field: "key", evt: evtId } });
+      key = `${device}/evt/${evtId}`;
+    }
     const ch = (REMOTE_CHANNELS as readonly unknown[]).includes(data.ch) ? (data.ch as RemoteChannel) : undefined;
     if (ch === undefined) problems.push({ code: "RELAY_FIELD", detail: { field: "ch", key } });
     const rawTo = Array.isArray(data.to) ? data.to : [];
     const refs = rawTo.filter((r): r is string => typeof r === "string" && REF_RE.test(r)).slice(0, 5);
-    if (!Array.isArray(data.to) || refs.length !== rawTo.length || refs.length === 0) problems.push({ code: "RELAY_FIELD", detail: { field: "to", key } });
+    if (!Array.isArray(data.to) || refs.length !== rawTo.length || refs.length === 0)
+      problems.push({ code: "RELAY_FIELD", detail: { field: "to", key } });
     const slot = typeof data.slot === "string" && data.slot.length <= 64 ? data.slot : null;
     const prn = typeof data.prn === "string" ? data.prn : undefined;
     if (slot === null && prn === undefined) problems.push({ code: "RELAY_FIELD", detail: { field: "slot", key } });
     if (book.devices[device] === undefined) problems.push({ code: "RELAY_UNKNOWN_DEVICE", detail: { key } });
     const dueMs = typeof data.due === "string" ? Date.parse(data.due) : NaN;
     const n: NoticeInput = {
-      kind: prn !== undefined && slot === null ? "prn" : "escalation", key, device,
-      ...(slot !== null ? { slot } : {}), ...(typeof data.comp === "string" ? { comp: data.comp } : {}),
-      ...(typeof data.state === "string" ? { state: data.state } : {}), ...(Number.isFinite(dueMs) ? { dueMs } : {}),
-      ...(prn !== undefined ? { prn } : {}), ...(typeof data.reason === "string" ? { reason: data.reason } : {}),
+      kind: prn !== undefined && slot === null ? "prn" : "escalation",
+      key,
+      device,
+      ...(slot !== null ? { slot } : {}),
+      ...(typeof data.comp === "string" ? { comp: data.comp } : {}),
+      ...(typeof data.state === "string" ? { state: data.state } : {}),
+      ...(Number.isFinite(dueMs) ? { dueMs } : {}),
+      ...(prn !== undefined ? { prn } : {}),
+      ...(typeof data.reason === "string" ? { reason: data.reason } : {}),
     };
     const resolved = slot !== null && (await x.db.isResolved(device, slot));
     // A request that arrives after its slot was resolved (outbox replay) is stale: nothing to send.
@@ -314,11 +426,15 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     if (!claimed) return;
     for (const p of problems) await audit(x, "request.problem", device, p.code, p.detail);
     if (resolved) await audit(x, "request.stale", device, "RELAY_RESOLVED", { key, slot });
-    if (jobs.length === 0) await finalize(x, key); else x.after(kick);
+    if (jobs.length === 0) await finalize(x, key);
+    else x.after(kick);
   };
 
   const handleResolve = async (x: Tx, device: string, data: Record<string, unknown>, now: number): Promise<void> => {
-    if (typeof data.slot !== "string" || data.slot.length > 64) { await audit(x, "resolve.problem", device, "RELAY_FIELD", { field: "slot" }); return; }
+    if (typeof data.slot !== "string" || data.slot.length > 64) {
+      await audit(x, "resolve.problem", device, "RELAY_FIELD", { field: "slot" });
+      return;
+    }
     const outcome = typeof data.outcome === "string" ? data.outcome : "?";
     const keys = await x.db.resolveSlot(device, data.slot, outcome, now);
     if (keys.length > 0) await audit(x, "resolve.cancelled", device, null, { slot: data.slot, outcome, keys });
@@ -354,22 +470,39 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     if (dead) return;
     const parts = topic.split("/");
     const device = parts[1] ?? "";
-    if (parts.length !== 3 || parts[0] !== "dk" || !DEVICE_RE.test(device)) { await audit(x, "message.problem", null, "RELAY_TOPIC", { topic: topic.slice(0, 100) }); return; }
+    if (parts.length !== 3 || parts[0] !== "dk" || !DEVICE_RE.test(device)) {
+      await audit(x, "message.problem", null, "RELAY_TOPIC", { topic: topic.slice(0, 100) });
+      return;
+    }
     const verb = parts[2];
     let msg: unknown;
-    try { msg = JSON.parse(payload.toString("utf8")); } catch {
+    try {
+      msg = JSON.parse(payload.toString("utf8"));
+    } catch {
       await audit(x, "message.problem", device, "RELAY_JSON", { topic, bytes: payload.length });
       if (verb === "evt") await seen(x, device, now);
       return;
     }
-    if (!isObj(msg) || msg.v !== 1) { await audit(x, "message.problem", device, isObj(msg) ? "RELAY_VERSION" : "RELAY_FIELD", { topic }); return; }
-    if (verb === "status") {
-      if (typeof msg.online !== "boolean") { await audit(x, "message.problem", device, "RELAY_FIELD", { topic, field: "online" }); return; }
-      await x.db.setOnline(device, msg.online, now);
-      if (msg.online) { lastTouch.delete(device); await seen(x, device, now); }
+    if (!isObj(msg) || msg.v !== 1) {
+      await audit(x, "message.problem", device, isObj(msg) ? "RELAY_VERSION" : "RELAY_FIELD", { topic });
       return;
     }
-    if (verb === "tele") { await seen(x, device, now); return; }
+    if (verb === "status") {
+      if (typeof msg.online !== "boolean") {
+        await audit(x, "message.problem", device, "RELAY_FIELD", { topic, field: "online" });
+        return;
+      }
+      await x.db.setOnline(device, msg.online, now);
+      if (msg.online) {
+        lastTouch.delete(device);
+        await seen(x, device, now);
+      }
+      return;
+    }
+    if (verb === "tele") {
+      await seen(x, device, now);
+      return;
+    }
     if (verb !== "evt") return;
     await seen(x, device, now);
     if (typeof msg.id !== "string" || msg.id.length === 0 || msg.id.length > 64 || typeof msg.type !== "string" || !isObj(msg.data ?? {})) {
@@ -379,18 +512,48 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     const data = (msg.data ?? {}) as Record<string, unknown>;
     const tMs = typeof msg.t === "string" ? Date.parse(msg.t) : NaN;
     const fresh = await x.db.recordEvent({
-      device, id: msg.id, seq: typeof msg.seq === "number" && Number.isSafeInteger(msg.seq) ? msg.seq : null, type: msg.type,
-      tMs: Number.isFinite(tMs) ? tMs : null, slot: typeof data.slot === "string" ? data.slot.slice(0, 64) : null, data, receivedAt: now,
+      device,
+      id: msg.id,
+      seq: typeof msg.seq === "number" && Number.isSafeInteger(msg.seq) ? msg.seq : null,
+      type: msg.type,
+      tMs: Number.isFinite(tMs) ? tMs : null,
+      slot: typeof data.slot === "string" ? data.slot.slice(0, 64) : null,
+      data,
+      receivedAt: now,
     });
     switch (msg.type) {
-      case "relay.request": await handleRequest(x, device, msg.id, data, now); break;
-      case "relay.resolve": await handleResolve(x, device, data, now); break;
+      case "relay.request":
+        await handleRequest(x, device, msg.id, data, now);
+        break;
+      case "relay.resolve":
+        await handleResolve(x, device, data, now);
+        break;
       case "refill.mismatch":
         if (fresh) {
           const ph = pharmacistOf(book, device);
           const key = `${device}/evt/${msg.id}`;
           const ch = ph && pickChannel(ph, "push");
-          if (ph && ch) await relayKey(x, device, key, null, [jobFor(device, key, null, PHARMACIST_REF, ph, ch, { kind: "refill", key, device, ...(typeof data.comp === "string" ? { comp: data.comp } : {}) }, now, false)], now);
+          if (ph && ch)
+            await relayKey(
+              x,
+              device,
+              key,
+              null,
+              [
+                jobFor(
+                  device,
+                  key,
+                  null,
+                  PHARMACIST_REF,
+                  ph,
+                  ch,
+                  { kind: "refill", key, device, ...(typeof data.comp === "string" ? { comp: data.comp } : {}) },
+                  now,
+                  false,
+                ),
+              ],
+              now,
+            );
         }
         break;
       default:
@@ -405,9 +568,18 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   let again = false;
   function kick(): void {
     if (stopped) return;
-    if (pumping) { again = true; return; }
+    if (pumping) {
+      again = true;
+      return;
+    }
     pumping = true;
-    void pump().finally(() => { pumping = false; if (again && !stopped) { again = false; kick(); } });
+    void pump().finally(() => {
+      pumping = false;
+      if (again && !stopped) {
+        again = false;
+        kick();
+      }
+    });
   }
   async function pump(): Promise<void> {
     for (;;) {
@@ -415,15 +587,22 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       const room = concurrency - inflight;
       if (room <= 0 || stopped) return;
       let jobs: Job[];
-      try { jobs = await db.leaseJobs(instanceId, clock(), leaseMs, room); } catch (e) { log(`[${instanceId}] lease failed ${String(e)}`); return; }
+      try {
+        jobs = await db.leaseJobs(instanceId, clock(), leaseMs, room);
+      } catch (e) {
+        log(`[${instanceId}] lease failed ${String(e)}`);
+        return;
+      }
       for (const j of jobs) {
         inflight++;
-        void runJob(j).catch((e) => log(`[${instanceId}] job ${j.id} error ${String(e)}`)).finally(() => {
-          inflight--;
-          for (const f of inflightDone) f();
-          // Lease in batches: refill when half the slots are free (or all, for small pools).
-          if (inflight <= concurrency / 2) kick();
-        });
+        void runJob(j)
+          .catch((e) => log(`[${instanceId}] job ${j.id} error ${String(e)}`))
+          .finally(() => {
+            inflight--;
+            for (const f of inflightDone) f();
+            // Lease in batches: refill when half the slots are free (or all, for small pools).
+            if (inflight <= concurrency / 2) kick();
+          });
       }
       if (jobs.length < room && !again) return;
     }
@@ -463,11 +642,20 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   }
 
   const runAfter = (fs: (() => void)[]): void => {
-    for (const f of fs) { try { f(); } catch (e) { log(`[${instanceId}] after-commit ${String(e)}`); } }
+    for (const f of fs) {
+      try {
+        f();
+      } catch (e) {
+        log(`[${instanceId}] after-commit ${String(e)}`);
+      }
+    }
   };
 
   async function commitUnits(items: typeof units): Promise<void> {
-    if (dead) { for (const it of items) it.settle({ e: new Error("relay aborted") }); return; }
+    if (dead) {
+      for (const it of items) it.settle({ e: new Error("relay aborted") });
+      return;
+    }
     if (items.length > 1 && db.batch !== undefined) {
       const after: (() => void)[] = [];
       try {
@@ -485,7 +673,10 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       try {
         if (db.batch !== undefined) await db.batch([(t) => it.fn({ db: t, after: (f) => after.push(f) })]);
         else await it.fn({ db, after: (f) => after.push(f) });
-      } catch (e) { it.settle({ e }); continue; }
+      } catch (e) {
+        it.settle({ e });
+        continue;
+      }
       runAfter(after);
       it.settle(null);
     }
@@ -494,7 +685,13 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   /** Resolves once no unit is queued or committing. */
   async function drainUnits(): Promise<void> {
     while (committing || flushArmed || units.length > 0) {
-      await new Promise<void>((r) => { unitsDone.add(r); setTimeout(() => { unitsDone.delete(r); r(); }, 5); });
+      await new Promise<void>((r) => {
+        unitsDone.add(r);
+        setTimeout(() => {
+          unitsDone.delete(r);
+          r();
+        }, 5);
+      });
     }
   }
 
@@ -516,7 +713,9 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     const provider = opts.providers[j.ch];
     if (provider === undefined) return unit((x) => fail(x, j, "RELAY_NO_PROVIDER", now, j.ch));
     let r: SendResult;
-    try { r = await provider.send(j.ch, person, notice); } catch (e) {
+    try {
+      r = await provider.send(j.ch, person, notice);
+    } catch (e) {
       r = { ok: false, retry: true, code: "RELAY_PROVIDER_ERROR", detail: e instanceof Error ? e.message : String(e) };
     }
     if (dead) return;
@@ -526,7 +725,16 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       const ok = r;
       return unit(async (x) => {
         if (await x.db.finishJob(j.id, instanceId, { state: "sent", attempts, code: null, providerId: ok.providerId ?? null, now })) {
-          await audit(x, "notify.sent", j.device, null, { key: j.key, ref: j.ref, person: j.person, ch: j.ch, kind: j.kind, provider: provider.name, attempts, id: ok.providerId ?? null });
+          await audit(x, "notify.sent", j.device, null, {
+            key: j.key,
+            ref: j.ref,
+            person: j.person,
+            ch: j.ch,
+            kind: j.kind,
+            provider: provider.name,
+            attempts,
+            id: ok.providerId ?? null,
+          });
           await finalize(x, j.key);
         }
       });
@@ -536,7 +744,14 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       const err = r;
       return unit(async (x) => {
         if (await x.db.finishJob(j.id, instanceId, { state: "pending", attempts, nextAt, code: err.code, now })) {
-          await audit(x, "notify.retry", j.device, err.code, { key: j.key, ref: j.ref, ch: j.ch, attempts, status: err.status ?? null, nextAt: new Date(nextAt).toISOString() });
+          await audit(x, "notify.retry", j.device, err.code, {
+            key: j.key,
+            ref: j.ref,
+            ch: j.ch,
+            attempts,
+            status: err.status ?? null,
+            nextAt: new Date(nextAt).toISOString(),
+          });
           const left = await x.db.jobsOf(j.key);
           if (left.find((y) => y.id === j.id)?.state === "cancelled") await finalize(x, j.key);
         }
@@ -556,7 +771,15 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       if (ph && ph.id === j.person) ph = book.fallback !== undefined && book.fallback !== j.person ? book.people[book.fallback] : undefined;
       const ch = ph && pickChannel(ph, "sms");
       if (ph && ch) {
-        const n: NoticeInput = { kind: "fallback", key: j.key, device: j.device, ...(j.slot ? { slot: j.slot } : {}), failedRef: j.ref, failedCh: j.ch, code };
+        const n: NoticeInput = {
+          kind: "fallback",
+          key: j.key,
+          device: j.device,
+          ...(j.slot ? { slot: j.slot } : {}),
+          failedRef: j.ref,
+          failedCh: j.ch,
+          code,
+        };
         if (await x.db.addJob(jobFor(j.device, j.key, j.slot, PHARMACIST_REF, ph, ch, n, now, true))) x.after(kick);
       } else {
         await audit(x, "notify.problem", j.device, "RELAY_NO_FALLBACK", { key: j.key });
@@ -576,11 +799,23 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     if (primary.some((j) => j.state === "sent")) status = "delivered";
     else if (primary.length > 0 && primary.every((j) => j.state === "cancelled")) status = "cancelled";
     else if (s.jobs.length === 0 && (await x.db.isResolved(s.device, key.split("/")[1] ?? ""))) status = "cancelled";
-    else { status = "failed"; code = primary.find((j) => j.state === "failed")?.code ?? (primary.length === 0 ? "RELAY_NO_RECIPIENT" : "RELAY_CANCELLED"); }
+    else {
+      status = "failed";
+      code = primary.find((j) => j.state === "failed")?.code ?? (primary.length === 0 ? "RELAY_NO_RECIPIENT" : "RELAY_CANCELLED");
+    }
     const now = clock();
     const to: Record<string, string> = {};
     for (const j of primary) to[j.ref] = j.state === "sent" ? "delivered" : j.state;
-    const rcpt = { v: 1, key, status, ch: s.ch, t: new Date(now).toISOString(), ...(code ? { code } : {}), to, ...(fb.length ? { fallback: fb[0].state === "sent" ? "delivered" : fb[0].state } : {}) };
+    const rcpt = {
+      v: 1,
+      key,
+      status,
+      ch: s.ch,
+      t: new Date(now).toISOString(),
+      ...(code ? { code } : {}),
+      to,
+      ...(fb.length ? { fallback: fb[0].state === "sent" ? "delivered" : fb[0].state } : {}),
+    };
     const json = JSON.stringify(rcpt);
     if (!(await x.db.setReceipt(key, status, code, now, json))) return;
     // Published once the receipt is committed (a rolled-back receipt is never seen by the device).
@@ -612,7 +847,8 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     for (const device of schedules.devices()) {
       const st = await db.deviceState(device);
       if (st === null || st.lastSeen === null) continue; // never seen: no baseline
-      const down = now - st.lastSeen >= dm.silentMs || (st.online === false && st.offlineSince !== null && now - st.offlineSince >= dm.offlineMs);
+      const down =
+        now - st.lastSeen >= dm.silentMs || (st.online === false && st.offlineSince !== null && now - st.offlineSince >= dm.offlineMs);
       if (!down) continue;
       const s = schedules.get(device);
       if (s === undefined) continue;
@@ -629,10 +865,24 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
           if (!(await x.db.claimDeadman(device, due.slot, now))) return;
           const key = `${device}/${due.slot}/deadman`;
           const problems: { code: string; detail: unknown }[] = [];
-          const jobs = planJobs(device, key, due.slot, deadmanRefs(device, due.slot), undefined,
-            { kind: "deadman", key, device, slot: due.slot, comp: due.dose.compartment, dueMs: due.dueMs, lastSeenMs: lastSeen }, now, problems);
+          const jobs = planJobs(
+            device,
+            key,
+            due.slot,
+            deadmanRefs(device, due.slot),
+            undefined,
+            { kind: "deadman", key, device, slot: due.slot, comp: due.dose.compartment, dueMs: due.dueMs, lastSeenMs: lastSeen },
+            now,
+            problems,
+          );
           await relayKey(x, device, key, due.slot, jobs, now);
-          await audit(x, "deadman.alert", device, null, { slot: due.slot, due: new Date(due.dueMs).toISOString(), lastSeen: new Date(lastSeen).toISOString(), online: st.online, key });
+          await audit(x, "deadman.alert", device, null, {
+            slot: due.slot,
+            due: new Date(due.dueMs).toISOString(),
+            lastSeen: new Date(lastSeen).toISOString(),
+            online: st.online,
+            key,
+          });
           for (const p of problems) await audit(x, "deadman.problem", device, p.code, p.detail);
         });
       }
@@ -641,23 +891,43 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
 
   openGate();
   await subscribed;
-  log(`[${instanceId}] relay up on ${opts.brokerUrl}, ${shared ? `shared subscription $share/${group}` : "plain subscription"}, db ${db.kind}`);
+  log(
+    `[${instanceId}] relay up on ${opts.brokerUrl}, ${shared ? `shared subscription $share/${group}` : "plain subscription"}, db ${db.kind}`,
+  );
 
   const tick = async (): Promise<void> => {
     await deadmanCheck();
     kick();
     // wait for this pass' sends and their commits
     for (;;) {
-      while (pumping || inflight > 0) await new Promise<void>((r) => { inflightDone.add(r); setTimeout(() => { inflightDone.delete(r); r(); }, 5); });
+      while (pumping || inflight > 0)
+        await new Promise<void>((r) => {
+          inflightDone.add(r);
+          setTimeout(() => {
+            inflightDone.delete(r);
+            r();
+          }, 5);
+        });
       await drainUnits();
       if (!pumping && inflight === 0) break;
     }
   };
 
   const poll = setInterval(kick, pollMs);
-  const dmTimer = dm ? setInterval(() => { deadmanCheck().catch((e) => log(`[${instanceId}] deadman ${String(e)}`)); }, dm.checkMs) : undefined;
-  const reloadTimer = setInterval(() => { reload().catch(() => undefined); }, 5000);
-  const rcptTimer = setInterval(() => { republishReceipts().catch(() => undefined); }, Math.max(250, Math.min(receiptRetryMs, 5000)));
+  const dmTimer = dm
+    ? setInterval(() => {
+        deadmanCheck().catch((e) => log(`[${instanceId}] deadman ${String(e)}`));
+      }, dm.checkMs)
+    : undefined;
+  const reloadTimer = setInterval(() => {
+    reload().catch(() => undefined);
+  }, 5000);
+  const rcptTimer = setInterval(
+    () => {
+      republishReceipts().catch(() => undefined);
+    },
+    Math.max(250, Math.min(receiptRetryMs, 5000)),
+  );
   kick();
 
   const halt = (): void => {
@@ -669,10 +939,19 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   };
   return {
     instanceId,
-    get shared() { return shared; },
+    get shared() {
+      return shared;
+    },
     async stop() {
       halt();
-      while (inflight > 0) await new Promise<void>((r) => { inflightDone.add(r); setTimeout(() => { inflightDone.delete(r); r(); }, 20); });
+      while (inflight > 0)
+        await new Promise<void>((r) => {
+          inflightDone.add(r);
+          setTimeout(() => {
+            inflightDone.delete(r);
+            r();
+          }, 20);
+        });
       await client.endAsync();
       await drainUnits(); // the database may be closed right after stop()
     },

@@ -179,7 +179,11 @@ export interface RelayDb {
    */
   leaseJobs(owner: string, now: number, leaseMs: number, limit: number): Promise<Job[]>;
   /** Ends a leased job; false when the lease was lost (another instance owns it now). */
-  finishJob(id: number, owner: string, update: { state: JobState; attempts: number; nextAt?: number; code?: string | null; providerId?: string | null; now: number }): Promise<boolean>;
+  finishJob(
+    id: number,
+    owner: string,
+    update: { state: JobState; attempts: number; nextAt?: number; code?: string | null; providerId?: string | null; now: number },
+  ): Promise<boolean>;
   /** Marks the slot resolved and cancels its pending (not in-flight) jobs; returns the keys touched. */
   resolveSlot(device: string, slot: string, outcome: string, now: number): Promise<string[]>;
   isResolved(device: string, slot: string): Promise<boolean>;

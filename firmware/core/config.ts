@@ -39,9 +39,7 @@ export interface HardwareLimits {
   leds: number;
 }
 
-export type ValidateConfigResult =
-  | { ok: true; config: DispenserConfig }
-  | { ok: false; errors: ConfigError[] };
+export type ValidateConfigResult = { ok: true; config: DispenserConfig } | { ok: false; errors: ConfigError[] };
 
 /** Every code validateConfig() can return (documented in docs/config.md). */
 export const CONFIG_ERROR_CODES = [
@@ -429,7 +427,12 @@ function checkCompartment(ctx: Ctx, v: Slot, path: string, hw: HardwareLimits): 
       if (m === undefined) continue;
       let dup = false;
       for (let j = 0; j < meds.length; j++) if (meds[j]!.name === m.name) dup = true;
-      if (dup) ctx.add("CFG_DUPLICATE", `${mp}[${i}].name`, `medication ${JSON.stringify(m.name)} is listed twice in this compartment (use count)`);
+      if (dup)
+        ctx.add(
+          "CFG_DUPLICATE",
+          `${mp}[${i}].name`,
+          `medication ${JSON.stringify(m.name)} is listed twice in this compartment (use count)`,
+        );
       else meds.push(m);
     }
   }
@@ -507,7 +510,14 @@ function checkDose(ctx: Ctx, v: Slot, path: string): DoseDraft | undefined {
   const ladder = ladderGiven ? token(ctx, lv, at(path, "ladder"), ID_RE, "a ladder id") : DEFAULT_LADDER_ID;
 
   let dose: FixedDose | undefined;
-  if (ctx.errors.length === n && id !== undefined && compartment !== undefined && atStr !== undefined && days !== undefined && ladder !== undefined) {
+  if (
+    ctx.errors.length === n &&
+    id !== undefined &&
+    compartment !== undefined &&
+    atStr !== undefined &&
+    days !== undefined &&
+    ladder !== undefined
+  ) {
     // window is filled in later from defaults when not given.
     const d: { -readonly [K in keyof FixedDose]: FixedDose[K] } = { id, compartment, at: atStr, days };
     if (start !== undefined) d.start = start;
@@ -519,7 +529,11 @@ function checkDose(ctx: Ctx, v: Slot, path: string): DoseDraft | undefined {
   return { dose, id, compartment, minute, days, start, end, window, windowGiven, ladder, ladderGiven };
 }
 
-function checkPrn(ctx: Ctx, v: Slot, path: string): { prn: PrnDose | undefined; id: string | undefined; compartment: string | undefined } | undefined {
+function checkPrn(
+  ctx: Ctx,
+  v: Slot,
+  path: string,
+): { prn: PrnDose | undefined; id: string | undefined; compartment: string | undefined } | undefined {
   const o = object(ctx, v, path, PRN_KEYS);
   if (o === undefined) return undefined;
   const n = ctx.errors.length;
@@ -529,7 +543,14 @@ function checkPrn(ctx: Ctx, v: Slot, path: string): { prn: PrnDose | undefined; 
   const minIntervalMin = int(ctx, own(o, "minIntervalMin"), at(path, "minIntervalMin"), 0, 1440);
   const alert = recipients(ctx, own(o, "alert"), at(path, "alert"), 0);
   let prn: PrnDose | undefined;
-  if (ctx.errors.length === n && id !== undefined && compartment !== undefined && maxPer24h !== undefined && minIntervalMin !== undefined && alert !== undefined) {
+  if (
+    ctx.errors.length === n &&
+    id !== undefined &&
+    compartment !== undefined &&
+    maxPer24h !== undefined &&
+    minIntervalMin !== undefined &&
+    alert !== undefined
+  ) {
     prn = { id, compartment, maxPer24h, minIntervalMin, alert };
   }
   return { prn, id, compartment };
@@ -738,7 +759,8 @@ function checkRoot(ctx: Ctx, input: unknown, hw: HardwareLimits): DispenserConfi
       const r = checkPrn(ctx, prnItems[i], `prn[${i}]`);
       if (r === undefined) continue;
       if (r.id !== undefined) {
-        if (allIds.indexOf(r.id) >= 0) ctx.add("CFG_DUPLICATE", `prn[${i}].id`, `id ${JSON.stringify(r.id)} is already used by a dose or prn`);
+        if (allIds.indexOf(r.id) >= 0)
+          ctx.add("CFG_DUPLICATE", `prn[${i}].id`, `id ${JSON.stringify(r.id)} is already used by a dose or prn`);
         else allIds.push(r.id);
       }
       prnDrafts.push({ id: r.id, compartment: r.compartment, index: i });
@@ -802,7 +824,11 @@ function checkRoot(ctx: Ctx, input: unknown, hw: HardwareLimits): DispenserConfi
       if (prnDrafts[b]!.compartment === r.compartment) other = `prn[${prnDrafts[b]!.index}]`;
     }
     if (other !== undefined) {
-      ctx.add("CFG_CONFLICT", `prn[${r.index}].compartment`, `compartment ${JSON.stringify(r.compartment)} is also used by ${other}; a PRN compartment must be dedicated`);
+      ctx.add(
+        "CFG_CONFLICT",
+        `prn[${r.index}].compartment`,
+        `compartment ${JSON.stringify(r.compartment)} is also used by ${other}; a PRN compartment must be dedicated`,
+      );
     }
   }
   const effWindow = (d: DoseDraft): DoseWindow | undefined => (d.windowGiven ? d.window : defaults?.window);
@@ -836,7 +862,11 @@ function checkRoot(ctx: Ctx, input: unknown, hw: HardwareLimits): DispenserConfi
       const li = ladderIds.indexOf(d.ladder);
       if (li < 0) {
         if (!d.ladderGiven) {
-          ctx.add("CFG_NO_MISSED_ESCALATION", `${p}.ladder`, `ladder omitted means ${JSON.stringify(DEFAULT_LADDER_ID)}, and there is no ladder with that id`);
+          ctx.add(
+            "CFG_NO_MISSED_ESCALATION",
+            `${p}.ladder`,
+            `ladder omitted means ${JSON.stringify(DEFAULT_LADDER_ID)}, and there is no ladder with that id`,
+          );
         }
         continue; // explicit unknown ladder: CFG_REFERENCE above
       }
@@ -844,12 +874,17 @@ function checkRoot(ctx: Ctx, input: unknown, hw: HardwareLimits): DispenserConfi
       const ladder = ladders.find((l) => l.id === d.ladder)!;
       let first: number | undefined;
       for (const s of ladder.steps) {
-        if (REMOTE.indexOf(s.channel) >= 0 && s.to !== undefined && s.to.length > 0 && (first === undefined || s.afterMin < first)) first = s.afterMin;
+        if (REMOTE.indexOf(s.channel) >= 0 && s.to !== undefined && s.to.length > 0 && (first === undefined || s.afterMin < first))
+          first = s.afterMin;
       }
       if (first === undefined) {
         if (!reported[li]) {
           const lp = `ladders[${ladderItems.findIndex((x) => isPlainObject(x) && own(x as Obj, "id") === d.ladder)}]`;
-          ctx.add("CFG_NO_MISSED_ESCALATION", lp, `ladder ${JSON.stringify(d.ladder)} is used by a fixed dose but has no push, sms or call step`);
+          ctx.add(
+            "CFG_NO_MISSED_ESCALATION",
+            lp,
+            `ladder ${JSON.stringify(d.ladder)} is used by a fixed dose but has no push, sms or call step`,
+          );
           reported[li] = true;
         }
         continue;

@@ -22,8 +22,14 @@ export function lnPos(x: number): number {
   if (!(x > 0)) return -Infinity;
   let k = 0;
   let m = x;
-  while (m > 1.5) { m = m / 2; k++; }
-  while (m < 0.75) { m = m * 2; k--; }
+  while (m > 1.5) {
+    m = m / 2;
+    k++;
+  }
+  while (m < 0.75) {
+    m = m * 2;
+    k--;
+  }
   const z = (m - 1) / (m + 1);
   const z2 = z * z;
   let term = z;
@@ -32,7 +38,7 @@ export function lnPos(x: number): number {
     sum += term / i;
     term *= z2;
   }
-  return 2 * sum + k * 0.6931471805599453;
+  return 2 * sum + k * Math.LN2;
 }
 
 export interface PillFit {
@@ -119,7 +125,7 @@ export function fitPills(grams: number, meds: readonly Medication[], opts: FitOp
       return;
     }
     const mi = mass[i];
-    const vi = (cv * mi) * (cv * mi);
+    const vi = cv * mi * (cv * mi);
     for (let k = 0; k <= maxA[i]; k++) {
       a[i] = k;
       const mk = m + k * mi;

@@ -96,7 +96,6 @@ export class ChannelDetector {
   private zeroPoint: number | undefined = undefined;
 
   private mode = M_INIT;
-  private faultCode: LoadFault | undefined = undefined;
 
   /** Noise: per-sample rms, counts (floor applied). */
   private sigma = 0;
@@ -331,7 +330,6 @@ export class ChannelDetector {
 
   private enterFault(code: LoadFault, tMs: number): LoadEvent {
     this.mode = M_FAULT;
-    this.faultCode = code;
     this.resetBlocks();
     this.ringN = 0;
     return { kind: "fault", channel: this.ch, atMs: tMs, code };
@@ -718,7 +716,6 @@ export class ChannelDetector {
       if (sd > noisy / 2 || !this.white(2)) return undefined;
       this.sigma = Math.max(this.sigmaFloor(), Math.min(st, 2 * sd + this.sigmaFloor()));
       this.sigmaKnown = true;
-      this.faultCode = undefined;
       this.enterWatch(this.hMean[0], this.lastReadingMs, this.blockN, true);
       return { kind: "recovered", channel: this.ch, atMs: this.lastReadingMs };
     }

@@ -24,17 +24,7 @@ import { ChannelDetector, type DetectorSnapshot } from "./detector";
 import { flattenLadder, isRemote, type Firing } from "./ladder";
 import { Outputs, type SoundWish } from "./outputs";
 import { attributeRemoval, checkPrn, creditSlot } from "./removal";
-import {
-  REACHED_DUE,
-  REACHED_LATE,
-  REACHED_MISSED,
-  doseSize,
-  isCalling,
-  isOpen,
-  makeSlot,
-  windowOf,
-  type Slot,
-} from "./slots";
+import { REACHED_DUE, REACHED_LATE, REACHED_MISSED, doseSize, isCalling, isOpen, makeSlot, windowOf, type Slot } from "./slots";
 import { isoUtc } from "./civil";
 
 export interface DeviceIdentity {
@@ -77,7 +67,13 @@ export interface DispenserStatus {
   readonly timeSet: boolean;
   readonly silencedUntil: number;
   readonly faults: readonly { readonly channel: number; readonly code: string }[];
-  readonly slots: readonly { readonly id: string; readonly comp: string; readonly state: string; readonly due: number; readonly fired: number }[];
+  readonly slots: readonly {
+    readonly id: string;
+    readonly comp: string;
+    readonly state: string;
+    readonly due: number;
+    readonly fired: number;
+  }[];
   readonly grams: readonly number[];
 }
 
@@ -245,7 +241,10 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
   }
 
   function refuse(code: string, errors: readonly ConfigError[], raw: unknown): ConfigOutcome {
-    const version = typeof raw === "object" && raw !== null && typeof (raw as { version?: unknown }).version === "number" ? (raw as { version: number }).version : null;
+    const version =
+      typeof raw === "object" && raw !== null && typeof (raw as { version?: unknown }).version === "number"
+        ? (raw as { version: number }).version
+        : null;
     logEvent("config.refused", "alert", {
       code,
       version,

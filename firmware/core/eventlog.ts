@@ -133,7 +133,8 @@ export class EventLog {
     const pageBytes = opts.pageBytes ?? 3000;
     const maxEv = opts.maxEventBytes ?? Math.min(1000, pageBytes);
     if (!Number.isInteger(pages) || pages < 1 || pages > 255) throw new RangeError("EVENTLOG_PAGES " + String(pages));
-    if (!Number.isInteger(pageBytes) || pageBytes < 256 || pageBytes > 3800) throw new RangeError("EVENTLOG_PAGE_BYTES " + String(pageBytes));
+    if (!Number.isInteger(pageBytes) || pageBytes < 256 || pageBytes > 3800)
+      throw new RangeError("EVENTLOG_PAGE_BYTES " + String(pageBytes));
     if (!Number.isInteger(maxEv) || maxEv < 64 || maxEv > pageBytes) throw new RangeError("EVENTLOG_MAX_EVENT_BYTES " + String(maxEv));
     this.store = store;
     this.deviceId = opts.deviceId;
@@ -187,7 +188,13 @@ export class EventLog {
       const i = this.find(seq);
       if (i < 0) return;
       const p = this.pg[i];
-      this.writePage(p, this.readPage(p).filter((r) => r[0] !== seq), this.n, this.d, this.fill[p] - this.sz[i] - 1);
+      this.writePage(
+        p,
+        this.readPage(p).filter((r) => r[0] !== seq),
+        this.n,
+        this.d,
+        this.fill[p] - this.sz[i] - 1,
+      );
       this.removeAt(i);
     });
   }

@@ -48,12 +48,35 @@ export function isRemote(ch: Channel): boolean {
 export function tonePattern(p: SoundPattern | "fault"): readonly ToneStep[] {
   switch (p) {
     case "chime":
-      return [{ hz: 1568, ms: 180 }, { hz: 0, ms: 60 }, { hz: 1319, ms: 180 }, { hz: 0, ms: 60 }, { hz: 1047, ms: 300 }, { hz: 0, ms: 5000 }];
+      return [
+        { hz: 1568, ms: 180 },
+        { hz: 0, ms: 60 },
+        { hz: 1319, ms: 180 },
+        { hz: 0, ms: 60 },
+        { hz: 1047, ms: 300 },
+        { hz: 0, ms: 5000 },
+      ];
     case "beep":
-      return [{ hz: 2700, ms: 150 }, { hz: 0, ms: 150 }, { hz: 2700, ms: 150 }, { hz: 0, ms: 2500 }];
+      return [
+        { hz: 2700, ms: 150 },
+        { hz: 0, ms: 150 },
+        { hz: 2700, ms: 150 },
+        { hz: 0, ms: 2500 },
+      ];
     case "alarm":
-      return [{ hz: 2900, ms: 250 }, { hz: 2300, ms: 250 }, { hz: 2900, ms: 250 }, { hz: 2300, ms: 250 }, { hz: 0, ms: 1000 }];
+      return [
+        { hz: 2900, ms: 250 },
+        { hz: 2300, ms: 250 },
+        { hz: 2900, ms: 250 },
+        { hz: 2300, ms: 250 },
+        { hz: 0, ms: 1000 },
+      ];
     case "fault":
-      return [{ hz: 440, ms: 400 }, { hz: 0, ms: 200 }, { hz: 440, ms: 400 }, { hz: 0, ms: 30000 }];
+      return [
+        { hz: 440, ms: 400 },
+        { hz: 0, ms: 200 },
+        { hz: 440, ms: 400 },
+        { hz: 0, ms: 30000 },
+      ];
   }
 }

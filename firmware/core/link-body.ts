@@ -142,7 +142,14 @@ export function checkCommandBody(body: unknown, topicName: string): BodyResult<C
   }
   return {
     ok: true,
-    body: { device: t.device, issuedAt: t.issuedAt, expires: t.expires, name: topicName, id: body.id as string, args: args as Record<string, unknown> },
+    body: {
+      device: t.device,
+      issuedAt: t.issuedAt,
+      expires: t.expires,
+      name: topicName,
+      id: body.id as string,
+      args: args as Record<string, unknown>,
+    },
   };
 }
 

@@ -45,7 +45,9 @@ export interface LinkDeps {
   /** Decommission: the platform wipes its credentials (Wi-Fi, broker password, keys). */
   readonly onErase?: () => void;
   /** Overrides of the MQTT client options (tests: backoff, keep-alive). */
-  readonly mqtt?: Partial<Omit<MqttClientOptions, "host" | "port" | "tls" | "clientId" | "username" | "password" | "will" | "cleanSession">>;
+  readonly mqtt?: Partial<
+    Omit<MqttClientOptions, "host" | "port" | "tls" | "clientId" | "username" | "password" | "will" | "cleanSession">
+  >;
   /** Telemetry period. Default TELE_PERIOD_MS. */
   readonly teleMs?: number;
 }
@@ -357,7 +359,16 @@ export function createLink(deps: LinkDeps): Link {
       stat({ ref: "config", env, ok: true, version: out.version, hash: out.hash, deferred: out.deferred });
     } else {
       const r = d.status().config;
-      stat({ ref: "config", env, ok: false, code: out.code, errors: errs(out.errors), version: body.version, running: r === null ? null : r.version, retained });
+      stat({
+        ref: "config",
+        env,
+        ok: false,
+        code: out.code,
+        errors: errs(out.errors),
+        version: body.version,
+        running: r === null ? null : r.version,
+        retained,
+      });
     }
   }
 
@@ -435,7 +446,9 @@ export function createLink(deps: LinkDeps): Link {
     if (name === "decommission") return decommission(d, body.id, by);
     const result = execute(d, name, body.args);
     log("cmd", "alert", { name, id: body.id, by, result, args: body.args });
-    stat(result === "OK" ? { ref: "cmd:" + name + ":" + body.id, ok: true } : { ref: "cmd:" + name + ":" + body.id, ok: false, code: result });
+    stat(
+      result === "OK" ? { ref: "cmd:" + name + ":" + body.id, ok: true } : { ref: "cmd:" + name + ":" + body.id, ok: false, code: result },
+    );
   }
 
   function decommission(d: Dispenser, cmdId: string, by: string): void {
@@ -469,7 +482,8 @@ export function createLink(deps: LinkDeps): Link {
     }
     const status = r.status;
     if (typeof r.key !== "string" || r.key.length > 128 || (status !== "delivered" && status !== "failed" && status !== "cancelled")) {
-      if (junkAllowed()) fault("PROTO_FIELD", "rcpt key/status", { topic: "rcpt", path: typeof r.key !== "string" ? "key" : "status", ...takeSuppressed() });
+      if (junkAllowed())
+        fault("PROTO_FIELD", "rcpt key/status", { topic: "rcpt", path: typeof r.key !== "string" ? "key" : "status", ...takeSuppressed() });
       return;
     }
     const data: Record<string, unknown> = { key: r.key, status };

@@ -6,9 +6,23 @@ export type LoadFault = "SATURATED" | "DISCONNECTED" | "STUCK" | "NOISY";
 
 export type LoadEvent =
   /** Mass left the bay and the reading is stable again. */
-  | { readonly kind: "removal"; readonly channel: number; readonly atMs: number; readonly grams: number; readonly pills: number; readonly confidence: number }
+  | {
+      readonly kind: "removal";
+      readonly channel: number;
+      readonly atMs: number;
+      readonly grams: number;
+      readonly pills: number;
+      readonly confidence: number;
+    }
   /** Mass was added (refill); `pills` is the best estimate of how many. */
-  | { readonly kind: "addition"; readonly channel: number; readonly atMs: number; readonly grams: number; readonly pills: number; readonly confidence: number }
+  | {
+      readonly kind: "addition";
+      readonly channel: number;
+      readonly atMs: number;
+      readonly grams: number;
+      readonly pills: number;
+      readonly confidence: number;
+    }
   /** Something pressed/lifted and came back with no net change: not a dose. */
   | { readonly kind: "lift"; readonly channel: number; readonly atMs: number }
   /** Short transient (knock, vibration): not a dose. */

@@ -17,7 +17,10 @@ export class Outputs {
   private readonly ledState: boolean[] = [];
   private sound: SoundWish | undefined;
 
-  constructor(private readonly leds: Leds, private readonly buzzer: Buzzer) {
+  constructor(
+    private readonly leds: Leds,
+    private readonly buzzer: Buzzer,
+  ) {
     for (let i = 0; i < leds.count; i++) this.ledState.push(false);
   }
 

@@ -76,7 +76,12 @@ export function creditSlot(slot: Slot, pills: number, mg: number, expected: numb
  * An as-needed intake of `doses` doses at `now` against the limits. The pills are out of the box
  * whatever the verdict, so they always enter the history; `reason` says which limit was broken.
  */
-export function checkPrn(history: readonly number[], prn: PrnDose, doses: number, now: number): { reason: "max24h" | "interval" | undefined; history: number[] } {
+export function checkPrn(
+  history: readonly number[],
+  prn: PrnDose,
+  doses: number,
+  now: number,
+): { reason: "max24h" | "interval" | undefined; history: number[] } {
   const hist = history.filter((t) => t > now - DAY);
   let reason: "max24h" | "interval" | undefined;
   if (hist.length + doses > prn.maxPer24h) reason = "max24h";

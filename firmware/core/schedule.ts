@@ -100,8 +100,10 @@ export function occurrencesBetween(dose: FixedDose, tz: PosixTz, fromUtcMs: numb
   if (!(day - day === 0)) day = p.startDay; // fromUtcMs = -Infinity
   if (day < p.startDay) day = p.startDay;
   if (!(day - day === 0)) return out; // both open: no lower bound given
-  const lastDay = toUtcMs === Infinity ? p.endDay
-    : Math.min(p.endDay, Math.floor((toUtcMs + largestOffsetMs(tz) - p.atMin * MS_PER_MINUTE) / MS_PER_DAY) + 1);
+  const lastDay =
+    toUtcMs === Infinity
+      ? p.endDay
+      : Math.min(p.endDay, Math.floor((toUtcMs + largestOffsetMs(tz) - p.atMin * MS_PER_MINUTE) / MS_PER_DAY) + 1);
   // Due instants increase with the local date (consecutive dates are >= 20 h apart), so stop at the first one >= toUtcMs.
   for (; day <= lastDay; day++) {
     if ((p.mask & (1 << weekday(day))) === 0) continue;

@@ -16,15 +16,7 @@
  */
 import type { DispenserConfig, DoseWindow, FixedDose } from "./config-types";
 
-export type SlotState =
-  | "upcoming"
-  | "due"
-  | "late"
-  | "missed"
-  | "taken"
-  | "taken_early"
-  | "partial"
-  | "wrong_compartment";
+export type SlotState = "upcoming" | "due" | "late" | "missed" | "taken" | "taken_early" | "partial" | "wrong_compartment";
 
 export interface Slot {
   /** `${doseId}@${localDate}`: the dose belongs to its slot, not to the day it is taken. */

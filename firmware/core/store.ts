@@ -57,10 +57,6 @@ const NAME_RE = /^[A-Za-z0-9_.-]{1,11}$/;
 const HEAD_RE = /^([0-9a-z]{1,11}):([0-9a-z]):([0-9a-f]{8}):/;
 const CACHE_MAX = 64;
 
-function other(s: Slot): Slot {
-  return s === "a" ? "b" : "a";
-}
-
 /** Split `s` into pieces of at most `first` then `rest` UTF-8 bytes, never inside a code point. */
 function splitUtf8(s: string, first: number, rest: number): string[] {
   if (s.length * 3 <= first || utf8Length(s) <= first) return [s];
@@ -159,7 +155,8 @@ export class Store {
   }
 
   private check(name: string): void {
-    if (typeof name !== "string" || !NAME_RE.test(name)) throw new RangeError(`STORE_NAME "${String(name)}" (1..${STORE_MAX_NAME} of [A-Za-z0-9_.-])`);
+    if (typeof name !== "string" || !NAME_RE.test(name))
+      throw new RangeError(`STORE_NAME "${String(name)}" (1..${STORE_MAX_NAME} of [A-Za-z0-9_.-])`);
   }
 
   private read(name: string, slot: Slot): ReadSlot {
@@ -196,7 +193,10 @@ export class Store {
   private scan(name: string): { st: SlotState; payload: string } {
     const a = this.read(name, "a");
     const b = this.read(name, "b");
-    for (const [s, r] of [["a", a], ["b", b]] as const) {
+    for (const [s, r] of [
+      ["a", a],
+      ["b", b],
+    ] as const) {
       if (r.present && !r.valid) this.fault("STORE_CORRUPT", `${name}~${s}: ${r.why}`);
     }
     let newest: Slot | null = null;

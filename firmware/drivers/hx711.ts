@@ -199,8 +199,7 @@ export class SharedClock {
   attach(m: ClockMember): void {
     if (!this.#clk) throw new Error("SharedClock closed");
     if (this.#members.length >= SHARED_CLOCK_MAX_CHIPS) throw new RangeError("SharedClock: too many chips");
-    if (this.#members.length > 0 && m.pulses !== this.#pulses)
-      throw new RangeError("HX711 on one shared PD_SCK must use the same gain");
+    if (this.#members.length > 0 && m.pulses !== this.#pulses) throw new RangeError("HX711 on one shared PD_SCK must use the same gain");
     this.#pulses = m.pulses;
     this.#members.push(m);
     if (m.polled) {
@@ -439,8 +438,7 @@ export class HX711 {
     this.#onReadable = options.onReadable;
     const io = options.io ? options.io : options.clock.io;
     const polled = options.ready === "poll";
-    if (options.ready !== undefined && options.ready !== "edge" && !polled)
-      throw new RangeError("HX711: ready must be 'edge' or 'poll'");
+    if (options.ready !== undefined && options.ready !== "edge" && !polled) throw new RangeError("HX711: ready must be 'edge' or 'poll'");
     const p = typeof options.dout === "object" ? options.dout : { pin: options.dout };
     const mode = p.mode !== undefined ? p.mode : io.InputPullUp !== undefined ? io.InputPullUp : io.Input;
     const clock = options.clock;

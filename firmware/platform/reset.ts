@@ -6,7 +6,19 @@
 import getResetReason from "resetReason";
 
 // Index = esp_reset_reason_t.
-const CODES = ["unknown", "power_on", "external", "software", "panic", "watchdog", "watchdog", "watchdog", "deep_sleep", "brownout", "sdio"];
+const CODES = [
+  "unknown",
+  "power_on",
+  "external",
+  "software",
+  "panic",
+  "watchdog",
+  "watchdog",
+  "watchdog",
+  "deep_sleep",
+  "brownout",
+  "sdio",
+];
 
 export function resetReasonCode(reason: number): string {
   return Number.isInteger(reason) && reason >= 0 && reason < CODES.length ? CODES[reason] : "unknown";

@@ -607,15 +607,14 @@ export function createSimDigital(options: SimDigitalOptions): SimDigitalClass {
       const edge = init.edge === undefined ? 0 : init.edge;
       const cb = init.onReadable;
       if (cb && edge) {
-        const self = this;
         const fire = () => {
-          self.#pending = false;
-          if (self.#pin) cb.call(self);
+          this.#pending = false;
+          if (this.#pin) cb.call(this);
         };
         this.#off = pin.onChange((v) => {
           const hit = (v === 1 && (edge & SimDigital.Rising) !== 0) || (v === 0 && (edge & SimDigital.Falling) !== 0);
-          if (!hit || self.#pending) return;
-          self.#pending = true;
+          if (!hit || this.#pending) return;
+          this.#pending = true;
           if (defer) defer(fire);
           else fire();
         });

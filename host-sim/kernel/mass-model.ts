@@ -261,7 +261,17 @@ export class BayModel {
     const s = this.seq++;
     const key = Math.round(at * 4);
     const press = 20 + 280 * unit(this.seed, key, 11 + s);
-    const a: Action = { kind, at, dur: Math.max(dur, 1), grams, net, press, ph1: unit(this.seed, key, 12 + s), ph2: unit(this.seed, key, 13 + s), seq: s };
+    const a: Action = {
+      kind,
+      at,
+      dur: Math.max(dur, 1),
+      grams,
+      net,
+      press,
+      ph1: unit(this.seed, key, 12 + s),
+      ph2: unit(this.seed, key, 13 + s),
+      seq: s,
+    };
     let i = this.actions.length;
     while (i > 0 && this.actions[i - 1].at > at) i--;
     this.actions.splice(i, 0, a);

@@ -130,7 +130,9 @@ export interface PinBoardOptions {
   pwmChannels?: number;
 }
 
-const ESP32_VALID = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33, 34, 35, 36, 37, 38, 39];
+const ESP32_VALID = [
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33, 34, 35, 36, 37, 38, 39,
+];
 const ESP32_INPUT_ONLY = [34, 35, 36, 37, 38, 39];
 
 /** Digital mode codes, same values as Moddable's DigitalBank. */

@@ -70,7 +70,10 @@ export function runScenario(sc: Scenario, sink?: (line: string) => void, hold?: 
         dev.press(s.kind === "long" ? "long" : "short");
         return;
       case "power-cut":
-        dev.powerCut(s.offMs ?? 5000, s.tear !== undefined ? { mode: s.tear, afterWrites: s.afterWrites ?? 0, maxWaitMs: TEAR_WAIT_MS } : undefined);
+        dev.powerCut(
+          s.offMs ?? 5000,
+          s.tear !== undefined ? { mode: s.tear, afterWrites: s.afterWrites ?? 0, maxWaitMs: TEAR_WAIT_MS } : undefined,
+        );
         return;
       case "reboot":
         dev.reboot(s.reason ?? "software");

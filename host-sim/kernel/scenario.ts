@@ -82,7 +82,21 @@ export interface ScenarioError {
   readonly message: string;
 }
 
-const KINDS: readonly StepKind[] = ["remove", "add", "bump", "lift", "fault", "button", "power-cut", "reboot", "network", "ntp-sync", "clock-step", "config", "publish"];
+const KINDS: readonly StepKind[] = [
+  "remove",
+  "add",
+  "bump",
+  "lift",
+  "fault",
+  "button",
+  "power-cut",
+  "reboot",
+  "network",
+  "ntp-sync",
+  "clock-step",
+  "config",
+  "publish",
+];
 const MAX_STEPS = 2000;
 const MAX_SPAN_MS = 62 * 86_400_000;
 
@@ -96,7 +110,13 @@ function isObj(v: unknown): v is Obj {
 export function parseInstant(s: string, tz: PosixTz | undefined): number | undefined {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{3}))?)?(Z)?$/.exec(s);
   if (m === null) return undefined;
-  const y = +m[1], mo = +m[2], d = +m[3], h = +m[4], mi = +m[5], sec = m[6] ? +m[6] : 0, ms = m[7] ? +m[7] : 0;
+  const y = +m[1],
+    mo = +m[2],
+    d = +m[3],
+    h = +m[4],
+    mi = +m[5],
+    sec = m[6] ? +m[6] : 0,
+    ms = m[7] ? +m[7] : 0;
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59) return undefined;
   const days = daysFromCivil(y, mo, d);
   const local = days * 86_400_000 + ((h * 60 + mi) * 60 + sec) * 1000 + ms;
@@ -127,7 +147,20 @@ export function parseScenario(input: unknown): { ok: true; scenario: Scenario } 
   };
   if (!isObj(input)) return { ok: false, errors: [{ path: "$", message: "scenario must be a JSON object" }] };
 
-  const known = ["name", "description", "start", "end", "device", "clockErrorMs", "network", "loadedDoses", "transport", "trust", "config", "steps"];
+  const known = [
+    "name",
+    "description",
+    "start",
+    "end",
+    "device",
+    "clockErrorMs",
+    "network",
+    "loadedDoses",
+    "transport",
+    "trust",
+    "config",
+    "steps",
+  ];
   for (const k of Object.keys(input)) if (known.indexOf(k) < 0) err(k, "unknown field");
 
   const name = typeof input.name === "string" && input.name.length > 0 ? input.name : err("name", "required non-empty string");
@@ -145,7 +178,11 @@ export function parseScenario(input: unknown): { ok: true; scenario: Scenario } 
   if (start === undefined) err("start", "required UTC instant like 2026-03-29T00:00:00Z");
   let end: number | undefined;
   if (typeof input.end === "string") {
-    end = input.end.startsWith("+") ? (start !== undefined ? start + (parseOffset(input.end) ?? NaN) : undefined) : parseInstant(input.end, tz);
+    end = input.end.startsWith("+")
+      ? start !== undefined
+        ? start + (parseOffset(input.end) ?? NaN)
+        : undefined
+      : parseInstant(input.end, tz);
     if (end === undefined || !(end === end)) err("end", "an instant (UTC with Z, local without) or +offset");
   } else err("end", "required");
   if (start !== undefined && end !== undefined && end === end) {
@@ -275,7 +312,8 @@ function parseStep(
   const num = (f: keyof Step & string, lo: number, hi: number, integer: boolean): void => {
     const v = raw[f];
     if (v === undefined) return;
-    if (typeof v !== "number" || !(v >= lo && v <= hi) || (integer && !Number.isInteger(v))) bad(f, `${integer ? "integer" : "number"} ${lo}..${hi}`);
+    if (typeof v !== "number" || !(v >= lo && v <= hi) || (integer && !Number.isInteger(v)))
+      bad(f, `${integer ? "integer" : "number"} ${lo}..${hi}`);
     else (step as Record<string, unknown>)[f] = v;
   };
   if (STEP_FIELDS[k].indexOf("compartment") >= 0) {
@@ -295,7 +333,8 @@ function parseStep(
     if (n !== 1) bad("doses", "give exactly one of doses, pills or mg");
   }
   if (k === "fault") {
-    if (raw.kind !== "disconnect" && raw.kind !== "stuck" && raw.kind !== "saturate" && raw.kind !== "noisy") bad("kind", "disconnect, stuck, saturate or noisy");
+    if (raw.kind !== "disconnect" && raw.kind !== "stuck" && raw.kind !== "saturate" && raw.kind !== "noisy")
+      bad("kind", "disconnect, stuck, saturate or noisy");
     else step.kind = raw.kind;
   }
   if (k === "button") {

@@ -88,11 +88,15 @@ export class SimBroker {
         if (!this.up) {
           this.sched.at(this.sched.now + CONNECT_TIMEOUT_MS, () => handlers.onClose("timeout"), g);
         } else {
-          this.sched.at(this.sched.now + 2 * LATENCY_MS, () => {
-            conn.open = true;
-            this.conns.push(conn);
-            handlers.onConnect();
-          }, g);
+          this.sched.at(
+            this.sched.now + 2 * LATENCY_MS,
+            () => {
+              conn.open = true;
+              this.conns.push(conn);
+              handlers.onConnect();
+            },
+            g,
+          );
         }
         return {
           write: (bytes: Uint8Array): boolean => {
@@ -149,9 +153,13 @@ export class SimBroker {
   private toClient(c: Conn, p: MqttPacket): void {
     if (!this.up) return;
     const bytes = encodePacket(p);
-    this.sched.at(this.sched.now + LATENCY_MS, () => {
-      if (c.open) c.handlers.onData(bytes);
-    }, c.group);
+    this.sched.at(
+      this.sched.now + LATENCY_MS,
+      () => {
+        if (c.open) c.handlers.onData(bytes);
+      },
+      c.group,
+    );
   }
 
   private fromClient(c: Conn, bytes: Uint8Array): void {
@@ -178,7 +186,8 @@ export class SimBroker {
         let s = this.sessions.get(p.clientId);
         const present = s !== undefined && !p.cleanSession;
         // A second connection with the same client id takes over (the old one is closed).
-        for (const other of this.conns) if (other !== c && other.session !== undefined && other.session.clientId === p.clientId) this.drop(other, false);
+        for (const other of this.conns)
+          if (other !== c && other.session !== undefined && other.session.clientId === p.clientId) this.drop(other, false);
         if (s === undefined || p.cleanSession) {
           s = { clientId: p.clientId, subs: [], unacked: new Map(), nextId: 1 };
           this.sessions.set(p.clientId, s);
@@ -212,10 +221,11 @@ export class SimBroker {
       }
       case "unsubscribe": {
         const s = c.session;
-        if (s !== undefined) for (const t of p.topics) {
-          const i = s.subs.indexOf(t);
-          if (i >= 0) s.subs.splice(i, 1);
-        }
+        if (s !== undefined)
+          for (const t of p.topics) {
+            const i = s.subs.indexOf(t);
+            if (i >= 0) s.subs.splice(i, 1);
+          }
         this.toClient(c, { type: "unsuback", packetId: p.packetId });
         return;
       }

@@ -170,7 +170,9 @@ export class SimDevice {
     for (let ch = 0; ch < o.channels; ch++) {
       let grams = TRAY_GRAMS;
       for (const c of this.comps.values()) if (c.channel === ch) grams += (o.loadedDoses * doseMg(c)) / 1000;
-      this.bays.push(new BayModel({ seed: o.seed * 7919 + ch * 104_729 + 1, sps: o.sps, calibration: simCalibration(ch), initialGrams: grams }));
+      this.bays.push(
+        new BayModel({ seed: o.seed * 7919 + ch * 104_729 + 1, sps: o.sps, calibration: simCalibration(ch), initialGrams: grams }),
+      );
     }
   }
 
@@ -272,11 +274,17 @@ export class SimDevice {
       loadCells,
       button: this.button,
       kv: this.kv,
-      network: o.broker !== undefined ? o.broker.network(() => this.group) : o.networkPort ?? this.unreachable,
+      network: o.broker !== undefined ? o.broker.network(() => this.group) : (o.networkPort ?? this.unreachable),
     };
     const calibration: Calibration[] = [];
     for (let ch = 0; ch < o.channels; ch++) calibration.push(simCalibration(ch));
-    const identity: DeviceIdentity = { deviceId: o.id, firmware: FIRMWARE_VERSION, resetReason: reason, hw: { channels: o.channels, leds: o.leds }, calibration };
+    const identity: DeviceIdentity = {
+      deviceId: o.id,
+      firmware: FIRMWARE_VERSION,
+      resetReason: reason,
+      hw: { channels: o.channels, leds: o.leds },
+      calibration,
+    };
     this.emit("power", `"on":true,"reason":"${reason}"`);
     const broker = o.broker;
     const link =
@@ -295,7 +303,10 @@ export class SimDevice {
     const d = createDispenser(ports, identity, {
       uplink: link !== undefined ? link.uplink : this.standIn,
       onEvent: (ev: LoggedEvent) => {
-        this.emit("ev", `"seq":${ev.seq},"id":${JSON.stringify(ev.id)},"type":${JSON.stringify(ev.type)},"data":${JSON.stringify(ev.data)}`);
+        this.emit(
+          "ev",
+          `"seq":${ev.seq},"id":${JSON.stringify(ev.id)},"type":${JSON.stringify(ev.type)},"data":${JSON.stringify(ev.data)}`,
+        );
       },
     });
     this.dispenser = d;
@@ -496,7 +507,9 @@ export class SimDevice {
     return this.dispenser;
   }
 
-  status(): (DispenserStatus & { alive: true; leds: boolean[]; buzzer: string | null; network: boolean }) | { alive: false; network: boolean } {
+  status():
+    | (DispenserStatus & { alive: true; leds: boolean[]; buzzer: string | null; network: boolean })
+    | { alive: false; network: boolean } {
     const d = this.dispenser;
     if (!this.alive || d === undefined) return { alive: false, network: this.networkUp };
     const leds: boolean[] = [];

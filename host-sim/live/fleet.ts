@@ -194,7 +194,12 @@ export class FleetDevice {
           ...(data.to !== undefined ? { to: data.to } : {}),
         });
         if (this.escalation.size > 16) this.escalation.delete(this.escalation.keys().next().value as string);
-      } else if (/^dose\.(taken|taken_early|missed)$/.test(type) || type === "relay.resolve" || type === "slot.cancelled" || (type === "dose.partial" && data.final === true)) {
+      } else if (
+        /^dose\.(taken|taken_early|missed)$/.test(type) ||
+        type === "relay.resolve" ||
+        type === "slot.cancelled" ||
+        (type === "dose.partial" && data.final === true)
+      ) {
         this.escalation.delete(slot);
       }
     }
@@ -270,8 +275,23 @@ export class FleetDevice {
     }
   }
 
-  private compInfo(): { id: string; label: string; channel: number; led: number; doseMg: number; pillMg: number; pillsPerDose: number; netGrams: number }[] {
-    const list = (this.sim.lastConfig.compartments ?? []) as { id: string; label: string; channel: number; led: number; meds: { count: number; unitMg: number }[] }[];
+  private compInfo(): {
+    id: string;
+    label: string;
+    channel: number;
+    led: number;
+    doseMg: number;
+    pillMg: number;
+    pillsPerDose: number;
+    netGrams: number;
+  }[] {
+    const list = (this.sim.lastConfig.compartments ?? []) as {
+      id: string;
+      label: string;
+      channel: number;
+      led: number;
+      meds: { count: number; unitMg: number }[];
+    }[];
     const g = this.sim.trueGrams();
     return list.map((c) => {
       let mg = 0;
@@ -280,7 +300,16 @@ export class FleetDevice {
         mg += m.count * m.unitMg;
         pills += m.count;
       }
-      return { id: c.id, label: c.label, channel: c.channel, led: c.led, doseMg: mg, pillMg: pills > 0 ? mg / pills : 0, pillsPerDose: pills, netGrams: (g[c.channel] ?? 0) - (this.tray[c.channel] ?? 0) };
+      return {
+        id: c.id,
+        label: c.label,
+        channel: c.channel,
+        led: c.led,
+        doseMg: mg,
+        pillMg: pills > 0 ? mg / pills : 0,
+        pillsPerDose: pills,
+        netGrams: (g[c.channel] ?? 0) - (this.tray[c.channel] ?? 0),
+      };
     });
   }
 
@@ -292,9 +321,11 @@ export class FleetDevice {
     const tz = cfg !== undefined ? parsePosixTz(cfg.tz) : undefined;
     const comps = this.compInfo().map((c) => {
       const measured = st.alive ? st.grams[c.channel] : null;
-      const measuredNet = measured !== null && measured !== undefined && Number.isFinite(measured) ? measured - (this.tray[c.channel] ?? 0) : null;
+      const measuredNet =
+        measured !== null && measured !== undefined && Number.isFinite(measured) ? measured - (this.tray[c.channel] ?? 0) : null;
       const slot = st.alive ? st.slots.filter((x) => x.comp === c.id).sort((a, b) => a.due - b.due)[0] : undefined;
-      let next: { slot: string; due: number; state: string } | null = slot !== undefined ? { slot: slot.id, due: slot.due, state: slot.state } : null;
+      let next: { slot: string; due: number; state: string } | null =
+        slot !== undefined ? { slot: slot.id, due: slot.due, state: slot.state } : null;
       if (next === null && cfg !== undefined && tz !== undefined && tz.ok) {
         let best: { slot: string; due: number } | undefined;
         for (const d of cfg.doses as readonly FixedDose[]) {
@@ -316,7 +347,7 @@ export class FleetDevice {
         pillsPerDose: c.pillsPerDose,
         trueNetGrams: round3(c.netGrams),
         measuredNetGrams: measuredNet === null ? null : round3(measuredNet),
-        estDoses: measuredNet === null || c.doseMg <= 0 ? null : Math.max(0, Math.round((measuredNet * 1000) / c.doseMg * 10) / 10),
+        estDoses: measuredNet === null || c.doseMg <= 0 ? null : Math.max(0, Math.round(((measuredNet * 1000) / c.doseMg) * 10) / 10),
         estPills: measuredNet === null || c.pillMg <= 0 ? null : Math.max(0, Math.round((measuredNet * 1000) / c.pillMg)),
         next,
         prn: prn !== undefined ? { id: prn.id, maxPer24h: prn.maxPer24h, minIntervalMin: prn.minIntervalMin } : null,
@@ -397,7 +428,7 @@ export class Fleet {
 
   private onError(e: unknown): void {
     for (const d of this.devices.values()) if (d.sim.handle(e)) return;
-    const msg = e instanceof Error ? e.stack ?? e.message : String(e);
+    const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
     this.errors.push(msg);
     if (this.errors.length > 20) this.errors.shift();
     console.error("[sim] device callback threw:", msg);

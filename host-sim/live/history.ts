@@ -124,5 +124,11 @@ export function fhirBundle(device: string, records: readonly DoseRecord[], gener
       entries.push({ fullUrl: `urn:uuid:${id}`, resource: res });
     });
   }
-  return { resourceType: "Bundle", type: "collection", timestamp: new Date(generatedAt).toISOString(), total: entries.length, entry: entries };
+  return {
+    resourceType: "Bundle",
+    type: "collection",
+    timestamp: new Date(generatedAt).toISOString(),
+    total: entries.length,
+    entry: entries,
+  };
 }

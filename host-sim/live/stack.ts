@@ -96,7 +96,11 @@ export function simContacts(maxDevices: number): Record<string, unknown> {
     const id = `dk-sim-${i}`;
     people[`patient-${i}`] = { name: `Patient ${i}`, phone: `+3360000${String(1000 + i)}`, push: [sub(`patient-${i}`)], lang: "fr" };
     people[`caregiver-${i}`] = { name: `Caregiver ${i}`, phone: `+3360000${String(2000 + i)}`, push: [sub(`caregiver-${i}`)], lang: "fr" };
-    devices[id] = { recipients: { patient: `patient-${i}`, "caregiver-1": `caregiver-${i}` }, pharmacist: "pharmacist", fhirPatient: `Patient/sim-${i}` };
+    devices[id] = {
+      recipients: { patient: `patient-${i}`, "caregiver-1": `caregiver-${i}` },
+      pharmacist: "pharmacist",
+      fhirPatient: `Patient/sim-${i}`,
+    };
   }
   return { fallback: "pharmacist", people, devices };
 }
@@ -197,7 +201,11 @@ export async function startRelayStack(o: RelayStackOptions): Promise<RelayStack>
     states: () => states,
     refreshStates,
     putConfig: async (device, config) => {
-      const r = await fetch(`${api.url}/api/devices/${encodeURIComponent(device)}/config`, { method: "PUT", headers, body: JSON.stringify(config) });
+      const r = await fetch(`${api.url}/api/devices/${encodeURIComponent(device)}/config`, {
+        method: "PUT",
+        headers,
+        body: JSON.stringify(config),
+      });
       await r.arrayBuffer();
       return r.status;
     },
@@ -227,7 +235,9 @@ export function relayHistory(relay: RelayStack, fleet: Fleet): HistorySource {
     return `from=${day(started)}&to=${day(fleet.sched.now)}`;
   };
   const get = async (id: string, what: string): Promise<unknown> => {
-    const r = await fetch(`${relay.apiUrl}/api/devices/${encodeURIComponent(id)}/${what}?${range(id)}`, { headers: { "x-actor": "pharmacist@console" } });
+    const r = await fetch(`${relay.apiUrl}/api/devices/${encodeURIComponent(id)}/${what}?${range(id)}`, {
+      headers: { "x-actor": "pharmacist@console" },
+    });
     if (!r.ok) throw new Error(`relay ${what}: HTTP ${r.status}`);
     return r.json();
   };
@@ -295,7 +305,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const needBroker = mode === "mqtt" || wantRelay;
   const broker = needBroker && o.broker === undefined ? await startEmbeddedBroker() : undefined;
   const brokerUrl = o.broker ?? broker?.url;
-  if (brokerUrl !== undefined) log(`broker     ${brokerUrl}${broker !== undefined ? " (embedded aedes, per-device credentials and topic ACLs)" : " (external, no authentication from the simulator)"}`);
+  if (brokerUrl !== undefined)
+    log(
+      `broker     ${brokerUrl}${broker !== undefined ? " (embedded aedes, per-device credentials and topic ACLs)" : " (external, no authentication from the simulator)"}`,
+    );
   const creds = broker?.credentials;
   if (broker !== undefined && o.onFirstDevice !== undefined) {
     let seen = false;
@@ -312,12 +325,20 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   let transport: DeviceTransport;
   if (mode === "mqtt") {
     key = loadOrCreateKey(dataDir);
-    log(`keys       pharmacist key ${key.kid} ${key.created ? "created" : "loaded"}: ${path.relative(process.cwd(), key.file) || key.file}`);
+    log(
+      `keys       pharmacist key ${key.kid} ${key.created ? "created" : "loaded"}: ${path.relative(process.cwd(), key.file) || key.file}`,
+    );
     transport = new MqttTransport({ brokerUrl: brokerUrl!, ...(creds !== undefined ? { credentials: creds } : {}), key, auditFile });
   } else transport = new StandInTransport();
 
   // The fleet starts paused and empty: the relay subscribes before any device says a word.
-  const fleet = new Fleet({ baseConfig: o.baseConfig, transport, devices: 0, warp: 0, ...(o.start !== undefined ? { start: o.start } : {}) });
+  const fleet = new Fleet({
+    baseConfig: o.baseConfig,
+    transport,
+    devices: 0,
+    warp: 0,
+    ...(o.start !== undefined ? { start: o.start } : {}),
+  });
   let relay: RelayStack | undefined;
   if (wantRelay && brokerUrl !== undefined) {
     try {

@@ -109,7 +109,14 @@ export class StandInTransport implements DeviceTransport {
     let envelope: unknown;
     try {
       envelope = signEnvelope(
-        { type: "config", device: dev.id, version, issuedAt: new Date(now).toISOString(), expires: new Date(now + BODY_LIFETIME_MS).toISOString(), config },
+        {
+          type: "config",
+          device: dev.id,
+          version,
+          issuedAt: new Date(now).toISOString(),
+          expires: new Date(now + BODY_LIFETIME_MS).toISOString(),
+          config,
+        },
         this.key.privateKeyPem,
         this.key.kid,
       );
@@ -121,11 +128,18 @@ export class StandInTransport implements DeviceTransport {
     if (!opened.ok) return { ...base, ok: false, version, code: opened.code, errors: [{ code: opened.code, path: "" }] };
     const body = checkConfigBody(opened.body);
     if (!body.ok) return { ...base, ok: false, version, code: body.code, errors: body.errors };
-    if (!dev.sim.alive || dev.sim.core === undefined) return { ...base, ok: false, version, code: "DEVICE_OFF", errors: [{ code: "DEVICE_OFF", path: "" }] };
+    if (!dev.sim.alive || dev.sim.core === undefined)
+      return { ...base, ok: false, version, code: "DEVICE_OFF", errors: [{ code: "DEVICE_OFF", path: "" }] };
     const events = dev.capture(() => dev.sim.pushConfig(body.body.config));
     const accepted = events.find((e) => e.type === "config.accepted");
     if (accepted !== undefined) {
-      return { ...base, ok: true, version: num(accepted.data.version), hash: String(accepted.data.hash), deferred: accepted.data.deferred === true };
+      return {
+        ...base,
+        ok: true,
+        version: num(accepted.data.version),
+        hash: String(accepted.data.hash),
+        deferred: accepted.data.deferred === true,
+      };
     }
     const refused = events.find((e) => e.type === "config.refused");
     if (refused !== undefined) {
@@ -351,7 +365,11 @@ export class MqttTransport implements DeviceTransport {
         device: dev.id,
         config,
         key: { kid: this.o.key.kid, privateKeyPem: this.o.key.privateKeyPem },
-        broker: { url: this.o.brokerUrl, ...(this.o.credentials !== undefined ? this.o.credentials.pharmacist : {}), connectTimeoutMs: 5000 },
+        broker: {
+          url: this.o.brokerUrl,
+          ...(this.o.credentials !== undefined ? this.o.credentials.pharmacist : {}),
+          connectTimeoutMs: 5000,
+        },
         timeoutMs: this.o.pushTimeoutMs ?? 8000,
         noValidate: opts.noValidate === true,
         ...(this.o.auditFile !== undefined ? { audit: this.o.auditFile } : {}),
@@ -369,7 +387,13 @@ export class MqttTransport implements DeviceTransport {
     const stat = r.stat ?? {};
     switch (r.outcome) {
       case "ack":
-        return { ...base, ok: true, version: num(stat.version) ?? r.version ?? version, hash: r.hash ?? "", deferred: stat.deferred === true };
+        return {
+          ...base,
+          ok: true,
+          version: num(stat.version) ?? r.version ?? version,
+          hash: r.hash ?? "",
+          deferred: stat.deferred === true,
+        };
       case "refused":
         return { ...base, ok: false, version, code: r.code ?? "REFUSED", errors: r.errors, running: num(stat.running) };
       case "invalid":
@@ -380,7 +404,13 @@ export class MqttTransport implements DeviceTransport {
           ok: false,
           version,
           code: "TIMEOUT",
-          errors: [{ code: "TIMEOUT", path: "", message: "no answer yet: the signed config stays retained and applies when the device reconnects" }],
+          errors: [
+            {
+              code: "TIMEOUT",
+              path: "",
+              message: "no answer yet: the signed config stays retained and applies when the device reconnects",
+            },
+          ],
         };
     }
   }

@@ -205,4 +205,3 @@ function clampWarp(w: number): number {
   if (!Number.isFinite(w) || w <= 0) return 0;
   return Math.min(w, MAX_WARP);
 }
-

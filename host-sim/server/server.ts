@@ -110,7 +110,15 @@ class HttpError extends Error {
 }
 
 async function bundleValidator(): Promise<string> {
-  const r = await build({ entryPoints: [CONFIG_TS], bundle: true, format: "esm", platform: "browser", target: "es2022", write: false, logLevel: "silent" });
+  const r = await build({
+    entryPoints: [CONFIG_TS],
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    write: false,
+    logLevel: "silent",
+  });
   return r.outputFiles[0].text;
 }
 
@@ -143,7 +151,8 @@ function parseAction(b: unknown): Action {
   if (typeof b !== "object" || b === null) throw new HttpError(400, "action must be an object");
   const r = b as Record<string, unknown>;
   const comp = typeof r.comp === "string" ? r.comp : "";
-  const posInt = (x: unknown, max: number): number | undefined => (typeof x === "number" && Number.isInteger(x) && x >= 1 && x <= max ? x : undefined);
+  const posInt = (x: unknown, max: number): number | undefined =>
+    typeof x === "number" && Number.isInteger(x) && x >= 1 && x <= max ? x : undefined;
   switch (r.do) {
     case "remove":
     case "add": {
@@ -235,7 +244,16 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
           actor: `${r.who.user} (key ${r.who.kid})`,
           action: r.action,
           device: r.device,
-          detail: { version: r.version ?? null, ok: r.outcome === "ack", outcome: r.outcome, code: r.code ?? null, kid: r.who.kid, env: r.env ?? null, errors: r.errors ?? [], via: "mqtt" },
+          detail: {
+            version: r.version ?? null,
+            ok: r.outcome === "ack",
+            outcome: r.outcome,
+            code: r.code ?? null,
+            kid: r.who.kid,
+            env: r.env ?? null,
+            errors: r.errors ?? [],
+            via: "mqtt",
+          },
         },
       });
     }
@@ -317,7 +335,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         return send(res, r.ok ? 200 : 409, r);
       }
       if (m === "GET" && verb === "config") {
-        return send(res, 200, { config: d.sim.lastConfig, hw: { channels: DEFAULT_CHANNELS, leds: DEFAULT_LEDS }, running: d.sim.status().alive ? (d.snapshot().config ?? null) : null });
+        return send(res, 200, {
+          config: d.sim.lastConfig,
+          hw: { channels: DEFAULT_CHANNELS, leds: DEFAULT_LEDS },
+          running: d.sim.status().alive ? (d.snapshot().config ?? null) : null,
+        });
       }
       if (m === "POST" && verb === "validate") {
         const b = (await readBody(req)) as { config?: unknown };
@@ -329,7 +351,14 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         const out = await fleet.transport.pushConfig(d, b.config, actor, { noValidate: b.noValidate === true });
         // With the MQTT transport the pharmacist library writes the push to its own audit log.
         if (fleet.transport.auditRecords === undefined) {
-          record("config.push", d.id, { version: out.version, ok: out.ok, code: out.code ?? null, kid: out.kid, via: out.via, ...(out.ok ? { hash: out.hash, deferred: out.deferred } : { errors: out.errors }) });
+          record("config.push", d.id, {
+            version: out.version,
+            ok: out.ok,
+            code: out.code ?? null,
+            kid: out.kid,
+            via: out.via,
+            ...(out.ok ? { hash: out.hash, deferred: out.deferred } : { errors: out.errors }),
+          });
         }
         fleet.changed();
         return send(res, 200, out);
@@ -342,7 +371,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       if (m === "GET" && verb === "fhir") {
         const bundle = await history.fhir(d.id);
         record("fhir.export", d.id, { source: history.kind });
-        return send(res, 200, bundle ?? {}, { "content-type": "application/fhir+json; charset=utf-8", "content-disposition": `attachment; filename="${d.id}-fhir.json"` });
+        return send(res, 200, bundle ?? {}, {
+          "content-type": "application/fhir+json; charset=utf-8",
+          "content-disposition": `attachment; filename="${d.id}-fhir.json"`,
+        });
       }
       throw new HttpError(404, "not found");
     }

@@ -20,7 +20,14 @@ function options(entry: XsEntry, globalName: string): BuildOptions & { write: fa
   const where =
     "file" in entry
       ? { entryPoints: [path.resolve(repoRoot, entry.file)] }
-      : { stdin: { contents: entry.source, resolveDir: repoRoot, loader: entry.loader ?? "ts", sourcefile: `${globalName}-entry.${entry.loader ?? "ts"}` } };
+      : {
+          stdin: {
+            contents: entry.source,
+            resolveDir: repoRoot,
+            loader: entry.loader ?? "ts",
+            sourcefile: `${globalName}-entry.${entry.loader ?? "ts"}`,
+          },
+        };
   return {
     ...where,
     bundle: true,

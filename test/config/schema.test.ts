@@ -38,7 +38,7 @@ function sites(root: any): Site[] {
   const out: Site[] = [];
   const walk = (o: any) => {
     if (Array.isArray(o)) o.forEach((v, i) => (out.push({ parent: o, key: i }), typeof v === "object" && v !== null && walk(v)));
-    else for (const k of Object.keys(o)) (out.push({ parent: o, key: k }), typeof o[k] === "object" && o[k] !== null && walk(o[k]));
+    else for (const k of Object.keys(o)) out.push({ parent: o, key: k }), typeof o[k] === "object" && o[k] !== null && walk(o[k]);
   };
   walk(root);
   return out;
@@ -47,9 +47,37 @@ function sites(root: any): Site[] {
 const pick = <T>(rnd: () => number, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 
 const ODD_VALUES: readonly unknown[] = [
-  null, true, false, 0, -0, -1, 1, 1.5, 1e308, -1e308, NaN, Infinity, Number.MAX_SAFE_INTEGER + 2,
-  "", "x", "💊", "😀".repeat(30), "default", "morning", "08:00", "mon", "led", "push", "2025-03-03",
-  [], [1], ["mon", "mon"], {}, { earlyMin: 1 }, "CET-1CEST", "__proto__",
+  null,
+  true,
+  false,
+  0,
+  -0,
+  -1,
+  1,
+  1.5,
+  1e308,
+  -1e308,
+  NaN,
+  Infinity,
+  Number.MAX_SAFE_INTEGER + 2,
+  "",
+  "x",
+  "💊",
+  "😀".repeat(30),
+  "default",
+  "morning",
+  "08:00",
+  "mon",
+  "led",
+  "push",
+  "2025-03-03",
+  [],
+  [1],
+  ["mon", "mon"],
+  {},
+  { earlyMin: 1 },
+  "CET-1CEST",
+  "__proto__",
 ];
 
 const mutators: Record<string, Mutator> = {
@@ -77,12 +105,43 @@ const mutators: Record<string, Mutator> = {
     const strs = sites(root).filter((s) => typeof s.parent[s.key] === "string");
     const s = pick(rnd, strs);
     const v = s.parent[s.key] as string;
-    s.parent[s.key] = pick(rnd, [v + "x", v.toUpperCase(), v.slice(1), "", " " + v, v + "\n", "é".repeat(20), "default", "quiet", "morning", "sms", "sound", "23:59", "2025-03-10"]);
+    s.parent[s.key] = pick(rnd, [
+      v + "x",
+      v.toUpperCase(),
+      v.slice(1),
+      "",
+      " " + v,
+      v + "\n",
+      "é".repeat(20),
+      "default",
+      "quiet",
+      "morning",
+      "sms",
+      "sound",
+      "23:59",
+      "2025-03-10",
+    ]);
   },
   addField(root, rnd) {
     const objs = [root, ...sites(root).map((s) => s.parent[s.key])].filter((o) => typeof o === "object" && o !== null && !Array.isArray(o));
     const o = pick(rnd, objs);
-    const k = pick(rnd, ["extra", "__proto__", "constructor", "repeat", "everyMin", "to", "pattern", "volume", "days", "window", "ladder", "start", "end", "silenceS", "prn"]);
+    const k = pick(rnd, [
+      "extra",
+      "__proto__",
+      "constructor",
+      "repeat",
+      "everyMin",
+      "to",
+      "pattern",
+      "volume",
+      "days",
+      "window",
+      "ladder",
+      "start",
+      "end",
+      "silenceS",
+      "prn",
+    ]);
     Object.defineProperty(o, k, { value: clone(pick(rnd, ODD_VALUES) as any) ?? 1, enumerable: true, writable: true, configurable: true });
   },
   duplicateItem(root, rnd) {
@@ -139,7 +198,10 @@ describe("property: 2,000 random mutations of the fixtures", () => {
     const ms = performance.now() - t0;
     console.info(
       `mutations: 2000 (accepted ${accepted}, refused ${refused}) in ${ms.toFixed(0)} ms; codes seen: ` +
-        [...codes.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}=${v}`).join(" "),
+        [...codes.entries()]
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => `${k}=${v}`)
+          .join(" "),
     );
     expect(accepted).toBeGreaterThan(50); // the mutations must also produce valid variants
     expect(refused).toBeGreaterThan(1000);

@@ -15,7 +15,10 @@ export const HW4: HardwareLimits = { channels: 4, leds: 4 };
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 export function fixtureNames(): string[] {
-  return fs.readdirSync(FIXTURE_DIR).filter((f) => f.endsWith(".json")).sort();
+  return fs
+    .readdirSync(FIXTURE_DIR)
+    .filter((f) => f.endsWith(".json"))
+    .sort();
 }
 
 export function loadFixture(name: string): any {

@@ -1,13 +1,7 @@
 import { describe, expect, it } from "vitest";
-import {
-  CONFIG_ERROR_CODES,
-  CONFIG_MAX_ERRORS,
-  isWellFormedText,
-  utf8ByteLength,
-  validateConfig,
-} from "../../firmware/core/config";
+import { CONFIG_ERROR_CODES, CONFIG_MAX_ERRORS, isWellFormedText, utf8ByteLength, validateConfig } from "../../firmware/core/config";
 import { canonicalJson } from "../../firmware/core/canonical";
-import { HW4, clone, fixtureNames, loadFixture } from "./support";
+import { HW4, fixtureNames, loadFixture } from "./support";
 
 function isDeepFrozen(v: unknown): boolean {
   if (typeof v !== "object" || v === null) return true;
@@ -189,13 +183,27 @@ describe("validateConfig never throws on hostile input", () => {
       "throwing getter",
       () => {
         const c = loadFixture("minimal.json");
-        Object.defineProperty(c, "version", { enumerable: true, get: () => { throw new Error("boom"); } });
+        Object.defineProperty(c, "version", {
+          enumerable: true,
+          get: () => {
+            throw new Error("boom");
+          },
+        });
         return c;
       },
     ],
     [
       "throwing proxy",
-      () => new Proxy({}, { ownKeys: () => { throw new Error("boom"); }, getPrototypeOf: () => Object.prototype }),
+      () =>
+        new Proxy(
+          {},
+          {
+            ownKeys: () => {
+              throw new Error("boom");
+            },
+            getPrototypeOf: () => Object.prototype,
+          },
+        ),
     ],
     [
       "revoked proxy",

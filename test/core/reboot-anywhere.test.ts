@@ -23,7 +23,10 @@ const base = JSON.parse(loadScenarioText(path.join(SCENARIO_DIR, "03-missed.json
 function run(steps: unknown[]): Line[] {
   const text = runScenarioText(JSON.stringify({ ...base, steps }));
   expect(text.startsWith("ERROR")).toBe(false);
-  return text.trimEnd().split("\n").map((l) => JSON.parse(l) as Line);
+  return text
+    .trimEnd()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Line);
 }
 
 function relayKeys(lines: Line[]): string[] {

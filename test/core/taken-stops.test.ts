@@ -24,14 +24,22 @@ describe("a taken dose stops the escalation at once", () => {
     const at = new Date(Date.UTC(2026, 2, 10, 7, m, 30)).toISOString().replace(".000Z", "Z");
     it(`removal at ${at}`, () => {
       const text = runScenarioText(JSON.stringify({ ...base, steps: [{ at, do: "remove", compartment: "morning", doses: 1 }] }));
-      const lines = text.trimEnd().split("\n").map((l) => JSON.parse(l) as Line);
+      const lines = text
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l) as Line);
       const taken = lines.findIndex((l) => l.k === "ev" && l.type === "dose.taken");
       expect(taken).toBeGreaterThan(0);
       const t = lines[taken].t;
       const before = lines.slice(0, taken);
       const after = lines.slice(taken + 1);
       // Nothing of the ladder fires after the dose is confirmed.
-      expect(after.some((l) => l.k === "ev" && (l.type === "relay.request" || l.type === "esc.step" || l.type === "dose.missed" || l.type === "dose.late"))).toBe(false);
+      expect(
+        after.some(
+          (l) =>
+            l.k === "ev" && (l.type === "relay.request" || l.type === "esc.step" || l.type === "dose.missed" || l.type === "dose.late"),
+        ),
+      ).toBe(false);
       // Outputs go dark at the very instant.
       const ledOff = after.find((l) => l.k === "led" && l.on === false);
       const buzzOff = after.find((l) => l.k === "buzzer" && l.on === false);

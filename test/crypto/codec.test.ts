@@ -16,7 +16,15 @@ describe("base64", () => {
     }
   });
   it("RFC 4648 test vectors", () => {
-    const cases: [string, string][] = [["", ""], ["f", "Zg=="], ["fo", "Zm8="], ["foo", "Zm9v"], ["foob", "Zm9vYg=="], ["fooba", "Zm9vYmE="], ["foobar", "Zm9vYmFy"]];
+    const cases: [string, string][] = [
+      ["", ""],
+      ["f", "Zg=="],
+      ["fo", "Zm8="],
+      ["foo", "Zm9v"],
+      ["foob", "Zm9vYg=="],
+      ["fooba", "Zm9vYmE="],
+      ["foobar", "Zm9vYmFy"],
+    ];
     for (const [plain, enc] of cases) {
       expect(base64Encode(new TextEncoder().encode(plain))).toBe(enc);
       expect(new TextDecoder().decode(base64Decode(enc))).toBe(plain);
@@ -24,12 +32,29 @@ describe("base64", () => {
   });
   it("strict decoder refuses malformed input with undefined", () => {
     const bad = [
-      "Zg", "Zg=", "Zm9", "Z", // length not a multiple of 4
-      "Zg==Zg==", "Z===", "====", "=Zg=", "Zm=v", "Zm9v=", // padding misplaced or excessive
-      "Zh==", "Zm9=", // non-zero unused bits (non-canonical)
-      "Zm9 ", " Zm9", "Zm9v\n", "Zm\r\n9v", // whitespace
-      "Zm-v", "Zm_v", "Zm9v.AAA", "Zm*v", // url-safe / foreign characters
-      "Zm9é", "Zm9\u0000", "\u{1F600}AA", // non-ASCII and NUL
+      "Zg",
+      "Zg=",
+      "Zm9",
+      "Z", // length not a multiple of 4
+      "Zg==Zg==",
+      "Z===",
+      "====",
+      "=Zg=",
+      "Zm=v",
+      "Zm9v=", // padding misplaced or excessive
+      "Zh==",
+      "Zm9=", // non-zero unused bits (non-canonical)
+      "Zm9 ",
+      " Zm9",
+      "Zm9v\n",
+      "Zm\r\n9v", // whitespace
+      "Zm-v",
+      "Zm_v",
+      "Zm9v.AAA",
+      "Zm*v", // url-safe / foreign characters
+      "Zm9é",
+      "Zm9\u0000",
+      "\u{1F600}AA", // non-ASCII and NUL
     ];
     for (const s of bad) expect(base64Decode(s), JSON.stringify(s)).toBeUndefined();
     expect(base64Decode(undefined as unknown as string)).toBeUndefined();
@@ -57,7 +82,18 @@ describe("hex", () => {
 });
 
 describe("utf8", () => {
-  const samples = ["", "abc", "Doliprane 1000 mg", "é", "ça coûte 5 €", "日本語", "\u{1F48A} pill", "a\u0000b", "\uFFFF\u{10FFFF}", "x".repeat(1000) + "é".repeat(700)];
+  const samples = [
+    "",
+    "abc",
+    "Doliprane 1000 mg",
+    "é",
+    "ça coûte 5 €",
+    "日本語",
+    "\u{1F48A} pill",
+    "a\u0000b",
+    "\uFFFF\u{10FFFF}",
+    "x".repeat(1000) + "é".repeat(700),
+  ];
   it("encode matches TextEncoder, decode inverts it, utf8Length is exact", () => {
     for (const s of samples) {
       const ref = new TextEncoder().encode(s);
@@ -85,13 +121,26 @@ describe("utf8", () => {
   });
   it("strict decode refuses ill-formed sequences", () => {
     const bad = [
-      u8(0x80), u8(0xbf), u8(0xc0, 0x80), u8(0xc1, 0xbf), // stray continuation, overlong 2-byte
-      u8(0xc3), u8(0xe2, 0x82), u8(0xf0, 0x9f, 0x92), // truncated
-      u8(0xe0, 0x80, 0x80), u8(0xe0, 0x9f, 0xbf), // overlong 3-byte
-      u8(0xed, 0xa0, 0x80), u8(0xed, 0xbf, 0xbf), // surrogates
-      u8(0xf0, 0x80, 0x80, 0x80), u8(0xf0, 0x8f, 0xbf, 0xbf), // overlong 4-byte
-      u8(0xf4, 0x90, 0x80, 0x80), u8(0xf5, 0x80, 0x80, 0x80), u8(0xff), u8(0xfe), // > U+10FFFF, invalid leads
-      u8(0xc3, 0x41), u8(0xe2, 0x41, 0x82), u8(0x41, 0xe2, 0x82, 0x41), // bad continuation
+      u8(0x80),
+      u8(0xbf),
+      u8(0xc0, 0x80),
+      u8(0xc1, 0xbf), // stray continuation, overlong 2-byte
+      u8(0xc3),
+      u8(0xe2, 0x82),
+      u8(0xf0, 0x9f, 0x92), // truncated
+      u8(0xe0, 0x80, 0x80),
+      u8(0xe0, 0x9f, 0xbf), // overlong 3-byte
+      u8(0xed, 0xa0, 0x80),
+      u8(0xed, 0xbf, 0xbf), // surrogates
+      u8(0xf0, 0x80, 0x80, 0x80),
+      u8(0xf0, 0x8f, 0xbf, 0xbf), // overlong 4-byte
+      u8(0xf4, 0x90, 0x80, 0x80),
+      u8(0xf5, 0x80, 0x80, 0x80),
+      u8(0xff),
+      u8(0xfe), // > U+10FFFF, invalid leads
+      u8(0xc3, 0x41),
+      u8(0xe2, 0x41, 0x82),
+      u8(0x41, 0xe2, 0x82, 0x41), // bad continuation
     ];
     for (const b of bad) {
       expect(utf8Decode(b), Buffer.from(b).toString("hex")).toBeUndefined();

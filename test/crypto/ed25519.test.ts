@@ -2,8 +2,20 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { verify } from "../../firmware/core/crypto/ed25519";
 import {
-  L, P, RFC8032, SMALL_ORDER_POINTS, bigToLe, fromHex, keyFromSeed, leToBig, newKey, nodeSign, nodeVerdict,
-  nonCanonicalYEncodings, rawPublicKey, toHex,
+  L,
+  P,
+  RFC8032,
+  SMALL_ORDER_POINTS,
+  bigToLe,
+  fromHex,
+  keyFromSeed,
+  leToBig,
+  newKey,
+  nodeSign,
+  nodeVerdict,
+  nonCanonicalYEncodings,
+  rawPublicKey,
+  toHex,
 } from "./helpers";
 
 describe("RFC 8032 §7.1 test vectors", () => {
@@ -46,7 +58,11 @@ describe("agreement with node:crypto", () => {
       const k2 = pub.slice();
       const kb = (i * 61) % 256;
       k2[kb >> 3] ^= 1 << (kb & 7);
-      for (const [p, m, s] of [[pub, m2, sig], [pub, msg, s2], [k2, msg, sig]] as const) {
+      for (const [p, m, s] of [
+        [pub, m2, sig],
+        [pub, msg, s2],
+        [k2, msg, sig],
+      ] as const) {
         expect(nodeVerdict(p, m, s)).toBe(false);
         if (!verify(p, m, s)) rejected++;
       }
@@ -169,7 +185,20 @@ describe("strictness", () => {
     const pub = fromHex(v.pub);
     const sig = fromHex(v.sig);
     const msg = fromHex(v.msg);
-    const weird: unknown[] = [undefined, null, 0, "x", {}, [], new Uint8Array(31), new Uint8Array(33), new Uint8Array(63), new Uint8Array(65), new Uint16Array(32), sig.buffer];
+    const weird: unknown[] = [
+      undefined,
+      null,
+      0,
+      "x",
+      {},
+      [],
+      new Uint8Array(31),
+      new Uint8Array(33),
+      new Uint8Array(63),
+      new Uint8Array(65),
+      new Uint16Array(32),
+      sig.buffer,
+    ];
     for (const w of weird) {
       expect(verify(w as Uint8Array, msg, sig)).toBe(false);
       expect(verify(pub, msg, w as Uint8Array)).toBe(false);

@@ -3,7 +3,13 @@ import { describe, expect, it } from "vitest";
 import { generateKeyPair, kidOf, publicKeyB64FromPrivatePem, signEnvelope } from "../../cloud/signing";
 import { canonicalJson } from "../../firmware/core/canonical";
 import {
-  MAX_PAYLOAD_B64_CHARS, MAX_PAYLOAD_BYTES, SIGNING_PREFIX, keyIdOf, openEnvelope, signedMessageBytes, type TrustedKey,
+  MAX_PAYLOAD_B64_CHARS,
+  MAX_PAYLOAD_BYTES,
+  SIGNING_PREFIX,
+  keyIdOf,
+  openEnvelope,
+  signedMessageBytes,
+  type TrustedKey,
 } from "../../firmware/core/signed";
 
 const b64 = (s: string) => new Uint8Array(Buffer.from(s, "base64"));
@@ -89,13 +95,28 @@ describe("refusal codes", () => {
 
   it("SIG_MALFORMED: not an object, wrong version, bad or missing fields, bad sig encoding", () => {
     const cases: unknown[] = [
-      undefined, null, 42, "text", JSON.stringify(good), [good],
-      { ...good, v: 2 }, { ...good, v: "1" }, { kid: good.kid, payload: good.payload, sig: good.sig },
-      { ...good, kid: "" }, { ...good, kid: 7 }, { ...good, kid: "a b" }, { ...good, kid: "k".repeat(65) },
-      { ...good, payload: 5 }, { v: 1, kid: good.kid, sig: good.sig },
-      { ...good, sig: undefined }, { ...good, sig: "" }, { ...good, sig: good.sig.slice(0, -4) },
-      { ...good, sig: good.sig.replace(/=+$/, "") }, { ...good, sig: "!" + good.sig.slice(1) },
-      { ...good, sig: Buffer.alloc(63).toString("base64") }, { ...good, sig: Buffer.alloc(65).toString("base64") },
+      undefined,
+      null,
+      42,
+      "text",
+      JSON.stringify(good),
+      [good],
+      { ...good, v: 2 },
+      { ...good, v: "1" },
+      { kid: good.kid, payload: good.payload, sig: good.sig },
+      { ...good, kid: "" },
+      { ...good, kid: 7 },
+      { ...good, kid: "a b" },
+      { ...good, kid: "k".repeat(65) },
+      { ...good, payload: 5 },
+      { v: 1, kid: good.kid, sig: good.sig },
+      { ...good, sig: undefined },
+      { ...good, sig: "" },
+      { ...good, sig: good.sig.slice(0, -4) },
+      { ...good, sig: good.sig.replace(/=+$/, "") },
+      { ...good, sig: "!" + good.sig.slice(1) },
+      { ...good, sig: Buffer.alloc(63).toString("base64") },
+      { ...good, sig: Buffer.alloc(65).toString("base64") },
       { ...good, extra: true },
     ];
     for (const c of cases) expect(code(c), JSON.stringify(c)?.slice(0, 80)).toBe("SIG_MALFORMED");
@@ -132,7 +153,7 @@ describe("refusal codes", () => {
       "not base64!", // signed, but not base64
       Buffer.from([0x7b, 0xff, 0x7d]).toString("base64"), // invalid UTF-8
       Buffer.from([0xed, 0xa0, 0x80]).toString("base64"), // encoded surrogate
-      Buffer.from("{\"a\":1").toString("base64"), // truncated JSON
+      Buffer.from('{"a":1').toString("base64"), // truncated JSON
       Buffer.from("").toString("base64"), // empty
     ]) {
       expect(code({ v: 1, kid: kp.kid, payload, sig: rawSign(payload, kp.privateKeyPem) }), payload).toBe("SIG_PAYLOAD");
@@ -140,7 +161,7 @@ describe("refusal codes", () => {
   });
 
   it("unsigned garbage payloads are SIG_BAD, not decoded", () => {
-    const payload = Buffer.from("{\"cmd\":\"unlock\"}").toString("base64");
+    const payload = Buffer.from('{"cmd":"unlock"}').toString("base64");
     expect(code({ ...good, payload })).toBe("SIG_BAD");
   });
 

@@ -40,7 +40,9 @@ export function run(input: XsInput): XsOutput {
   const utf8 = utf8Decode(utf8Encode(text));
   const envelope = openEnvelope(input.envelope.env, [{ kid: input.envelope.kid, publicKey: h(input.envelope.pub) }]);
   const t = input.timing;
-  const pub = h(t.pub), msg = h(t.msg), sig = h(t.sig);
+  const pub = h(t.pub),
+    msg = h(t.msg),
+    sig = h(t.sig);
   const verifyMs: number[] = [];
   for (let i = 0; i < t.runs; i++) {
     const t0 = performance.now();

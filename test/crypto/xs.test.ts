@@ -46,37 +46,45 @@ function vectors(): Vec[] {
 }
 
 describe("firmware crypto inside XS (xsnap)", () => {
-  it.skipIf(!haveXs)("same verdicts, digests and envelope result as under Node; verify timing", async () => {
-    const vecs = vectors();
-    expect(vecs.length).toBeGreaterThanOrEqual(20);
-    for (const x of vecs) expect(verify(fromHex(x.pub), fromHex(x.msg), fromHex(x.sig)), x.what).toBe(x.expect);
+  it.skipIf(!haveXs)(
+    "same verdicts, digests and envelope result as under Node; verify timing",
+    async () => {
+      const vecs = vectors();
+      expect(vecs.length).toBeGreaterThanOrEqual(20);
+      for (const x of vecs) expect(verify(fromHex(x.pub), fromHex(x.msg), fromHex(x.sig)), x.what).toBe(x.expect);
 
-    const hashInputs = [0, 1, 55, 56, 63, 64, 111, 112, 127, 128, 1000].map((n) => toHex(new Uint8Array(randomBytes(n))));
-    const kp = generateKeyPair();
-    const body = { deviceId: "dk-xs", version: 7, note: "déjà 💊" };
-    const env = signEnvelope(body, kp.privateKeyPem, kp.kid);
-    const tk = newKey();
-    const tmsg = new Uint8Array(randomBytes(2048));
-    const input: XsInput = {
-      vectors: vecs.map(({ pub, msg, sig }) => ({ pub, msg, sig })),
-      hashInputs,
-      envelope: { env, kid: kp.kid, pub: Buffer.from(kp.publicKeyB64, "base64").toString("hex") },
-      timing: { pub: toHex(tk.pub), msg: toHex(tmsg), sig: toHex(nodeSign(tk.priv, tmsg)), runs: 5 },
-    };
+      const hashInputs = [0, 1, 55, 56, 63, 64, 111, 112, 127, 128, 1000].map((n) => toHex(new Uint8Array(randomBytes(n))));
+      const kp = generateKeyPair();
+      const body = { deviceId: "dk-xs", version: 7, note: "déjà 💊" };
+      const env = signEnvelope(body, kp.privateKeyPem, kp.kid);
+      const tk = newKey();
+      const tmsg = new Uint8Array(randomBytes(2048));
+      const input: XsInput = {
+        vectors: vecs.map(({ pub, msg, sig }) => ({ pub, msg, sig })),
+        hashInputs,
+        envelope: { env, kid: kp.kid, pub: Buffer.from(kp.publicKeyB64, "base64").toString("hex") },
+        timing: { pub: toHex(tk.pub), msg: toHex(tmsg), sig: toHex(nodeSign(tk.priv, tmsg)), runs: 5 },
+      };
 
-    const out = JSON.parse(await callEntryInXs({ file: "test/crypto/xs-entry.ts" }, "DKX", "runJson", JSON.stringify(input), 60_000)) as XsOutput;
+      const out = JSON.parse(
+        await callEntryInXs({ file: "test/crypto/xs-entry.ts" }, "DKX", "runJson", JSON.stringify(input), 60_000),
+      ) as XsOutput;
 
-    expect(out.verdicts).toEqual(vecs.map((x) => x.expect));
-    expect(out.sha256).toEqual(hashInputs.map((x) => createHash("sha256").update(Buffer.from(x, "hex")).digest("hex")));
-    expect(out.sha512).toEqual(hashInputs.map((x) => createHash("sha512").update(Buffer.from(x, "hex")).digest("hex")));
-    expect(out.base64RoundTrip).toBe(true);
-    expect(out.utf8).toBe("ça coûte 5 € 💊");
-    expect(out.envelope).toEqual({ ok: true, kid: kp.kid, body, bodyText: Buffer.from(env.payload, "base64").toString("utf8") });
+      expect(out.verdicts).toEqual(vecs.map((x) => x.expect));
+      expect(out.sha256).toEqual(hashInputs.map((x) => createHash("sha256").update(Buffer.from(x, "hex")).digest("hex")));
+      expect(out.sha512).toEqual(hashInputs.map((x) => createHash("sha512").update(Buffer.from(x, "hex")).digest("hex")));
+      expect(out.base64RoundTrip).toBe(true);
+      expect(out.utf8).toBe("ça coûte 5 € 💊");
+      expect(out.envelope).toEqual({ ok: true, kid: kp.kid, body, bodyText: Buffer.from(env.payload, "base64").toString("utf8") });
 
-    expect(out.verifyMs.every((t) => t >= 0)).toBe(true); // every timed verify returned true
-    const avg = out.verifyMs.reduce((a, b) => a + b, 0) / out.verifyMs.length;
-    // eslint-disable-next-line no-console
-    console.log(`XS (xsnap) Ed25519 verify, 2 KB message: ${out.verifyMs.map((t) => t.toFixed(1)).join(", ")} ms (avg ${avg.toFixed(1)} ms)`);
-    expect(avg).toBeLessThan(2000);
-  }, 120_000);
+      expect(out.verifyMs.every((t) => t >= 0)).toBe(true); // every timed verify returned true
+      const avg = out.verifyMs.reduce((a, b) => a + b, 0) / out.verifyMs.length;
+      // eslint-disable-next-line no-console
+      console.log(
+        `XS (xsnap) Ed25519 verify, 2 KB message: ${out.verifyMs.map((t) => t.toFixed(1)).join(", ")} ms (avg ${avg.toFixed(1)} ms)`,
+      );
+      expect(avg).toBeLessThan(2000);
+    },
+    120_000,
+  );
 });

@@ -203,7 +203,11 @@ describe("determinism, snapshot, calibration", () => {
     for (const m of [m1, m2]) m.removePills(1000, 1, 1000);
     const ts = [500, 1012.5, 1500, 1900, 2100, 5000];
     const a = ts.map((t) => m1.raw(t));
-    const b = ts.slice().reverse().map((t) => m2.raw(t)).reverse();
+    const b = ts
+      .slice()
+      .reverse()
+      .map((t) => m2.raw(t))
+      .reverse();
     expect(a).toEqual(b);
     expect(m1.grams(500)).toBe(30);
     expect(m1.grams(5000)).toBe(29);

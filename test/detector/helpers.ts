@@ -8,7 +8,12 @@ export const CAL: Calibration = { offset: 120000, countsPerGram: 2147.5 };
 export const MEDS: Medication[] = [{ name: "A", count: 2, unitMg: 500 }];
 
 /** Drive a detector from a raw source, honouring nextIntervalMs(); returns the events. */
-export function drive(det: ChannelDetector, raw: (t: number) => number, untilMs: number, startMs = 0): { events: LoadEvent[]; samples: number } {
+export function drive(
+  det: ChannelDetector,
+  raw: (t: number) => number,
+  untilMs: number,
+  startMs = 0,
+): { events: LoadEvent[]; samples: number } {
   const events: LoadEvent[] = [];
   let t = startMs;
   let samples = 0;

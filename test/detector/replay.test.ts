@@ -49,7 +49,10 @@ describe("replay CLI", () => {
     const r = run(PROFILE, trace());
     expect(r.err).toMatch(/rows/);
     expect(r.code).toBe(0);
-    const lines = r.out.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = r.out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const rem = lines.filter((l) => l.kind === "removal");
     expect(rem).toHaveLength(1);
     expect(rem[0]).toMatchObject({ channel: 0, compartment: "am", pills: 2 });
@@ -71,8 +74,18 @@ describe("replay CLI", () => {
     ["field count", PROFILE, "t_ms,channel,raw\n0,0\n", /:2:4: expected 3 fields/],
     ["raw out of range", PROFILE, "t_ms,channel,raw\n0,0,9999999\n", /:2:5: raw/],
     ["profile syntax", '{ "sps": 10,\n  "channels": [ }', "t_ms,channel,raw\n", /\.json:2:17: unexpected character/],
-    ["profile schema", PROFILE.replace('"unitMg": 500', '"unitMg": 5'), "t_ms,channel,raw\n", /\.json:\d+:\d+: compartments\[0\]\.meds\[0\]\.unitMg: must be a number in 20\.\.3000/],
-    ["profile unknown channel", PROFILE.replace('"channel": 0,\n      "meds"', '"channel": 3,\n      "meds"'), "t_ms,channel,raw\n", /compartments\[0\]\.channel: channel 3 is not in "channels"/],
+    [
+      "profile schema",
+      PROFILE.replace('"unitMg": 500', '"unitMg": 5'),
+      "t_ms,channel,raw\n",
+      /\.json:\d+:\d+: compartments\[0\]\.meds\[0\]\.unitMg: must be a number in 20\.\.3000/,
+    ],
+    [
+      "profile unknown channel",
+      PROFILE.replace('"channel": 0,\n      "meds"', '"channel": 3,\n      "meds"'),
+      "t_ms,channel,raw\n",
+      /compartments\[0\]\.channel: channel 3 is not in "channels"/,
+    ],
   ];
   for (const [name, p, t, re] of bad) {
     it(`exits 2 naming line and column: ${name}`, () => {

@@ -120,7 +120,9 @@ describe("PushButton", () => {
 
   it("rejects inconsistent timings", () => {
     const r = rig();
-    expect(() => new PushButton({ io: r.Digital, pin: PIN, timers: r.time, clock: r.clock, debounceMs: 50, longMs: 40 })).toThrow(RangeError);
+    expect(() => new PushButton({ io: r.Digital, pin: PIN, timers: r.time, clock: r.clock, debounceMs: 50, longMs: 40 })).toThrow(
+      RangeError,
+    );
     expect(r.board.isClaimed(PIN)).toBe(false);
   });
 });

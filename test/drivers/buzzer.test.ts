@@ -29,7 +29,14 @@ describe("PiezoBuzzer", () => {
     const { time, board, PWM } = rig();
     const bz = new PiezoBuzzer({ io: PWM, pin: PIN, timers: time });
     board.clearLog();
-    bz.play([{ hz: 2000, ms: 100 }, { hz: 0, ms: 50 }, { hz: 2500, ms: 100 }], 100);
+    bz.play(
+      [
+        { hz: 2000, ms: 100 },
+        { hz: 0, ms: 50 },
+        { hz: 2500, ms: 100 },
+      ],
+      100,
+    );
     time.advance(520);
     // volume 100 -> 50 % of 1023 = 512 (rounded)
     expect(tones(board)).toEqual([
@@ -76,7 +83,13 @@ describe("PiezoBuzzer", () => {
   it("stops cleanly: silent pin, no timers left, play() replaces the pattern", () => {
     const { time, board, PWM } = rig();
     const bz = new PiezoBuzzer({ io: PWM, pin: PIN, timers: time });
-    bz.play([{ hz: 3000, ms: 40 }, { hz: 0, ms: 40 }], 80);
+    bz.play(
+      [
+        { hz: 3000, ms: 40 },
+        { hz: 0, ms: 40 },
+      ],
+      80,
+    );
     time.advance(50);
     bz.stop();
     expect(time.pending).toBe(0);
@@ -114,7 +127,13 @@ describe("PiezoBuzzer", () => {
     const PWM = createPWMClass(board);
     const hogs = [new PWM({ pin: 2, hz: 1000 }), new PWM({ pin: 4, hz: 600 }), new PWM({ pin: 5, hz: 700 }), new PWM({ pin: 12, hz: 800 })];
     const bz = new PiezoBuzzer({ io: PWM, pin: PIN, timers: time });
-    bz.play([{ hz: 1000, ms: 10 }, { hz: 3000, ms: 10 }], 100); // 3000 Hz would need a 5th timer
+    bz.play(
+      [
+        { hz: 1000, ms: 10 },
+        { hz: 3000, ms: 10 },
+      ],
+      100,
+    ); // 3000 Hz would need a 5th timer
     time.advance(25);
     expect(bz.faults).toBeGreaterThan(0);
     expect(bz.sample()).toBe(true);

@@ -10,7 +10,10 @@ describe("emulated embedded:io/digital", () => {
     time.advance(10);
     out.write(1);
     expect(board.level(4)).toBe(1);
-    expect(board.entries(4, "level").map((e) => [e.t, e.value])).toEqual([[0, 0], [10, 1]]);
+    expect(board.entries(4, "level").map((e) => [e.t, e.value])).toEqual([
+      [0, 0],
+      [10, 1],
+    ]);
   });
 
   it("honours activeLow and initialValue", () => {
@@ -41,7 +44,14 @@ describe("emulated embedded:io/digital", () => {
   it("reads pull-ups and external drive, and coalesces edges into one onReadable on a later turn", () => {
     const { time, board, Digital } = rig();
     let calls = 0;
-    const inp = new Digital({ pin: 27, mode: Digital.InputPullUp, edge: Digital.Rising | Digital.Falling, onReadable() { calls++; } });
+    const inp = new Digital({
+      pin: 27,
+      mode: Digital.InputPullUp,
+      edge: Digital.Rising | Digital.Falling,
+      onReadable() {
+        calls++;
+      },
+    });
     expect(inp.read()).toBe(1);
     board.drive(27, 0);
     board.drive(27, -1);
@@ -50,7 +60,14 @@ describe("emulated embedded:io/digital", () => {
     time.advance(0);
     expect(calls).toBe(1);
     expect(inp.read()).toBe(0);
-    const falling = new Digital({ pin: 26, mode: Digital.InputPullUp, edge: Digital.Falling, onReadable() { calls++; } });
+    const falling = new Digital({
+      pin: 26,
+      mode: Digital.InputPullUp,
+      edge: Digital.Falling,
+      onReadable() {
+        calls++;
+      },
+    });
     board.drive(26, 0);
     time.advance(1);
     board.drive(26, -1); // rising: ignored

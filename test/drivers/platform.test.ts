@@ -20,7 +20,10 @@ class FakeSocket {
   sent: number[] = [];
   closed = false;
   inbox: number[] = [];
-  constructor(readonly cb: SocketCallbacks, readonly sndbuf = 8) {}
+  constructor(
+    readonly cb: SocketCallbacks,
+    readonly sndbuf = 8,
+  ) {}
   read(n?: number) {
     const out = this.inbox.splice(0, n ?? this.inbox.length);
     return new Uint8Array(out).buffer;
@@ -149,8 +152,25 @@ describe("wifi and sntp bring-up", () => {
         });
       }
     }
-    const sntp = createSntp({ SNTP: FakeSNTP, hosts: ["a", "b"], timers: time, setTime: (s) => sets.push(s), onSynced: () => log.push("synced") });
-    const link = startWifi({ WiFi: FakeWiFi, ssid: "x", timers: time, attemptMs: 1000, minBackoffMs: 100, onUp: () => { log.push("up"); sntp.start(); }, onDown: () => log.push("down") });
+    const sntp = createSntp({
+      SNTP: FakeSNTP,
+      hosts: ["a", "b"],
+      timers: time,
+      setTime: (s) => sets.push(s),
+      onSynced: () => log.push("synced"),
+    });
+    const link = startWifi({
+      WiFi: FakeWiFi,
+      ssid: "x",
+      timers: time,
+      attemptMs: 1000,
+      minBackoffMs: 100,
+      onUp: () => {
+        log.push("up");
+        sntp.start();
+      },
+      onDown: () => log.push("down"),
+    });
     expect(connects).toBe(1);
     time.advance(1000 + 100); // attempt times out, back-off 100 ms, second attempt
     expect(connects).toBe(2);

@@ -46,7 +46,16 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1280, height: 800 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     page = ctx.pages()[0] ?? (await ctx.newPage());
     page.on("pageerror", (e) => pageErrors.push(String(e)));
@@ -72,7 +81,10 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     await expect.poll(() => page.textContent(`${card("dk-sim-1")} [data-role=conn]`)).toBe("online");
     await page.waitForSelector(`${card("dk-sim-2")} [data-role=cloud][data-state=online]`);
     // Keyboard reachable and labelled: every button has an accessible name.
-    const unlabeled = await page.$$eval("button", (bs) => bs.filter((b) => !(b.getAttribute("aria-label") || b.textContent || "").trim()).length);
+    const unlabeled = await page.$$eval(
+      "button",
+      (bs) => bs.filter((b) => !(b.getAttribute("aria-label") || b.textContent || "").trim()).length,
+    );
     expect(unlabeled).toBe(0);
 
     await page.click("#jump-next");
@@ -96,9 +108,15 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     // The ladder would go on at +20 min (alarm) and +30 min (push): two virtual hours later, nothing more for that slot.
     const t0 = fleet.sched.now;
     await fleet.jumpTo(t0 + 2 * 3_600_000);
-    const after = fleet.get("dk-sim-1")!.linesAfter(0).filter((l) => l.t > t0 && l.k === "ev" && (l.d.data as { slot?: string })?.slot === "am@2026-03-10");
+    const after = fleet
+      .get("dk-sim-1")!
+      .linesAfter(0)
+      .filter((l) => l.t > t0 && l.k === "ev" && (l.d.data as { slot?: string })?.slot === "am@2026-03-10");
     expect(after.map((l) => l.d.type)).toEqual([]);
-    const taken = fleet.get("dk-sim-1")!.linesAfter(0).find((l) => l.d.type === "dose.taken");
+    const taken = fleet
+      .get("dk-sim-1")!
+      .linesAfter(0)
+      .find((l) => l.d.type === "dose.taken");
     expect((taken!.d.data as { slot: string }).slot).toBe("am@2026-03-10");
     // Adherence chart, from the relay's API: one day, one dose on time.
     await expect.poll(() => page.getAttribute("#adh-chart", "data-days"), { timeout: 5000 }).toContain('"onTime":1');
@@ -158,11 +176,21 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     await page.waitForSelector('#pc-result li[data-path="version"]');
     expect(await page.textContent("#pc-result")).toContain("CFG_STALE");
     // The audit log lists the three pushes, from the pharmacist library's log.
-    await expect.poll(async () => (await page.$$eval('#audit tbody tr[data-action="config.push"]', (rs) => rs.map((r) => r.textContent ?? ""))).filter((t) => t.includes("pharmacist")).length).toBe(3);
+    await expect
+      .poll(
+        async () =>
+          (await page.$$eval('#audit tbody tr[data-action="config.push"]', (rs) => rs.map((r) => r.textContent ?? ""))).filter((t) =>
+            t.includes("pharmacist"),
+          ).length,
+      )
+      .toBe(3);
     const rows = await page.$$eval('#audit tbody tr[data-action="config.push"]', (rs) => rs.map((r) => r.textContent ?? ""));
     expect(rows.join("\n")).toContain("refused CFG_STALE at version");
     expect(rows.join("\n")).toContain("refused CFG_INVALID at doses[0].at");
-    const audit = readFileSync(stack.auditFile, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { outcome: string; who: { kid: string } });
+    const audit = readFileSync(stack.auditFile, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { outcome: string; who: { kid: string } });
     expect(audit.map((a) => a.outcome)).toEqual(["ack", "refused", "refused"]);
     expect(audit.every((a) => a.who.kid === stack.key!.kid)).toBe(true);
     // The relay stored v2 as the schedule (PUT after the accepted push) and audits it.
@@ -172,7 +200,14 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     // From the relay's FHIR export: the morning slot, completed, with both medications, two tablets.
     const bundle = (await (await fetch(new URL(fhir!, server.url))).json()) as {
       resourceType: string;
-      entry: { resource: { status: string; subject: { reference: string }; medicationCodeableConcept: { text: string }; dosage?: { dose: { value: number } } } }[];
+      entry: {
+        resource: {
+          status: string;
+          subject: { reference: string };
+          medicationCodeableConcept: { text: string };
+          dosage?: { dose: { value: number } };
+        };
+      }[];
     };
     expect(bundle.resourceType).toBe("Bundle");
     expect(bundle.entry.length).toBe(1);

@@ -25,7 +25,11 @@ async function until(cond: () => boolean | Promise<boolean>, ms = 8000, what = "
 }
 
 function loggedEventIds(stack: Stack, id: string): string[] {
-  return stack.fleet.get(id)!.linesAfter(0).filter((l) => l.k === "ev").map((l) => String(l.d.id));
+  return stack.fleet
+    .get(id)!
+    .linesAfter(0)
+    .filter((l) => l.k === "ev")
+    .map((l) => String(l.d.id));
 }
 
 describe("fleet over aedes (npm start stack, no browser)", () => {
@@ -78,7 +82,9 @@ describe("fleet over aedes (npm start stack, no browser)", () => {
         return (e as { packet?: { granted?: number[] } }).packet?.granted?.[0] ?? -1;
       }
     };
-    expect([await qos("dk/dk-sim-1/cmnd/#"), await qos("dk/dk-sim-9/cmnd/#"), await qos("dk/#"), await qos("dk/dk-sim-1/evt")]).toEqual([128, 1, 128, 128]);
+    expect([await qos("dk/dk-sim-1/cmnd/#"), await qos("dk/dk-sim-9/cmnd/#"), await qos("dk/#"), await qos("dk/dk-sim-1/evt")]).toEqual([
+      128, 1, 128, 128,
+    ]);
     expect(c.connected).toBe(true);
     await c.endAsync();
   });
@@ -122,18 +128,26 @@ describe("fleet over aedes (npm start stack, no browser)", () => {
   it("sees a device whose power is cut as offline (last will), and back when it boots", async () => {
     const { fleet, relay } = stack;
     expect(fleet.get("dk-sim-2")!.act({ do: "power-cut", offMs: 10 * 60_000 }).ok).toBe(true);
-    await until(async () => {
-      await relay!.refreshStates();
-      return relay!.states()["dk-sim-2"]?.online === false;
-    }, 5000, "relay sees dk-sim-2 offline");
+    await until(
+      async () => {
+        await relay!.refreshStates();
+        return relay!.states()["dk-sim-2"]?.online === false;
+      },
+      5000,
+      "relay sees dk-sim-2 offline",
+    );
     expect(stack.broker!.connected.has("dk-sim-2")).toBe(false);
     expect(relay!.states()["dk-sim-1"]?.online).toBe(true);
     // Ten virtual minutes later it boots and reconnects: online again.
     await fleet.jumpTo(fleet.sched.now + 11 * 60_000);
-    await until(async () => {
-      await relay!.refreshStates();
-      return relay!.states()["dk-sim-2"]?.online === true;
-    }, 8000, "relay sees dk-sim-2 back");
+    await until(
+      async () => {
+        await relay!.refreshStates();
+        return relay!.states()["dk-sim-2"]?.online === true;
+      },
+      8000,
+      "relay sees dk-sim-2 back",
+    );
     expect(existsSync(path.join(dir, "pharmacist.key.pem"))).toBe(true);
   });
 });

@@ -16,7 +16,16 @@ const START = Date.parse("2026-03-10T06:30:00Z");
 
 function device(sched: SchedulerLike, lines: string[]): SimDevice {
   return new SimDevice({
-    sched, id: "dk-sim-1", channels: 4, leds: 4, sps: 10, seed: 1, loadedDoses: 7, clockErrorMs: 0, config, network: true,
+    sched,
+    id: "dk-sim-1",
+    channels: 4,
+    leds: 4,
+    sps: 10,
+    seed: 1,
+    loadedDoses: 7,
+    clockErrorMs: 0,
+    config,
+    network: true,
     emit: (k, body) => lines.push(`${isoUtc(sched.now)} ${k} ${body}`),
   });
 }
@@ -32,7 +41,10 @@ describe("WarpScheduler", () => {
     ws.onError = (e) => {
       if (!db.handle(e)) throw e;
     };
-    for (const [s, d] of [[ks, da], [ws, db]] as const) {
+    for (const [s, d] of [
+      [ks, da],
+      [ws, db],
+    ] as const) {
       d.guard(() => d.boot("power_on"));
       s.at(Date.parse("2026-03-10T07:03:00Z"), () => d.remove("morning", { doses: 1 }));
       s.at(Date.parse("2026-03-10T12:00:00Z"), () => d.powerCut(600_000));

@@ -3,7 +3,14 @@
  * Every Digital read/write costs `costUs` of virtual time (models XS on an ESP32).
  */
 import type { Timers } from "../../firmware/core/ports";
-import { Hx711Chip, SimWire, createSimDigital, type Hx711ChipOptions, type SimDigitalOptions, type SimPin } from "../../host-sim/kernel/hx711-chip";
+import {
+  Hx711Chip,
+  SimWire,
+  createSimDigital,
+  type Hx711ChipOptions,
+  type SimDigitalOptions,
+  type SimPin,
+} from "../../host-sim/kernel/hx711-chip";
 
 interface Timer {
   id: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Hx711Chip, SimWire, createSimDigital, hx711Counts, type Bit } from "../../host-sim/kernel/hx711-chip";
+import { type Hx711Chip, SimWire, createSimDigital, hx711Counts, type Bit } from "../../host-sim/kernel/hx711-chip";
 import { Bench } from "./bench";
 
 /** A cold chip (power-on now) on wire "sck", DOUT "d". */
@@ -36,7 +36,10 @@ function readTrain(b: Bench, sck: SimWire, chip: Hx711Chip, pulses = 25, highUs 
 
 describe("HX711 chip emulator (datasheet behaviour)", () => {
   it("converts at 10 / 80 SPS after 4 periods of power-on settling", () => {
-    for (const [rate, period] of [[10, 100_000], [80, 12_500]] as const) {
+    for (const [rate, period] of [
+      [10, 100_000],
+      [80, 12_500],
+    ] as const) {
       const { b, chip, falls } = cold(rate, () => 5);
       b.run(1000);
       // first result at 4 periods, then one per period (unread results keep DOUT low: one edge)
@@ -63,9 +66,17 @@ describe("HX711 chip emulator (datasheet behaviour)", () => {
   });
 
   it("25 / 26 / 27 pulses select A128 / B32 / A64 for the next conversion, with 4 periods of settling", () => {
-    const { b, sck, chip, falls } = cold(10, () => 400_000, () => -80_000);
+    const { b, sck, chip, falls } = cold(
+      10,
+      () => 400_000,
+      () => -80_000,
+    );
     b.run(400);
-    for (const [pulses, input, value] of [[27, "A64", 200_000], [26, "B32", -20_000], [25, "A128", 400_000]] as const) {
+    for (const [pulses, input, value] of [
+      [27, "A64", 200_000],
+      [26, "B32", -20_000],
+      [25, "A128", 400_000],
+    ] as const) {
       b.run(100);
       expect(chip.ready).toBe(true);
       readTrain(b, sck, chip, pulses);

@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { HX711, SharedClock, type DigitalClass } from "../../firmware/drivers/hx711";
-import {
-  HX711_T1_MIN_US,
-  HX711_T3_MAX_US,
-  HX711_T3_MIN_US,
-  HX711_T4_MIN_US,
-  type Hx711TraceEntry,
-} from "../../host-sim/kernel/hx711-chip";
+import { HX711_T1_MIN_US, HX711_T3_MAX_US, HX711_T3_MIN_US, HX711_T4_MIN_US, type Hx711TraceEntry } from "../../host-sim/kernel/hx711-chip";
 import { Bench } from "./bench";
 
 interface Timing {
@@ -69,7 +63,11 @@ function run(costUs: number, chips: number, gain: 128 | 64 | 32 = 128) {
 
 describe("driver bit train vs. HX711 datasheet timing", () => {
   it("meets T1 >= 0.1 us, T3 in [0.2, 50] us, T4 >= 0.2 us at 3 us per GPIO call (XS-like)", () => {
-    for (const [chips, gain, pulses] of [[1, 128, 25], [1, 64, 27], [3, 32, 26]] as const) {
+    for (const [chips, gain, pulses] of [
+      [1, 128, 25],
+      [1, 64, 27],
+      [3, 32, 26],
+    ] as const) {
       const { cs, hs, timing } = run(3, chips, gain);
       expect(timing.trains).toBeGreaterThan(60);
       expect(timing.t1Min).toBeGreaterThanOrEqual(HX711_T1_MIN_US);

@@ -46,7 +46,9 @@ export function runScenario(): Record<string, unknown> {
   {
     const b = new Bench();
     b.wire("sck");
-    const chips = [0, 1, 2].map((i) => b.chip("d" + i, "sck", { rate: 10, startUs: -2_000_000 - i * 7_777, signal: () => (i - 1) * 123_457 }));
+    const chips = [0, 1, 2].map((i) =>
+      b.chip("d" + i, "sck", { rate: 10, startUs: -2_000_000 - i * 7_777, signal: () => (i - 1) * 123_457 }),
+    );
     const clock = new SharedClock({ pin: "sck", timers: b.timers, io: b.Digital as unknown as DigitalClass });
     const hs = chips.map((_c, i) => new HX711({ dout: "d" + i, clock, rate: 10, ready: i === 1 ? "poll" : "edge" }));
     b.run(3000);

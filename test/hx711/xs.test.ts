@@ -7,7 +7,8 @@ import { runScenario } from "./xs-scenario";
 const haveXs = xsnapAvailable("test/hx711/xs.test.ts");
 
 const SOURCES = ["firmware/drivers/hx711.ts", "firmware/platform/loadcells.ts", "host-sim/kernel/hx711-chip.ts"];
-const FORBIDDEN = /\b(console|setTimeout|setInterval|queueMicrotask|structuredClone|Buffer|process|fetch|TextEncoder|TextDecoder|Intl|Date\.now|Math\.random|require)\b|from\s+["']node:/;
+const FORBIDDEN =
+  /\b(console|setTimeout|setInterval|queueMicrotask|structuredClone|Buffer|process|fetch|TextEncoder|TextDecoder|Intl|Date\.now|Math\.random|require)\b|from\s+["']node:/;
 
 describe("XS cleanliness", () => {
   it("driver, port and emulator use no forbidden API", () => {
@@ -31,9 +32,13 @@ describe("XS cleanliness", () => {
     expect(node.sharedViolations).toEqual([0, 0, 0]);
   });
 
-  it.skipIf(!haveXs)("the same scenario gives the same result in Node and in the XS engine", async () => {
-    const xs = await callEntryInXs({ file: "test/hx711/xs-scenario.ts" }, "HXS", "runScenarioJson", "", 60_000);
-    expect(xs).toBe(JSON.stringify(node));
-    expect(JSON.parse(xs)).toEqual(JSON.parse(JSON.stringify(node)));
-  }, 120_000);
+  it.skipIf(!haveXs)(
+    "the same scenario gives the same result in Node and in the XS engine",
+    async () => {
+      const xs = await callEntryInXs({ file: "test/hx711/xs-scenario.ts" }, "HXS", "runScenarioJson", "", 60_000);
+      expect(xs).toBe(JSON.stringify(node));
+      expect(JSON.parse(xs)).toEqual(JSON.parse(JSON.stringify(node)));
+    },
+    120_000,
+  );
 });

@@ -20,7 +20,9 @@ import { lcg as seeded } from "../support/prng";
 export const T0 = Date.UTC(2026, 2, 10, 6, 30);
 
 export function homeConfig(device: string, version = 1): Record<string, unknown> {
-  const cfg = JSON.parse(fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), "../scenarios/configs/home.json"), "utf8")) as Record<string, unknown>;
+  const cfg = JSON.parse(
+    fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), "../scenarios/configs/home.json"), "utf8"),
+  ) as Record<string, unknown>;
   cfg.device = device;
   cfg.version = version;
   return cfg;
@@ -32,8 +34,17 @@ export function trusted(k: GeneratedKeyPair): TrustedKey {
 
 export interface Signer {
   key: GeneratedKeyPair;
-  config(cfg: Record<string, unknown>, o?: { device?: string; version?: number; issuedAt?: number; expires?: number; now?: number }): string;
-  cmd(device: string, name: string, id: string, args?: Record<string, unknown>, o?: { issuedAt?: number; expires?: number; now?: number }): string;
+  config(
+    cfg: Record<string, unknown>,
+    o?: { device?: string; version?: number; issuedAt?: number; expires?: number; now?: number },
+  ): string;
+  cmd(
+    device: string,
+    name: string,
+    id: string,
+    args?: Record<string, unknown>,
+    o?: { issuedAt?: number; expires?: number; now?: number },
+  ): string;
 }
 
 export function signer(key: GeneratedKeyPair = generateKeyPair()): Signer {
@@ -106,7 +117,12 @@ export function makeDevice(o: DeviceOptions): TestDevice {
     kv,
     network: o.network,
   };
-  const identity: DeviceIdentity = { deviceId: o.id, firmware: "0.1.0-test", resetReason: o.resetReason ?? "power_on", hw: { channels: 3, leds: 3 } };
+  const identity: DeviceIdentity = {
+    deviceId: o.id,
+    firmware: "0.1.0-test",
+    resetReason: o.resetReason ?? "power_on",
+    hw: { channels: 3, leds: 3 },
+  };
   const dev = { erasedCalls: 0 } as TestDevice;
   const link = createLink({
     ports,
@@ -246,7 +262,8 @@ export class FakeBroker implements Network {
           granted.push(1);
         }
         this.send({ type: "suback", packetId: p.packetId, granted });
-        for (const s of p.subscriptions) for (const [t, text] of this.retained) if (topicMatches(s.topic, t)) this.deliver(t, text, { retain: true });
+        for (const s of p.subscriptions)
+          for (const [t, text] of this.retained) if (topicMatches(s.topic, t)) this.deliver(t, text, { retain: true });
         break;
       }
       case "publish": {

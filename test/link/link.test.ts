@@ -10,7 +10,9 @@ import { KvEmulator } from "../../host-sim/kernel/kv-emulator";
 const ID = "dk-link-1";
 const BROKER = { host: "broker", port: 1883, tls: false, username: ID, password: "pw" };
 
-function setup(o: { timeSet?: boolean; config?: Record<string, unknown> | null; kv?: KvEmulator; world?: World; broker?: FakeBroker } = {}) {
+function setup(
+  o: { timeSet?: boolean; config?: Record<string, unknown> | null; kv?: KvEmulator; world?: World; broker?: FakeBroker } = {},
+) {
   const world = o.world ?? new World();
   if (o.timeSet === false) world.timeSet = false;
   const broker = o.broker ?? new FakeBroker(world);
@@ -99,7 +101,10 @@ describe("link: at-least-once delivery", () => {
     for (let i = 0; i < 5; i++) dev.dispenser.log("button", "info", { kind: "short", i });
     world.run(200);
     expect(dev.dispenser.status().outbox).toBe(5);
-    const firstIds = broker.json("/evt").filter((e) => e.type === "button").map((e) => e.id);
+    const firstIds = broker
+      .json("/evt")
+      .filter((e) => e.type === "button")
+      .map((e) => e.id);
     expect(firstIds.length).toBe(5);
     broker.drop();
     broker.holdAcks = false;
@@ -144,7 +149,16 @@ describe("link: at-least-once delivery", () => {
     a.dev.dispenser.stop();
     broker.holdAcks = false;
     kv.reboot();
-    const b = makeDevice({ id: ID, network: broker, clock: world.clock, timers: world.timers(2), trustedKeys: [trusted(a.s.key)], broker: BROKER, config: null, kv });
+    const b = makeDevice({
+      id: ID,
+      network: broker,
+      clock: world.clock,
+      timers: world.timers(2),
+      trustedKeys: [trusted(a.s.key)],
+      broker: BROKER,
+      config: null,
+      kv,
+    });
     world.run(2000);
     const again = broker.json("/evt").filter((e) => e.id === id);
     expect(again.length).toBe(2);
@@ -210,11 +224,17 @@ describe("link: signed configs", () => {
   });
 
   it("expired → CFG_EXPIRED", () => {
-    refused(({ s, world }) => s.config(homeConfig(ID, 2), { issuedAt: world.now - 7200_000, expires: world.now - 1 }), "CFG_EXPIRED", ["expires"]);
+    refused(({ s, world }) => s.config(homeConfig(ID, 2), { issuedAt: world.now - 7200_000, expires: world.now - 1 }), "CFG_EXPIRED", [
+      "expires",
+    ]);
   });
 
   it("issued more than 5 minutes in the future → CFG_NOT_YET", () => {
-    refused(({ s, world }) => s.config(homeConfig(ID, 2), { issuedAt: world.now + 6 * 60_000, expires: world.now + 86_400_000 }), "CFG_NOT_YET", ["issuedAt"]);
+    refused(
+      ({ s, world }) => s.config(homeConfig(ID, 2), { issuedAt: world.now + 6 * 60_000, expires: world.now + 86_400_000 }),
+      "CFG_NOT_YET",
+      ["issuedAt"],
+    );
   });
 
   it("body version differs from the config's → CFG_VERSION_MISMATCH", () => {
@@ -234,12 +254,16 @@ describe("link: signed configs", () => {
   });
 
   it("invalid fields → CFG_INVALID with the field paths, previous config keeps running", () => {
-    refused(({ s, world }) => {
-      const cfg = homeConfig(ID, 2);
-      (cfg.compartments as Record<string, unknown>[])[0].channel = 7;
-      (cfg.doses as Record<string, unknown>[])[1].at = "25:00";
-      return s.config(cfg, { now: world.now });
-    }, "CFG_INVALID", ["compartments[0].channel", "doses[1].at"]);
+    refused(
+      ({ s, world }) => {
+        const cfg = homeConfig(ID, 2);
+        (cfg.compartments as Record<string, unknown>[])[0].channel = 7;
+        (cfg.doses as Record<string, unknown>[])[1].at = "25:00";
+        return s.config(cfg, { now: world.now });
+      },
+      "CFG_INVALID",
+      ["compartments[0].channel", "doses[1].at"],
+    );
   });
 
   it("the retained config already running is confirmed (current: true), not refused, after a session loss", () => {
@@ -342,7 +366,17 @@ describe("link: signed commands", () => {
       ["cmd:tare:r1", "CMD_REPLAY"],
     ]);
     const results = evOf(dev, "cmd").map((e) => e.data.result);
-    expect(results).toEqual(["SIG_MALFORMED", "SIG_BAD", "CMD_EXPIRED", "CMD_WRONG_DEVICE", "PROTO_FIELD", "OK", "CMD_LIFETIME", "CMD_UNKNOWN", "CMD_REPLAY"]);
+    expect(results).toEqual([
+      "SIG_MALFORMED",
+      "SIG_BAD",
+      "CMD_EXPIRED",
+      "CMD_WRONG_DEVICE",
+      "PROTO_FIELD",
+      "OK",
+      "CMD_LIFETIME",
+      "CMD_UNKNOWN",
+      "CMD_REPLAY",
+    ]);
     expect(evOf(dev, "tare").length).toBe(1);
   });
 
@@ -357,12 +391,22 @@ describe("link: signed commands", () => {
     a.dev.link.stop();
     a.dev.dispenser.stop();
     kv.reboot();
-    const b = makeDevice({ id: ID, network: broker, clock: world.clock, timers: world.timers(2), trustedKeys: [trusted(a.s.key)], broker: BROKER, config: null, kv });
+    const b = makeDevice({
+      id: ID,
+      network: broker,
+      clock: world.clock,
+      timers: world.timers(2),
+      trustedKeys: [trusted(a.s.key)],
+      broker: BROKER,
+      config: null,
+      kv,
+    });
     world.run(2000);
     broker.deliver(`dk/${ID}/cmnd/identify`, first);
     world.run(500);
     expect(lastStat(broker)).toMatchObject({ ref: "cmd:identify:keep", ok: false, code: "CMD_REPLAY" });
-    for (let i = 0; i < REPLAY_RING_SIZE; i++) broker.deliver(`dk/${ID}/cmnd/identify`, a.s.cmd(ID, "identify", "n" + i, { seconds: 1 }, { now: world.now }));
+    for (let i = 0; i < REPLAY_RING_SIZE; i++)
+      broker.deliver(`dk/${ID}/cmnd/identify`, a.s.cmd(ID, "identify", "n" + i, { seconds: 1 }, { now: world.now }));
     world.run(1000);
     broker.deliver(`dk/${ID}/cmnd/identify`, first);
     world.run(500);
@@ -406,7 +450,9 @@ describe("link: malformed input keeps the session alive", () => {
       ["PROTO_FIELD", "status"],
       ["PROTO_TOPIC", null],
     ]);
-    expect(evOf(dev, "relay.receipt").map((e) => e.data)).toEqual([{ key: "dk-link-1/am@2026-03-10/3.0", status: "delivered", ch: "push" }]);
+    expect(evOf(dev, "relay.receipt").map((e) => e.data)).toEqual([
+      { key: "dk-link-1/am@2026-03-10/3.0", status: "delivered", ch: "push" },
+    ]);
     expect(dev.link.state).toBe("connected");
     expect(broker.connects.length).toBe(1);
   });
@@ -437,7 +483,14 @@ describe("link: malformed input keeps the session alive", () => {
 describe("link: envelope with unexpected wrapping", () => {
   it("an envelope signed for the device but carrying a command body on cmnd/config is refused", () => {
     const { world, broker, s, dev } = setup();
-    const body = { type: "cmd", name: "tare", device: ID, id: "z", issuedAt: new Date(world.now).toISOString(), expires: new Date(world.now + 60_000).toISOString() };
+    const body = {
+      type: "cmd",
+      name: "tare",
+      device: ID,
+      id: "z",
+      issuedAt: new Date(world.now).toISOString(),
+      expires: new Date(world.now + 60_000).toISOString(),
+    };
     broker.publishRetained(`dk/${ID}/cmnd/config`, JSON.stringify(signEnvelope(body, s.key.privateKeyPem, s.key.kid)));
     world.run(500);
     expect(lastStat(broker)).toMatchObject({ ok: false, code: "PROTO_FIELD" });

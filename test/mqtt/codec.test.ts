@@ -88,10 +88,7 @@ function randPacket(r: Rnd, bigPayload = 300): MqttPacket {
         clientId,
         cleanSession: clientId === "" || r() < 0.5,
         keepAlive: pick(r, [0, 1, 60, 65535, int(r, 0, 65535)]),
-        will:
-          r() < 0.5
-            ? { topic: randTopic(r), payload: randBytes(r, 40), qos: int(r, 0, 2) as QoS, retain: r() < 0.5 }
-            : null,
+        will: r() < 0.5 ? { topic: randTopic(r), payload: randBytes(r, 40), qos: int(r, 0, 2) as QoS, retain: r() < 0.5 } : null,
         username: hasUser ? randString(r, 0, 20) : null,
         password: hasUser && r() < 0.7 ? randBytes(r, 30) : null,
       };
@@ -188,7 +185,11 @@ function toMp(p: MqttPacket): mp.Packet {
     case "unsuback":
       return { cmd: p.type, messageId: p.packetId } as mp.Packet;
     case "subscribe":
-      return { cmd: "subscribe", messageId: p.packetId, subscriptions: p.subscriptions.map((s) => ({ topic: s.topic, qos: s.qos })) } as mp.Packet;
+      return {
+        cmd: "subscribe",
+        messageId: p.packetId,
+        subscriptions: p.subscriptions.map((s) => ({ topic: s.topic, qos: s.qos })),
+      } as mp.Packet;
     case "suback":
       return { cmd: "suback", messageId: p.packetId, granted: p.granted } as mp.Packet;
     case "unsubscribe":
@@ -214,7 +215,15 @@ function fromMp(m: any): MqttPacket {
     case "connack":
       return { type: "connack", sessionPresent: m.sessionPresent, returnCode: m.returnCode };
     case "publish":
-      return { type: "publish", topic: m.topic, payload: u8(m.payload), qos: m.qos, retain: m.retain, dup: m.dup, packetId: m.qos > 0 ? m.messageId : 0 };
+      return {
+        type: "publish",
+        topic: m.topic,
+        payload: u8(m.payload),
+        qos: m.qos,
+        retain: m.retain,
+        dup: m.dup,
+        packetId: m.qos > 0 ? m.messageId : 0,
+      };
     case "puback":
     case "pubrec":
     case "pubrel":
@@ -222,7 +231,11 @@ function fromMp(m: any): MqttPacket {
     case "unsuback":
       return { type: m.cmd, packetId: m.messageId };
     case "subscribe":
-      return { type: "subscribe", packetId: m.messageId, subscriptions: m.subscriptions.map((s: { topic: string; qos: QoS }) => ({ topic: s.topic, qos: s.qos })) };
+      return {
+        type: "subscribe",
+        packetId: m.messageId,
+        subscriptions: m.subscriptions.map((s: { topic: string; qos: QoS }) => ({ topic: s.topic, qos: s.qos })),
+      };
     case "suback":
       return { type: "suback", packetId: m.messageId, granted: m.granted };
     case "unsubscribe":
@@ -335,8 +348,23 @@ describe("encoders vs mqtt-packet parser", () => {
   it("client encoders produce packets mqtt-packet parses identically", () => {
     const cases: [Uint8Array, MqttPacket][] = [
       [
-        encodeConnect({ clientId: "dk-01", cleanSession: false, keepAlive: 60, will: { topic: "dk/01/status", payload: "offline", qos: 1, retain: true }, username: "u", password: "p\u00e9" }),
-        { type: "connect", clientId: "dk-01", cleanSession: false, keepAlive: 60, will: { topic: "dk/01/status", payload: utf8Encode("offline"), qos: 1, retain: true }, username: "u", password: utf8Encode("p\u00e9") },
+        encodeConnect({
+          clientId: "dk-01",
+          cleanSession: false,
+          keepAlive: 60,
+          will: { topic: "dk/01/status", payload: "offline", qos: 1, retain: true },
+          username: "u",
+          password: "p\u00e9",
+        }),
+        {
+          type: "connect",
+          clientId: "dk-01",
+          cleanSession: false,
+          keepAlive: 60,
+          will: { topic: "dk/01/status", payload: utf8Encode("offline"), qos: 1, retain: true },
+          username: "u",
+          password: utf8Encode("p\u00e9"),
+        },
       ],
       [
         encodeConnect({ clientId: "", cleanSession: true, keepAlive: 0 }),
@@ -346,9 +374,25 @@ describe("encoders vs mqtt-packet parser", () => {
         encodePublish({ topic: "dk/é/x", payload: "hi", qos: 1, retain: true, dup: true, packetId: 65535 }),
         { type: "publish", topic: "dk/é/x", payload: utf8Encode("hi"), qos: 1, retain: true, dup: true, packetId: 65535 },
       ],
-      [encodePublish({ topic: "t", payload: new Uint8Array(0), qos: 0 }), { type: "publish", topic: "t", payload: new Uint8Array(0), qos: 0, retain: false, dup: false, packetId: 0 }],
+      [
+        encodePublish({ topic: "t", payload: new Uint8Array(0), qos: 0 }),
+        { type: "publish", topic: "t", payload: new Uint8Array(0), qos: 0, retain: false, dup: false, packetId: 0 },
+      ],
       [encodePuback(7), { type: "puback", packetId: 7 }],
-      [encodeSubscribe(9, [{ topic: "a/+/c", qos: 1 }, { topic: "#", qos: 0 }]), { type: "subscribe", packetId: 9, subscriptions: [{ topic: "a/+/c", qos: 1 }, { topic: "#", qos: 0 }] }],
+      [
+        encodeSubscribe(9, [
+          { topic: "a/+/c", qos: 1 },
+          { topic: "#", qos: 0 },
+        ]),
+        {
+          type: "subscribe",
+          packetId: 9,
+          subscriptions: [
+            { topic: "a/+/c", qos: 1 },
+            { topic: "#", qos: 0 },
+          ],
+        },
+      ],
       [encodeUnsubscribe(10, ["a/+/c", "x/#"]), { type: "unsubscribe", packetId: 10, topics: ["a/+/c", "x/#"] }],
       [encodePingreq(), { type: "pingreq" }],
       [encodeDisconnect(), { type: "disconnect" }],
@@ -541,7 +585,15 @@ function mutate(r: Rnd, src: Uint8Array): Uint8Array {
     }
     case 4: {
       // huge / overlong length fields
-      const hdr = [b[0] ?? 0x30, ...pick(r, [[0xff, 0xff, 0xff, 0x7f], [0xff, 0xff, 0xff, 0xff, 0x7f], [0x80, 0x80, 0x80, 0x00], [0x80, 0x01]])];
+      const hdr = [
+        b[0] ?? 0x30,
+        ...pick(r, [
+          [0xff, 0xff, 0xff, 0x7f],
+          [0xff, 0xff, 0xff, 0xff, 0x7f],
+          [0x80, 0x80, 0x80, 0x00],
+          [0x80, 0x01],
+        ]),
+      ];
       return concat([new Uint8Array(hdr), b.subarray(2)]);
     }
     case 5: {
@@ -613,7 +665,17 @@ describe("fuzz", () => {
     expect(errors).toBeGreaterThan(FUZZ_N / 10);
     expect(accepted).toBeGreaterThan(FUZZ_N / 20);
     // every code appears at least once in a run this large
-    for (const c of ["MQTT_OVERSIZE", "MQTT_BAD_TYPE", "MQTT_BAD_FLAGS", "MQTT_BAD_LENGTH", "MQTT_BAD_UTF8", "MQTT_MALFORMED", "MQTT_BAD_TOPIC", "MQTT_BAD_PACKET_ID", "MQTT_BAD_PROTOCOL"]) {
+    for (const c of [
+      "MQTT_OVERSIZE",
+      "MQTT_BAD_TYPE",
+      "MQTT_BAD_FLAGS",
+      "MQTT_BAD_LENGTH",
+      "MQTT_BAD_UTF8",
+      "MQTT_MALFORMED",
+      "MQTT_BAD_TOPIC",
+      "MQTT_BAD_PACKET_ID",
+      "MQTT_BAD_PROTOCOL",
+    ]) {
       expect(codes.get(c) ?? 0, c).toBeGreaterThan(0);
     }
     // summary for the report / long runs

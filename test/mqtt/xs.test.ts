@@ -167,10 +167,14 @@ describe("MQTT in XS", () => {
     expect(nodeOut).toContain("state waiting inflight 2,4");
   });
 
-  it.skipIf(!haveXs)("XS output is byte-identical to Node", async () => {
-    const results = await callInXs(code, [{ name: "mqtt", fn: "MQTTXS.run", arg: "" }], 120_000);
-    expect(results.length).toBe(1);
-    expect(results[0].error).toBeUndefined();
-    expect(results[0].output).toBe(nodeOut);
-  }, 180_000);
+  it.skipIf(!haveXs)(
+    "XS output is byte-identical to Node",
+    async () => {
+      const results = await callInXs(code, [{ name: "mqtt", fn: "MQTTXS.run", arg: "" }], 120_000);
+      expect(results.length).toBe(1);
+      expect(results[0].error).toBeUndefined();
+      expect(results[0].output).toBe(nodeOut);
+    },
+    180_000,
+  );
 });

@@ -84,7 +84,13 @@ describe("dosekeeper CLI x aedes x live device", () => {
     expect(r.out).toMatch(/applied on dk-pharm-1: version 2 hash [0-9a-f]+/);
     expect(dev.dispenser.status().config!.version).toBe(2);
     const last = readAudit(audit).at(-1)!;
-    expect(last).toMatchObject({ action: "config.push", device: ID, version: 2, outcome: "ack", who: { kid, user: os.userInfo().username } });
+    expect(last).toMatchObject({
+      action: "config.push",
+      device: ID,
+      version: 2,
+      outcome: "ack",
+      who: { kid, user: os.userInfo().username },
+    });
     expect(last.hash).toBe(dev.dispenser.status().config!.hash);
     expect(typeof last.time).toBe("string");
   });
@@ -92,17 +98,27 @@ describe("dosekeeper CLI x aedes x live device", () => {
   it("config push refused by the device (hardware it does not have) → exit 3 with the field paths", async () => {
     const cfg = homeConfig(ID, 3);
     (cfg.compartments as Record<string, unknown>[])[1].channel = 7; // fine for the generous local check, not for 3 channels
-    const r = await run(["config", "push", "--device", ID, "--file", writeConfig("v3.json", cfg), "--key", keyFile, "--timeout", "10s"], env);
+    const r = await run(
+      ["config", "push", "--device", ID, "--file", writeConfig("v3.json", cfg), "--key", keyFile, "--timeout", "10s"],
+      env,
+    );
     expect(r.code).toBe(3);
     expect(r.err).toContain("CFG_INVALID");
     expect(r.err).toContain("compartments[1].channel");
     expect(r.err).toContain("running version 2");
     expect(dev.dispenser.status().config!.version).toBe(2);
-    expect(readAudit(audit).at(-1)).toMatchObject({ outcome: "refused", code: "CFG_INVALID", errors: [{ code: "CFG_HW", path: "compartments[1].channel" }] });
+    expect(readAudit(audit).at(-1)).toMatchObject({
+      outcome: "refused",
+      code: "CFG_INVALID",
+      errors: [{ code: "CFG_HW", path: "compartments[1].channel" }],
+    });
   });
 
   it("config push of a stale version → exit 3 CFG_STALE", async () => {
-    const r = await run(["config", "push", "--device", ID, "--file", writeConfig("v1.json", homeConfig(ID, 1)), "--key", keyFile, "--timeout", "10s"], env);
+    const r = await run(
+      ["config", "push", "--device", ID, "--file", writeConfig("v1.json", homeConfig(ID, 1)), "--key", keyFile, "--timeout", "10s"],
+      env,
+    );
     expect(r.code).toBe(3);
     expect(r.err).toContain("CFG_STALE");
   });
@@ -116,27 +132,64 @@ describe("dosekeeper CLI x aedes x live device", () => {
     expect(a.err).toContain("doses[0].at");
     const b = await run(["config", "push", "--device", ID, "--file", writeConfig("notjson.json", "{"), "--key", keyFile], env);
     expect(b.code).toBe(2);
-    const c = await run(["config", "push", "--device", "dk-other", "--file", writeConfig("v4.json", homeConfig(ID, 4)), "--key", keyFile], env);
+    const c = await run(
+      ["config", "push", "--device", "dk-other", "--file", writeConfig("v4.json", homeConfig(ID, 4)), "--key", keyFile],
+      env,
+    );
     expect(c.code).toBe(2);
     expect(c.err).toContain("CFG_WRONG_DEVICE");
     const d = await run(["config", "push", "--device", ID, "--key", keyFile], env);
     expect(d.code).toBe(2);
     expect(d.err).toContain("--file is required");
     expect(dev.dispenser.status().config!.version).toBe(2);
-    expect(readAudit(audit).slice(before).map((x) => x.outcome)).toEqual(["invalid", "invalid"]);
+    expect(
+      readAudit(audit)
+        .slice(before)
+        .map((x) => x.outcome),
+    ).toEqual(["invalid", "invalid"]);
   });
 
   it("no device answering → exit 4 after --timeout", async () => {
     const other = "dk-ghost";
     const t0 = Date.now();
-    const r = await run(["config", "push", "--device", other, "--file", writeConfig("ghost.json", homeConfig(other, 1)), "--key", keyFile, "--timeout", "700ms"], env);
+    const r = await run(
+      [
+        "config",
+        "push",
+        "--device",
+        other,
+        "--file",
+        writeConfig("ghost.json", homeConfig(other, 1)),
+        "--key",
+        keyFile,
+        "--timeout",
+        "700ms",
+      ],
+      env,
+    );
     expect(r.code).toBe(4);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(650);
     expect(readAudit(audit).at(-1)).toMatchObject({ device: other, outcome: "timeout" });
   });
 
   it("broker unreachable → exit 1", async () => {
-    const r = await run(["config", "push", "--device", ID, "--file", writeConfig("v5.json", homeConfig(ID, 5)), "--key", keyFile, "--broker", "mqtt://127.0.0.1:1", "--timeout", "2s"], env);
+    const r = await run(
+      [
+        "config",
+        "push",
+        "--device",
+        ID,
+        "--file",
+        writeConfig("v5.json", homeConfig(ID, 5)),
+        "--key",
+        keyFile,
+        "--broker",
+        "mqtt://127.0.0.1:1",
+        "--timeout",
+        "2s",
+      ],
+      env,
+    );
     expect(r.code).toBe(1);
     expect(r.err).toContain("broker");
   });
@@ -176,13 +229,23 @@ describe("dosekeeper CLI x aedes x live device", () => {
     dev.dispenser.log("button", "info", { kind: "long" });
     const r = await p;
     expect(r.code).toBe(0);
-    const lines = r.out.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = r.out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines.some((e) => e.type === "button" && e.data.kind === "long")).toBe(true);
     expect(new Set(lines.map((e) => e.id)).size).toBe(lines.length);
   });
 
   it("--help on every command exits 0", async () => {
-    for (const argv of [["--help"], ["keygen", "--help"], ["config", "push", "--help"], ["status", "--help"], ["history", "--help"], ["command", "--help"]]) {
+    for (const argv of [
+      ["--help"],
+      ["keygen", "--help"],
+      ["config", "push", "--help"],
+      ["status", "--help"],
+      ["history", "--help"],
+      ["command", "--help"],
+    ]) {
       const r = await run(argv);
       expect(r.code).toBe(0);
       expect(r.out).toContain("Usage: dosekeeper");

@@ -19,8 +19,16 @@ let db: RelayDb | undefined;
 let devs: Awaited<ReturnType<typeof device>>[] = [];
 let now = 0;
 
-beforeAll(async () => { broker = await startAedes(); srv = await startMockHttp(); tmp = tempDir(); });
-afterAll(async () => { await srv.close(); await broker.close(); tmp.cleanup(); });
+beforeAll(async () => {
+  broker = await startAedes();
+  srv = await startMockHttp();
+  tmp = tempDir();
+});
+afterAll(async () => {
+  await srv.close();
+  await broker.close();
+  tmp.cleanup();
+});
 afterEach(async () => {
   await relay?.abort();
   for (const d of devs) await d.c.endAsync();
@@ -34,14 +42,27 @@ async function setup(): Promise<{ r: RelayHandle; d: RelayDb; dev: Awaited<Retur
   db = await openSqliteDb(join(tmp.dir, `dm${++n}.sqlite`));
   await db.putConfig({ device: "dk-0001", version: 7, json: CONFIG, updatedAt: 0, actor: "test" });
   relay = await startRelay({
-    brokerUrl: broker.url, db, providers: providersFor(srv.url), contacts: contactsFor(srv.url), clock: () => now,
-    deadman: { silentMs: 10 * MIN, offlineMs: 2 * MIN, checkMs: 3_600_000 }, pollMs: 3_600_000, log: () => undefined,
+    brokerUrl: broker.url,
+    db,
+    providers: providersFor(srv.url),
+    contacts: contactsFor(srv.url),
+    clock: () => now,
+    deadman: { silentMs: 10 * MIN, offlineMs: 2 * MIN, checkMs: 3_600_000 },
+    pollMs: 3_600_000,
+    log: () => undefined,
   });
   const dev = await device(broker.url, "dk-0001");
   devs.push(dev);
   return { r: relay, d: db, dev };
 }
-const targets = (): string[] => srv.requests.map((q) => q.url.startsWith("/push/") ? q.url : `${q.url.endsWith("Calls.json") ? "call" : "sms"}:${new URLSearchParams(q.body.toString()).get("To")}`).sort();
+const targets = (): string[] =>
+  srv.requests
+    .map((q) =>
+      q.url.startsWith("/push/")
+        ? q.url
+        : `${q.url.endsWith("Calls.json") ? "call" : "sms"}:${new URLSearchParams(q.body.toString()).get("To")}`,
+    )
+    .sort();
 
 describe("dead-man alerts", () => {
   it("device silent at dose time: one alert per slot to the ladder's recipients, then a back-online notice", async () => {
@@ -66,7 +87,10 @@ describe("dead-man alerts", () => {
     srv.requests.length = 0;
     now = Z("2026-03-10T07:40:00Z");
     await dev.raw("dk/dk-0001/status", JSON.stringify({ v: 1, online: true }));
-    await waitFor("back online notices", async () => { await r.tick(); return srv.requests.length === 3; });
+    await waitFor("back online notices", async () => {
+      await r.tick();
+      return srv.requests.length === 3;
+    });
     const sms = srv.requests.find((q) => q.url.endsWith("Messages.json"))!;
     expect(new URLSearchParams(sms.body.toString()).get("Body")).toContain("back online");
     expect(dev.rcpts.length).toBe(0); // relay-made notices publish no device receipt
@@ -114,7 +138,10 @@ describe("dead-man alerts", () => {
     srv.requests.length = 0;
     now = Z("2026-03-10T21:50:00Z");
     await dev.raw("dk/dk-0001/tele", JSON.stringify({ v: 1 }));
-    await waitFor("deferred", async () => { await r.tick(); return (await d.auditList({ action: "notify.deferred" })).length === 1; });
+    await waitFor("deferred", async () => {
+      await r.tick();
+      return (await d.auditList({ action: "notify.deferred" })).length === 1;
+    });
     expect(srv.requests.length).toBe(0);
     const deferred = await d.auditList({ action: "notify.deferred" });
     expect(JSON.parse(deferred[0].detail).until).toBe("2026-03-11T06:00:00.000Z");

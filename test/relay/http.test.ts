@@ -21,7 +21,16 @@ const validate = ajv.compile(fhirR4MedicationAdministrationSchema);
 let seq = 0;
 function ev(type: string, slot: string | null, data: Record<string, unknown>, t: string): StoredEvent {
   seq++;
-  return { device: "dk-0001", id: "e" + seq, seq, type, tMs: Date.parse(t), slot, data: { ...(slot ? { slot } : {}), ...data }, receivedAt: Date.parse(t) };
+  return {
+    device: "dk-0001",
+    id: "e" + seq,
+    seq,
+    type,
+    tMs: Date.parse(t),
+    slot,
+    data: { ...(slot ? { slot } : {}), ...data },
+    receivedAt: Date.parse(t),
+  };
 }
 
 beforeAll(async () => {
@@ -44,23 +53,38 @@ beforeAll(async () => {
   ];
   for (const e of events) await db.recordEvent(e);
 });
-afterAll(async () => { await api.close(); await db.close(); tmp.cleanup(); });
+afterAll(async () => {
+  await api.close();
+  await db.close();
+  tmp.cleanup();
+});
 
 const get = (path: string, token = "tok-pharma") => fetch(api.url + path, { headers: { authorization: "Bearer " + token } });
 
 describe("HTTP API", () => {
   it("refuses without a token; PUT config validates, versions and audits", async () => {
     expect((await fetch(api.url + "/api/devices/dk-0001/adherence")).status).toBe(401);
-    const put = (body: unknown) => fetch(api.url + "/api/devices/dk-0001/config", { method: "PUT", headers: { authorization: "Bearer tok-pharma" }, body: JSON.stringify(body) });
+    const put = (body: unknown) =>
+      fetch(api.url + "/api/devices/dk-0001/config", {
+        method: "PUT",
+        headers: { authorization: "Bearer tok-pharma" },
+        body: JSON.stringify(body),
+      });
     expect((await put({ ...CONFIG, tz: "nowhere" })).status).toBe(422);
     expect((await put({ ...CONFIG, device: "dk-0002" })).status).toBe(422);
     const ok = await put(CONFIG);
     expect(ok.status).toBe(200);
-    expect(((await put(CONFIG)).status)).toBe(409);
-    expect((await fetch(api.url + "/api/devices/dk-0001/config", { method: "PUT", headers: { authorization: "Bearer tok-pharma" }, body: "{" })).status).toBe(400);
+    expect((await put(CONFIG)).status).toBe(409);
+    expect(
+      (await fetch(api.url + "/api/devices/dk-0001/config", { method: "PUT", headers: { authorization: "Bearer tok-pharma" }, body: "{" }))
+        .status,
+    ).toBe(400);
     const a = await db.auditList({ device: "dk-0001" });
     expect(a.map((x) => `${x.action}:${x.code ?? ""}:${x.actor}`)).toEqual([
-      `config.refused:${a[0].code ?? ""}:pharmacist:dupont`, "config.refused:CFG_DEVICE:pharmacist:dupont", "config.pushed::pharmacist:dupont", "config.refused:CFG_STALE:pharmacist:dupont",
+      `config.refused:${a[0].code ?? ""}:pharmacist:dupont`,
+      "config.refused:CFG_DEVICE:pharmacist:dupont",
+      "config.pushed::pharmacist:dupont",
+      "config.refused:CFG_STALE:pharmacist:dupont",
     ]);
     expect(a[0].code).toMatch(/^CFG_/);
   });
@@ -89,7 +113,12 @@ describe("HTTP API", () => {
     expect(ok).toBe(true);
     expect(b.entry.length).toBe(8);
     const by = (slot: string) => b.entry.find((e) => e.resource.identifier[0].value === "dk-0001/" + slot)!.resource;
-    expect(by("am@2026-03-10")).toMatchObject({ status: "completed", subject: { reference: "Patient/jeanne-1" }, effectiveDateTime: "2026-03-10T07:05:00.000Z", dosage: { dose: { value: 3 } } });
+    expect(by("am@2026-03-10")).toMatchObject({
+      status: "completed",
+      subject: { reference: "Patient/jeanne-1" },
+      effectiveDateTime: "2026-03-10T07:05:00.000Z",
+      dosage: { dose: { value: 3 } },
+    });
     expect(by("am@2026-03-10").medicationCodeableConcept.text).toBe("Metformine 850 mg + Ramipril 5 mg + Kardégic 75 mg");
     expect(by("pm@2026-03-10")).toMatchObject({ status: "not-done", statusReason: [{ coding: [{ code: "missed" }] }] });
     expect(by("pm@2026-03-10").dosage).toBeUndefined();
@@ -120,17 +149,29 @@ describe("HTTP API", () => {
 describe("contacts", () => {
   it("E.164 validation and coded problems", () => {
     expect(isE164("+33612345678")).toBe(true);
-    for (const bad of ["0612345678", "+0612345678", "+33 6 12", "+1234567890123456", "+12345", 33612345678]) expect(isE164(bad)).toBe(false);
+    for (const bad of ["0612345678", "+0612345678", "+33 6 12", "+1234567890123456", "+12345", 33612345678])
+      expect(isE164(bad)).toBe(false);
     const { book, problems } = parseContacts({
-      people: { a: { phone: "+33612345678", push: [{ endpoint: "ftp://x", keys: {} }], channels: ["fax"] }, b: { phone: "12" }, "bad id!": {} },
-      devices: { "dk-1": { recipients: { patient: "a", "caregiver-1": "zz", "+33": "a" }, pharmacist: "nobody" }, "BAD": {} },
+      people: {
+        a: { phone: "+33612345678", push: [{ endpoint: "ftp://x", keys: {} }], channels: ["fax"] },
+        b: { phone: "12" },
+        "bad id!": {},
+      },
+      devices: { "dk-1": { recipients: { patient: "a", "caregiver-1": "zz", "+33": "a" }, pharmacist: "nobody" }, BAD: {} },
       fallback: "b",
     });
-    expect(problems.map((p) => `${p.code} ${p.path}`).sort()).toEqual([
-      "RELAY_BAD_PHONE people.b.phone", "RELAY_FIELD devices.BAD", "RELAY_FIELD devices.dk-1.recipients.+33",
-      "RELAY_FIELD people.a.channels", "RELAY_FIELD people.a.push[0]", "RELAY_FIELD people.bad id!",
-      "RELAY_UNKNOWN_RECIPIENT devices.dk-1.pharmacist", "RELAY_UNKNOWN_RECIPIENT devices.dk-1.recipients.caregiver-1",
-    ].sort());
+    expect(problems.map((p) => `${p.code} ${p.path}`).sort()).toEqual(
+      [
+        "RELAY_BAD_PHONE people.b.phone",
+        "RELAY_FIELD devices.BAD",
+        "RELAY_FIELD devices.dk-1.recipients.+33",
+        "RELAY_FIELD people.a.channels",
+        "RELAY_FIELD people.a.push[0]",
+        "RELAY_FIELD people.bad id!",
+        "RELAY_UNKNOWN_RECIPIENT devices.dk-1.pharmacist",
+        "RELAY_UNKNOWN_RECIPIENT devices.dk-1.recipients.caregiver-1",
+      ].sort(),
+    );
     expect(book.people.b.phone).toBeUndefined();
     expect(book.devices["dk-1"].recipients).toEqual({ patient: "a" });
     expect(parseContacts(null).problems[0].code).toBe("RELAY_FIELD");

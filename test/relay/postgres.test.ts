@@ -12,8 +12,17 @@ const hasPg = have("initdb") !== undefined || have("pg_ctl") !== undefined;
 if (!hasPg) console.warn("SKIP test/relay/postgres.test.ts: PostgreSQL binaries not found (apt-get install -y postgresql)");
 
 const job = (key: string, ref: string, slot = "am@2026-03-10"): NewJob => ({
-  key, device: "dk-0001", slot, ref, person: "marc", ch: "sms", kind: "escalation", priority: "high",
-  notice: { key, device: "dk-0001", kind: "escalation", priority: "high", title: "t", body: "b" }, nextAt: 1000, isFallback: false,
+  key,
+  device: "dk-0001",
+  slot,
+  ref,
+  person: "marc",
+  ch: "sms",
+  kind: "escalation",
+  priority: "high",
+  notice: { key, device: "dk-0001", kind: "escalation", priority: "high", title: "t", body: "b" },
+  nextAt: 1000,
+  isFallback: false,
 });
 
 describe.skipIf(!hasPg)("RelayDb on PostgreSQL", () => {
@@ -24,13 +33,21 @@ describe.skipIf(!hasPg)("RelayDb on PostgreSQL", () => {
     pg = await startPostgres();
     [a, b] = await Promise.all([openPostgresDb(pg!.url), openPostgresDb(pg!.url)]); // concurrent schema creation
   });
-  afterAll(async () => { await a?.close(); await b?.close(); await pg?.stop(); });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await pg?.stop();
+  });
 
   it("claims a key atomically across connections", async () => {
     for (let i = 0; i < 20; i++) {
       const key = `dk-0001/k${i}/1.0`;
       const req = { key, device: "dk-0001", slot: `k${i}`, evtId: "e", ch: "sms", receivedAt: 1000, wantsReceipt: true };
-      const r = await Promise.all([a.claimRequest(req, [job(key, "caregiver-1", `k${i}`)]), b.claimRequest(req, [job(key, "caregiver-1", `k${i}`)]), a.claimRequest(req, [job(key, "caregiver-1", `k${i}`)])]);
+      const r = await Promise.all([
+        a.claimRequest(req, [job(key, "caregiver-1", `k${i}`)]),
+        b.claimRequest(req, [job(key, "caregiver-1", `k${i}`)]),
+        a.claimRequest(req, [job(key, "caregiver-1", `k${i}`)]),
+      ]);
       expect(r.filter(Boolean).length).toBe(1);
     }
     expect(await a.countJobs()).toBe(20);
@@ -61,13 +78,24 @@ describe.skipIf(!hasPg)("RelayDb on PostgreSQL", () => {
   it("a relay runs on PostgreSQL end to end", async () => {
     const broker = await startAedes();
     const srv = await startMockHttp();
-    const r = await startRelay({ brokerUrl: broker.url, db: a, providers: providersFor(srv.url), contacts: contactsFor(srv.url), deadman: false, pollMs: 20, log: () => undefined });
+    const r = await startRelay({
+      brokerUrl: broker.url,
+      db: a,
+      providers: providersFor(srv.url),
+      contacts: contactsFor(srv.url),
+      deadman: false,
+      pollMs: 20,
+      log: () => undefined,
+    });
     const d = await device(broker.url, "dk-0001");
     const data = request("dk-0001", "pm@2026-03-20", 3, "sms", ["caregiver-1"]);
     await d.evt("relay.request", data);
     await waitFor("receipt", () => d.rcpts.some((x) => x.key === data.key));
     expect(d.rcpts.find((x) => x.key === data.key)).toMatchObject({ status: "delivered" });
     expect((await a.auditList({ action: "notify.sent" })).filter((x) => x.detail.includes("pm@2026-03-20")).length).toBe(1);
-    await r.abort(); await d.c.endAsync(); await srv.close(); await broker.close();
+    await r.abort();
+    await d.c.endAsync();
+    await srv.close();
+    await broker.close();
   });
 });

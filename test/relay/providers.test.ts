@@ -6,7 +6,15 @@ import { createConsoleProvider } from "../../cloud/relay/providers/console";
 import type { Notice, Person } from "../../cloud/relay/types";
 import { VAPID, pushSubscription, startMockHttp } from "./helpers";
 
-const notice: Notice = { key: "dk-0001/am@2026-03-10/3.0", device: "dk-0001", kind: "escalation", priority: "high", title: "Dosekeeper: Dose not taken", body: "Dose \"Matin\" due at 08:00 not taken yet (late).", slot: "am@2026-03-10" };
+const notice: Notice = {
+  key: "dk-0001/am@2026-03-10/3.0",
+  device: "dk-0001",
+  kind: "escalation",
+  priority: "high",
+  title: "Dosekeeper: Dose not taken",
+  body: 'Dose "Matin" due at 08:00 not taken yet (late).',
+  slot: "am@2026-03-10",
+};
 const marc: Person = { id: "marc", name: "Marc", phone: "+33622222222", push: [], channels: ["sms"], lang: "en" };
 
 /** RFC 8291 aes128gcm decryption with the subscriber's keys. */
@@ -33,8 +41,12 @@ function decrypt(body: Buffer, ecdh: crypto.ECDH, auth: Buffer): string {
 
 describe("providers against a local HTTP server", () => {
   let srv: Awaited<ReturnType<typeof startMockHttp>>;
-  beforeAll(async () => { srv = await startMockHttp(); });
-  afterAll(async () => { await srv.close(); });
+  beforeAll(async () => {
+    srv = await startMockHttp();
+  });
+  afterAll(async () => {
+    await srv.close();
+  });
 
   it("Twilio SMS: exact path, Basic auth and form fields", async () => {
     srv.requests.length = 0;
@@ -91,7 +103,10 @@ describe("providers against a local HTTP server", () => {
     srv.requests.length = 0;
     srv.respond = () => 201;
     const { sub, ecdh, auth } = pushSubscription(srv.url + "/push/abc");
-    const p = createWebPushProvider({ vapid: { subject: "mailto:ops@example.org", publicKey: VAPID.publicKey, privateKey: VAPID.privateKey }, ttlS: 600 });
+    const p = createWebPushProvider({
+      vapid: { subject: "mailto:ops@example.org", publicKey: VAPID.publicKey, privateKey: VAPID.privateKey },
+      ttlS: 600,
+    });
     const r = await p.send("push", { ...marc, push: [sub] }, notice);
     expect(r.ok).toBe(true);
     const q = srv.requests[0];
@@ -111,8 +126,13 @@ describe("providers against a local HTTP server", () => {
     expect(claims.sub).toBe("mailto:ops@example.org");
     expect(claims.exp * 1000).toBeGreaterThan(Date.now());
     const raw = Buffer.from(VAPID.publicKey, "base64url");
-    const key = crypto.createPublicKey({ key: { kty: "EC", crv: "P-256", x: raw.subarray(1, 33).toString("base64url"), y: raw.subarray(33).toString("base64url") }, format: "jwk" });
-    expect(crypto.verify("sha256", Buffer.from(h + "." + pl), { key, dsaEncoding: "ieee-p1363" }, Buffer.from(sig, "base64url"))).toBe(true);
+    const key = crypto.createPublicKey({
+      key: { kty: "EC", crv: "P-256", x: raw.subarray(1, 33).toString("base64url"), y: raw.subarray(33).toString("base64url") },
+      format: "jwk",
+    });
+    expect(crypto.verify("sha256", Buffer.from(h + "." + pl), { key, dsaEncoding: "ieee-p1363" }, Buffer.from(sig, "base64url"))).toBe(
+      true,
+    );
     const payload = JSON.parse(decrypt(q.body, ecdh, auth)) as Record<string, unknown>;
     expect(payload).toMatchObject({ title: notice.title, body: notice.body, key: notice.key, device: "dk-0001" });
   });

@@ -14,8 +14,16 @@ let srv: Awaited<ReturnType<typeof startMockHttp>>;
 let tmp: ReturnType<typeof tempDir>;
 const open: { relays: RelayHandle[]; dbs: RelayDb[]; devs: { c: { endAsync(): Promise<void> } }[] } = { relays: [], dbs: [], devs: [] };
 
-beforeAll(async () => { broker = await startAedes(); srv = await startMockHttp(); tmp = tempDir(); });
-afterAll(async () => { await srv.close(); await broker.close(); tmp.cleanup(); });
+beforeAll(async () => {
+  broker = await startAedes();
+  srv = await startMockHttp();
+  tmp = tempDir();
+});
+afterAll(async () => {
+  await srv.close();
+  await broker.close();
+  tmp.cleanup();
+});
 afterEach(async () => {
   for (const r of open.relays.splice(0)) await r.abort();
   for (const d of open.devs.splice(0)) await d.c.endAsync();
@@ -37,20 +45,39 @@ function counting(p: Providers, sent: string[]): Providers {
   for (const ch of ["push", "sms", "call"] as RemoteChannel[]) {
     const inner = p[ch];
     if (!inner) continue;
-    out[ch] = { name: inner.name, async send(c: RemoteChannel, to: Person, nt: Notice) { const r = await inner.send(c, to, nt); if (r.ok) sent.push(`${nt.key}|${to.id}|${c}|${nt.kind}`); return r; } };
+    out[ch] = {
+      name: inner.name,
+      async send(c: RemoteChannel, to: Person, nt: Notice) {
+        const r = await inner.send(c, to, nt);
+        if (r.ok) sent.push(`${nt.key}|${to.id}|${c}|${nt.kind}`);
+        return r;
+      },
+    };
   }
   return out;
 }
 
 async function relay(d: RelayDb, extra: Partial<RelayOptions> = {}): Promise<RelayHandle> {
   const r = await startRelay({
-    brokerUrl: broker.url, db: d, providers: providersFor(srv.url), contacts: contactsFor(srv.url), deadman: false,
-    pollMs: 20, leaseMs: 2000, retry: { baseMs: 30, maxAttempts: 6 }, log: () => undefined, ...extra,
+    brokerUrl: broker.url,
+    db: d,
+    providers: providersFor(srv.url),
+    contacts: contactsFor(srv.url),
+    deadman: false,
+    pollMs: 20,
+    leaseMs: 2000,
+    retry: { baseMs: 30, maxAttempts: 6 },
+    log: () => undefined,
+    ...extra,
   });
   open.relays.push(r);
   return r;
 }
-async function dev(id = "dk-0001") { const d = await device(broker.url, id); open.devs.push(d); return d; }
+async function dev(id = "dk-0001") {
+  const d = await device(broker.url, id);
+  open.devs.push(d);
+  return d;
+}
 
 describe("relay on aedes + SQLite", () => {
   it("delivers a request to each recipient once, publishes a receipt, dedupes repeats", async () => {
@@ -62,7 +89,13 @@ describe("relay on aedes + SQLite", () => {
     const id = await d.evt("relay.request", data);
     await waitFor("receipt", () => d.rcpts.length === 1);
     expect(srv.requests.map((q) => q.url).sort()).toEqual(["/push/jeanne", "/push/marc"]);
-    expect(d.rcpts[0]).toMatchObject({ v: 1, key: data.key, status: "delivered", ch: "push", to: { patient: "delivered", "caregiver-1": "delivered" } });
+    expect(d.rcpts[0]).toMatchObject({
+      v: 1,
+      key: data.key,
+      status: "delivered",
+      ch: "push",
+      to: { patient: "delivered", "caregiver-1": "delivered" },
+    });
     await d.evt("relay.request", data, id); // device re-publish after reconnect (same id)
     await d.evt("relay.request", data); // another event with the same dedupe key
     await sleep(150);
@@ -120,7 +153,13 @@ describe("relay on aedes + SQLite", () => {
     const data = request("dk-0001", "pm@2026-03-10", 5, "sms", ["caregiver-1"]);
     await d.evt("relay.request", data);
     await waitFor("receipt", () => d.rcpts.length === 1);
-    expect(d.rcpts[0]).toMatchObject({ key: data.key, status: "failed", code: "HTTP_400", to: { "caregiver-1": "failed" }, fallback: "delivered" });
+    expect(d.rcpts[0]).toMatchObject({
+      key: data.key,
+      status: "failed",
+      code: "HTTP_400",
+      to: { "caregiver-1": "failed" },
+      fallback: "delivered",
+    });
     const tos = srv.requests.map((q) => new URLSearchParams(q.body.toString()).get("To"));
     expect(tos).toEqual(["+33622222222", "+33144444444"]);
     expect(new URLSearchParams(srv.requests[1].body.toString()).get("Body")).toContain("HTTP_400");
@@ -193,7 +232,8 @@ describe("relay on aedes + SQLite", () => {
     await waitFor("fallbacks", () => srv.requests.filter((q) => q.url.endsWith("Messages.json")).length >= 4);
     const all = await d1.auditList({ limit: 1000 });
     const codes = all.map((a) => a.code);
-    for (const c of ["RELAY_JSON", "RELAY_VERSION", "RELAY_FIELD", "RELAY_UNKNOWN_RECIPIENT", "RELAY_BAD_PHONE", "RELAY_UNKNOWN_DEVICE"]) expect(codes).toContain(c);
+    for (const c of ["RELAY_JSON", "RELAY_VERSION", "RELAY_FIELD", "RELAY_UNKNOWN_RECIPIENT", "RELAY_BAD_PHONE", "RELAY_UNKNOWN_DEVICE"])
+      expect(codes).toContain(c);
     expect((await d1.auditList({ action: "contacts.problem" })).map((a) => a.code)).toContain("RELAY_BAD_PHONE");
     const tos = srv.requests.filter((q) => q.url.endsWith("Messages.json")).map((q) => new URLSearchParams(q.body.toString()).get("To"));
     // malformed request, unknown recipient, bad phone → the pharmacist; unknown device → on-call fallback

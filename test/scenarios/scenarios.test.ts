@@ -26,7 +26,10 @@ describe("scenario suite (Node)", () => {
   for (const e of entries) {
     describe(e.name, () => {
       const timeline = runNode(e.text);
-      const lines: Line[] = timeline.trimEnd().split("\n").map((l) => JSON.parse(l) as Line);
+      const lines: Line[] = timeline
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l) as Line);
 
       it("matches the expected timeline", () => {
         expect(timeline.startsWith("ERROR")).toBe(false);

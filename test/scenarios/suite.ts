@@ -21,7 +21,12 @@ export function suite(): SuiteEntry[] {
     .sort()
     .map((f) => {
       const file = path.join(SCENARIO_DIR, f);
-      return { name: f.replace(/\.json$/, ""), file, expectedFile: file.replace(/\.json$/, ".expected.jsonl"), text: loadScenarioText(file) };
+      return {
+        name: f.replace(/\.json$/, ""),
+        file,
+        expectedFile: file.replace(/\.json$/, ".expected.jsonl"),
+        text: loadScenarioText(file),
+      };
     });
 }
 

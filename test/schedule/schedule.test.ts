@@ -117,7 +117,12 @@ describe("local dates vs UTC dates", () => {
   it("a Sydney 08:00 dose belongs to its local date though it is due the previous UTC day", () => {
     const o = nextOccurrence(dose("08:00"), SYD, U(2026, 6, 1, 12));
     expect(o).toEqual({
-      doseId: "am", slotId: "am@2026-06-02", localDate: "2026-06-02", at: "08:00", dueUtcMs: U(2026, 6, 1, 22), kind: "normal",
+      doseId: "am",
+      slotId: "am@2026-06-02",
+      localDate: "2026-06-02",
+      at: "08:00",
+      dueUtcMs: U(2026, 6, 1, 22),
+      kind: "normal",
     });
   });
 
@@ -147,8 +152,14 @@ describe("bounds and efficiency", () => {
   });
 
   it("invalid doses have no occurrences", () => {
-    for (const bad of [dose("24:00"), dose("8:00"), dose("08:00", { days: [] }), dose("08:00", { start: "2026-02-30" }),
-      dose("08:00", { start: "2026-03-02", end: "2026-03-01" }), dose("08:00", { days: ["xyz" as Weekday] })]) {
+    for (const bad of [
+      dose("24:00"),
+      dose("8:00"),
+      dose("08:00", { days: [] }),
+      dose("08:00", { start: "2026-02-30" }),
+      dose("08:00", { start: "2026-03-02", end: "2026-03-01" }),
+      dose("08:00", { days: ["xyz" as Weekday] }),
+    ]) {
       expect(occurrencesBetween(bad, CET, 0, Infinity, 10)).toEqual([]);
       expect(nextOccurrence(bad, CET, 0)).toBeUndefined();
     }
@@ -179,7 +190,14 @@ describe("against a brute-force reference", () => {
       const base = U(2026, 1, 1) + pick(365) * DAY;
       const start = pick(2) === 0 ? undefined : formatDate(Math.floor(base / DAY) + pick(40) - 10);
       const end = pick(2) === 0 ? undefined : formatDate(Math.floor(base / DAY) + pick(80));
-      const d: FixedDose = { id: "d" + i, compartment: "c", at, ...(days ? { days } : {}), ...(start ? { start } : {}), ...(end ? { end } : {}) };
+      const d: FixedDose = {
+        id: "d" + i,
+        compartment: "c",
+        at,
+        ...(days ? { days } : {}),
+        ...(start ? { start } : {}),
+        ...(end ? { end } : {}),
+      };
       const from = base + pick(86400) * 1000;
       const to = from + pick(60) * DAY + pick(86400) * 1000;
       const max = 1 + pick(80);

@@ -11,7 +11,10 @@ import { waitFor } from "../support/net";
 import { homeConfig, makeDevice, signer, trusted, type TestDevice } from "../link/harness";
 
 const BINS = findMosquitto();
-if (!BINS) process.stdout.write("security/broker.test.ts: SKIPPED — mosquitto/mosquitto_passwd/openssl not found (apt-get install -y mosquitto openssl)\n");
+if (!BINS)
+  process.stdout.write(
+    "security/broker.test.ts: SKIPPED — mosquitto/mosquitto_passwd/openssl not found (apt-get install -y mosquitto openssl)\n",
+  );
 
 const A = "dk-sec-a";
 const B = "dk-sec-b";
@@ -69,7 +72,9 @@ describe.skipIf(!BINS)("broker security x Mosquitto", () => {
 
   it("anonymous and wrong-password clients are refused", async () => {
     await expect(connect(mq.port, { clientId: "anon" })).rejects.toThrow(/Not authorized|Bad username|authori/i);
-    await expect(connect(mq.port, { clientId: "wrong", username: A, password: "nope" })).rejects.toThrow(/Not authorized|Bad username|authori/i);
+    await expect(connect(mq.port, { clientId: "wrong", username: A, password: "nope" })).rejects.toThrow(
+      /Not authorized|Bad username|authori/i,
+    );
   });
 
   it("a device whose password is wrong never gets a session (our client, refused with a coded fault)", async () => {
@@ -96,7 +101,11 @@ describe.skipIf(!BINS)("broker security x Mosquitto", () => {
 
   it("TLS without the CA fails verification (no session)", async () => {
     let closeReason = "";
-    const conn = createNodeNetwork().connect("127.0.0.1", mq.tlsPort, true, { onConnect() {}, onData() {}, onClose: (r) => (closeReason = r) });
+    const conn = createNodeNetwork().connect("127.0.0.1", mq.tlsPort, true, {
+      onConnect() {},
+      onData() {},
+      onClose: (r) => (closeReason = r),
+    });
     await waitFor("closed", () => closeReason !== "");
     conn.close();
     expect(closeReason).toBe("tls");
@@ -139,7 +148,11 @@ describe.skipIf(!BINS)("broker security x Mosquitto", () => {
     await pharm.publishAsync(`dk/${B}/cmnd/config`, otherKey.config(homeConfig(B, 11)), { qos: 1, retain: true });
     await waitFor("SIG_UNKNOWN_KEY", () => statOf("SIG_UNKNOWN_KEY"));
     expect(devB.dispenser.status().config).toEqual(before);
-    expect(devB.events.filter((e) => e.type === "config.refused").map((e) => e.data.code)).toEqual(["SIG_MALFORMED", "SIG_BAD", "SIG_UNKNOWN_KEY"]);
+    expect(devB.events.filter((e) => e.type === "config.refused").map((e) => e.data.code)).toEqual([
+      "SIG_MALFORMED",
+      "SIG_BAD",
+      "SIG_UNKNOWN_KEY",
+    ]);
     await pharm.publishAsync(`dk/${B}/cmnd/config`, "", { qos: 1, retain: true });
   });
 });

@@ -19,7 +19,7 @@ import { World, makeDevice, signer, trusted } from "../link/harness";
 const BINS = findMosquitto();
 if (!BINS) process.stdout.write("security/week-offline.test.ts: SKIPPED — mosquitto not found (apt-get install -y mosquitto openssl)\n");
 
-const WEEK = 7 * 86_400_000;
+const _WEEK = 7 * 86_400_000;
 
 /** Network port that is down (connect fails in virtual time) until `up`, then real TCP. */
 function switchable(world: World): { network: Network; up: boolean } {
@@ -47,7 +47,13 @@ interface WeekResult {
   refused: number;
 }
 
-async function week(mq: Mosquitto, id: string, logCapacity: number | undefined, pw: string, observer: { seen: Record<string, unknown>[] }): Promise<WeekResult> {
+async function week(
+  mq: Mosquitto,
+  id: string,
+  logCapacity: number | undefined,
+  pw: string,
+  observer: { seen: Record<string, unknown>[] },
+): Promise<WeekResult> {
   const world = new World();
   const sw = switchable(world);
   let attempts = 0;
@@ -90,11 +96,15 @@ async function week(mq: Mosquitto, id: string, logCapacity: number | undefined, 
   try {
     await waitFor("outbox drained", () => dev.link.state === "connected" && dev.dispenser.status().outbox === 0, 30_000);
     const want = new Set(dev.events.filter((e) => e.seq > 0).map((e) => e.id));
-    await waitFor("observer got everything", () => {
-      const got = new Set(observer.seen.filter((e) => String(e.id).startsWith(id + "-")).map((e) => e.id as string));
-      for (const w of want) if (!got.has(w) && dev.dispenser.status().dropped === 0) return false;
-      return got.size > 0;
-    }, 30_000);
+    await waitFor(
+      "observer got everything",
+      () => {
+        const got = new Set(observer.seen.filter((e) => String(e.id).startsWith(id + "-")).map((e) => e.id as string));
+        for (const w of want) if (!got.has(w) && dev.dispenser.status().dropped === 0) return false;
+        return got.size > 0;
+      },
+      30_000,
+    );
   } finally {
     clearInterval(pump);
     dev.link.stop();
@@ -117,7 +127,15 @@ describe.skipIf(!BINS)("a week offline, then Mosquitto", () => {
 
   beforeAll(async () => {
     mq = await Mosquitto.start(BINS!, { users: { "dk-week-1": "pw1", "dk-week-2": "pw2", relay: "pw-relay" }, admins: ["relay"] });
-    cloud = await mqtt.connectAsync({ host: "127.0.0.1", port: mq.port, username: "relay", password: "pw-relay", clientId: "relay", clean: true, reconnectPeriod: 0 });
+    cloud = await mqtt.connectAsync({
+      host: "127.0.0.1",
+      port: mq.port,
+      username: "relay",
+      password: "pw-relay",
+      clientId: "relay",
+      clean: true,
+      reconnectPeriod: 0,
+    });
     cloud.on("message", (_t, p) => observer.seen.push(JSON.parse(p.toString()) as Record<string, unknown>));
     await cloud.subscribeAsync("dk/+/evt", { qos: 1 });
   });

@@ -32,7 +32,13 @@ function makeScript(): Op[] {
 
 function apply(log: EventLog, op: Op, t: number): LoggedEvent | undefined {
   if (op.kind === "append") {
-    return log.append(op.type, op.cls, { i: op.i, note: "é".repeat(op.pad % 7) + "x".repeat(op.pad) }, 1000 * t, op.i % 3 === 0 ? null : 1.7e12 + t);
+    return log.append(
+      op.type,
+      op.cls,
+      { i: op.i, note: "é".repeat(op.pad % 7) + "x".repeat(op.pad) },
+      1000 * t,
+      op.i % 3 === 0 ? null : 1.7e12 + t,
+    );
   }
   const p = log.pending(4);
   if (p.length > 0) log.ack(p[op.pick % p.length].seq);
@@ -89,7 +95,20 @@ function reference() {
 }
 
 const ref = reference();
-if (process.env.DK_DEBUG) console.log(JSON.stringify({ w: ref.totalWrites, boot: ref.bootWrites, refused: ref.refused, comp: ref.composites, maxPage: ref.maxPageValue, cross: ref.crossPage, faults: ref.faults, dropped: ref.states[ref.states.length - 1].dropped, depth: ref.final.depth() }));
+if (process.env.DK_DEBUG)
+  console.log(
+    JSON.stringify({
+      w: ref.totalWrites,
+      boot: ref.bootWrites,
+      refused: ref.refused,
+      comp: ref.composites,
+      maxPage: ref.maxPageValue,
+      cross: ref.crossPage,
+      faults: ref.faults,
+      dropped: ref.states[ref.states.length - 1].dropped,
+      depth: ref.final.depth(),
+    }),
+  );
 
 describe("EventLog power-cut sweep", () => {
   it("the reference run exercises every overflow path", () => {
@@ -162,7 +181,10 @@ describe("EventLog power-cut sweep", () => {
         const a = log.append("dose.taken", "dose", { post: w }, 0, null);
         expect(a.seq, ctx).toBe(got.nextSeq);
         const again = new EventLog(new Store(kv), OPTS);
-        expect(again.pending(1000).map((e) => e.seq), ctx).toContain(a.seq);
+        expect(
+          again.pending(1000).map((e) => e.seq),
+          ctx,
+        ).toContain(a.seq);
         expect(again.nextSeq(), ctx).toBe(a.seq + 1);
         checked++;
       }

@@ -48,7 +48,9 @@ describe("EventLog basics", () => {
     let log = open(kv);
     const evs = Array.from({ length: 40 }, (_, i) => log.append("x", "info", { i }, i, null));
     for (const i of [5, 0, 39, 17, 18, 2]) log.ack(evs[i].seq);
-    expect(log.pending(100).map((e) => e.data.i)).toEqual(evs.map((e) => e.data.i).filter((i) => ![5, 0, 39, 17, 18, 2].includes(i as number)));
+    expect(log.pending(100).map((e) => e.data.i)).toEqual(
+      evs.map((e) => e.data.i).filter((i) => ![5, 0, 39, 17, 18, 2].includes(i as number)),
+    );
     for (const e of evs) log.ack(e.seq);
     expect(log.depth()).toBe(0);
     log = open(kv);
@@ -106,7 +108,7 @@ describe("EventLog basics", () => {
 
   it("lets a fault handler log into the log (faults are delivered after the operation)", () => {
     const kv = new KvEmulator();
-    let log: EventLog | undefined = undefined;
+    let log: EventLog | undefined;
     const store = new Store(kv, { onFault: (code, detail) => log?.append("fault", "alert", { code, detail }, 0, null) });
     log = new EventLog(store, {
       deviceId: "d",
@@ -290,7 +292,14 @@ describe("EventLog erase and flash wear", () => {
     const kv = new KvEmulator();
     const faults: string[] = [];
     const log = open(kv, {}, faults);
-    const data = (i: number) => ({ dose: "morning", comp: "c1", due: 1732000000000 + i, at: 1732000060000 + i, grams: 0.512, outcome: "taken" });
+    const data = (i: number) => ({
+      dose: "morning",
+      comp: "c1",
+      due: 1732000000000 + i,
+      at: 1732000060000 + i,
+      grams: 0.512,
+      outcome: "taken",
+    });
     let i = 0;
     for (; i < 256; i++) log.append("dose.taken", "dose", data(i), i * 1000, 1732000060000 + i);
     const full = { writes: kv.writes, used: kv.usedBytes(), bytesPerEvent: Math.round(kv.stats().bytesWritten / 256) };

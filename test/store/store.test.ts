@@ -88,7 +88,7 @@ describe("Store basics", () => {
   it("delivers faults after the call, so a fault handler may use the store", () => {
     const kv = new KvEmulator();
     kv.set("x~a", "junk");
-    let s: Store | undefined = undefined;
+    let s: Store | undefined;
     const seen: unknown[] = [];
     s = new Store(kv, {
       onFault: (code) => {

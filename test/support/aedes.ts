@@ -54,7 +54,13 @@ export class AedesBroker {
 
   /** A cloud-side observer (persistent session: it misses nothing across a broker restart) collecting [topic, text, retain]. */
   async observer(filter: string): Promise<{ client: mqtt.MqttClient; seen: [string, string, boolean][] }> {
-    const client = await mqtt.connectAsync({ host: "127.0.0.1", port: this.port, clientId: "obs-" + Math.random().toString(16).slice(2), clean: false, reconnectPeriod: 100 });
+    const client = await mqtt.connectAsync({
+      host: "127.0.0.1",
+      port: this.port,
+      clientId: "obs-" + Math.random().toString(16).slice(2),
+      clean: false,
+      reconnectPeriod: 100,
+    });
     const seen: [string, string, boolean][] = [];
     client.on("message", (t, p, packet) => seen.push([t, p.toString(), packet.retain]));
     await client.subscribeAsync(filter, { qos: 1 });

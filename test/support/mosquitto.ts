@@ -125,22 +125,85 @@ export class Mosquitto {
     const conf = ["per_listener_settings false"];
     if (this.opts.users !== undefined) {
       const passwd = this.bin("passwd");
-      Object.entries(this.opts.users).forEach(([u, p], i) => execFileSync(passwd, i === 0 ? ["-b", "-c", this.file("passwd"), u, p] : ["-b", this.file("passwd"), u, p], { stdio: "pipe" }));
+      Object.entries(this.opts.users).forEach(([u, p], i) =>
+        execFileSync(passwd, i === 0 ? ["-b", "-c", this.file("passwd"), u, p] : ["-b", this.file("passwd"), u, p], { stdio: "pipe" }),
+      );
       fs.writeFileSync(this.file("acl"), deviceAcl(this.opts.admins ?? []));
       conf.push("allow_anonymous false", `password_file ${this.file("passwd")}`, `acl_file ${this.file("acl")}`);
     } else {
       conf.push("allow_anonymous true");
     }
-    conf.push("persistence false", "log_dest stderr", "log_type error", "log_type warning", ...(this.opts.extraConf ?? []), `listener ${this.port} 127.0.0.1`);
+    conf.push(
+      "persistence false",
+      "log_dest stderr",
+      "log_type error",
+      "log_type warning",
+      ...(this.opts.extraConf ?? []),
+      `listener ${this.port} 127.0.0.1`,
+    );
     if (os.userInfo().uid === 0) conf.unshift("user root"); // otherwise it drops to "mosquitto" and cannot read the temp dir
     if (this.opts.tls) {
       this.tlsPort = await freePort();
-      this.openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=dk-test-ca", "-keyout", "ca.key", "-out", "ca.crt"]);
-      fs.writeFileSync(this.file("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n");
-      this.openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"]);
-      this.openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "server.crt"]);
+      this.openssl([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=dk-test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+      ]);
+      fs.writeFileSync(
+        this.file("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+      );
+      this.openssl([
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+      ]);
+      this.openssl([
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "server.crt",
+      ]);
       this.caPem = fs.readFileSync(this.file("ca.crt"), "utf8");
-      conf.push(`listener ${this.tlsPort} 127.0.0.1`, `cafile ${this.file("ca.crt")}`, `certfile ${this.file("server.crt")}`, `keyfile ${this.file("server.key")}`, "tls_version tlsv1.2");
+      conf.push(
+        `listener ${this.tlsPort} 127.0.0.1`,
+        `cafile ${this.file("ca.crt")}`,
+        `certfile ${this.file("server.crt")}`,
+        `keyfile ${this.file("server.key")}`,
+        "tls_version tlsv1.2",
+      );
     }
     fs.writeFileSync(this.file("mosquitto.conf"), conf.join("\n") + "\n");
   }

@@ -28,6 +28,8 @@ export function xsnapBinary(): string | null {
 /** True when XS tests can run; otherwise prints why `who` is skipped. Use with it.skipIf(!xsnapAvailable(...)). */
 export function xsnapAvailable(who: string): boolean {
   if (xsnapBinary() !== null) return true;
-  process.stdout.write(`${who}: SKIPPED - @agoric/xsnap's xsnap-worker binary was not found (build it with the package's install script)\n`);
+  process.stdout.write(
+    `${who}: SKIPPED - @agoric/xsnap's xsnap-worker binary was not found (build it with the package's install script)\n`,
+  );
   return false;
 }

@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { mulberry32 as rng } from "../support/prng";
 import {
-  civilFromDays, daysFromCivil, daysInMonth, formatDate, formatHm, isoUtc, parseDate, parseHm, weekday,
+  civilFromDays,
+  daysFromCivil,
+  daysInMonth,
+  formatDate,
+  formatHm,
+  isoUtc,
+  parseDate,
+  parseHm,
+  weekday,
 } from "../../firmware/core/civil";
 
 const DAY = 86_400_000;
@@ -56,9 +64,23 @@ describe("parseDate / parseHm / formatters", () => {
 
   it("refuses invalid dates", () => {
     for (const s of [
-      "2026-02-30", "2023-02-29", "2100-02-29", "2026-04-31", "2026-13-01", "2026-00-10", "2026-01-00",
-      "2026-1-01", "26-01-01", "2026/01/01", "2026-01-01 ", " 2026-01-01", "2026-01-1a", "+026-01-01",
-      "", "2026-01-01T00:00", "２０２６-01-01",
+      "2026-02-30",
+      "2023-02-29",
+      "2100-02-29",
+      "2026-04-31",
+      "2026-13-01",
+      "2026-00-10",
+      "2026-01-00",
+      "2026-1-01",
+      "26-01-01",
+      "2026/01/01",
+      "2026-01-01 ",
+      " 2026-01-01",
+      "2026-01-1a",
+      "+026-01-01",
+      "",
+      "2026-01-01T00:00",
+      "２０２６-01-01",
     ]) {
       expect(parseDate(s), s).toBeUndefined();
     }
@@ -79,8 +101,20 @@ describe("parseDate / parseHm / formatters", () => {
 
   it("isoUtc is byte-identical to toISOString", () => {
     const r = rng(7);
-    const edges = [0, -1, 1, 8.64e15, -8.64e15, Date.UTC(2026, 2, 29, 1), 253402300799999, 253402300800000,
-      -62167219200000, -62167219200001, 951782400000, -86_400_001];
+    const edges = [
+      0,
+      -1,
+      1,
+      8.64e15,
+      -8.64e15,
+      Date.UTC(2026, 2, 29, 1),
+      253402300799999,
+      253402300800000,
+      -62167219200000,
+      -62167219200001,
+      951782400000,
+      -86_400_001,
+    ];
     for (const ms of edges) expect(isoUtc(ms), String(ms)).toBe(new Date(ms).toISOString());
     for (let i = 0; i < 50_000; i++) {
       const ms = Math.floor((r() * 2 - 1) * (i % 2 ? 8.64e15 : 5e12));

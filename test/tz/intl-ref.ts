@@ -92,9 +92,10 @@ export function compareZone(z: ZoneCase): ZoneReport {
     trans.push({ utcMs: hi, before: ref[i], after: ref[i + 1] });
   }
   const mineT = transitionsBetween(tz, t0, t1, 1000);
-  expect(mineT.map((t) => [t.utcMs, t.offsetBeforeS, t.offsetAfterS]), `${z.iana} transitions`).toEqual(
-    trans.map((t) => [t.utcMs, t.before, t.after]),
-  );
+  expect(
+    mineT.map((t) => [t.utcMs, t.offsetBeforeS, t.offsetAfterS]),
+    `${z.iana} transitions`,
+  ).toEqual(trans.map((t) => [t.utcMs, t.before, t.after]));
 
   // 3. local -> utc. Reference: the piecewise-constant Intl offset function above.
   const offsets = [...new Set(Array.from(ref))];
@@ -135,7 +136,9 @@ export function compareZone(z: ZoneCase): ZoneReport {
     if (ok && got.kind !== "gap") ok = utcToLocal(tz, got.utcMs).localMs === L;
     if (ok && got.kind === "gap") ok = utcToLocal(tz, got.utcMs - 1).localMs < L && utcToLocal(tz, got.utcMs).localMs > L;
     if (!ok && bad2.length < 5) {
-      bad2.push(`${new Date(L).toISOString().slice(0, 19)} local: intl ${new Date(exp.utcMs).toISOString()} ${exp.kind}, mine ${new Date(got.utcMs).toISOString()} ${got.kind}`);
+      bad2.push(
+        `${new Date(L).toISOString().slice(0, 19)} local: intl ${new Date(exp.utcMs).toISOString()} ${exp.kind}, mine ${new Date(got.utcMs).toISOString()} ${got.kind}`,
+      );
     }
   };
   // every local hour, one day inside the compared UTC range at both ends

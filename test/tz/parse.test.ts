@@ -9,10 +9,23 @@ function ok(s: string): PosixTz {
 }
 
 const EXAMPLES = [
-  "CET-1CEST,M3.5.0,M10.5.0/3", "EST5EDT,M3.2.0,M11.1.0", "AEST-10AEDT,M10.1.0,M4.1.0/3", "IST-5:30", "<-03>3",
-  "NZST-12NZDT,M9.5.0,M4.1.0/3", "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0", "UTC0", "GMT0BST,M3.5.0/1,M10.5.0",
-  "IST-1GMT0,M10.5.0,M3.5.0/1", "<-02>2<-01>,M3.5.0/-1,M10.5.0/0", "<+0545>-5:45", "IST-2IDT,M3.4.4/26,M10.5.0",
-  "EET-2EEST,M4.5.5/0,M10.5.4/24", "<-04>4<-03>,M9.1.6/24,M4.1.6/24", "EST5EDT4,0/0,J365/25", "ABC+1:02:03DEF,J60/-167,300/167:59:59",
+  "CET-1CEST,M3.5.0,M10.5.0/3",
+  "EST5EDT,M3.2.0,M11.1.0",
+  "AEST-10AEDT,M10.1.0,M4.1.0/3",
+  "IST-5:30",
+  "<-03>3",
+  "NZST-12NZDT,M9.5.0,M4.1.0/3",
+  "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0",
+  "UTC0",
+  "GMT0BST,M3.5.0/1,M10.5.0",
+  "IST-1GMT0,M10.5.0,M3.5.0/1",
+  "<-02>2<-01>,M3.5.0/-1,M10.5.0/0",
+  "<+0545>-5:45",
+  "IST-2IDT,M3.4.4/26,M10.5.0",
+  "EET-2EEST,M4.5.5/0,M10.5.4/24",
+  "<-04>4<-03>,M9.1.6/24,M4.1.6/24",
+  "EST5EDT4,0/0,J365/25",
+  "ABC+1:02:03DEF,J60/-167,300/167:59:59",
 ];
 
 describe("parsePosixTz: accepted syntax", () => {
@@ -25,9 +38,12 @@ describe("parsePosixTz: accepted syntax", () => {
 
   it("decodes fields with east-positive offsets", () => {
     expect(ok("CET-1CEST,M3.5.0,M10.5.0/3")).toEqual({
-      source: "CET-1CEST,M3.5.0,M10.5.0/3", stdAbbr: "CET", stdOffsetS: 3600,
+      source: "CET-1CEST,M3.5.0,M10.5.0/3",
+      stdAbbr: "CET",
+      stdOffsetS: 3600,
       dst: {
-        abbr: "CEST", offsetS: 7200,
+        abbr: "CEST",
+        offsetS: 7200,
         start: { date: { kind: "M", month: 3, week: 5, wday: 0 }, timeS: 7200 },
         end: { date: { kind: "M", month: 10, week: 5, wday: 0 }, timeS: 10800 },
       },
@@ -127,7 +143,12 @@ describe("parsePosixTz: fuzz", () => {
           const at = pick(s.length + 1);
           const ch = alphabet[pick(alphabet.length)];
           const op = pick(3);
-          s = op === 0 ? s.slice(0, at) + ch + s.slice(at + 1) : op === 1 ? s.slice(0, at) + ch + s.slice(at) : s.slice(0, at) + s.slice(at + 1);
+          s =
+            op === 0
+              ? s.slice(0, at) + ch + s.slice(at + 1)
+              : op === 1
+                ? s.slice(0, at) + ch + s.slice(at)
+                : s.slice(0, at) + s.slice(at + 1);
         }
       }
       let res: ReturnType<typeof parsePosixTz>;

@@ -3,7 +3,7 @@ import { localToUtc, parsePosixTz, ruleDay, transitionsBetween, utcToLocal, type
 import { mulberry32 as rng } from "../support/prng";
 
 const DAY = 86_400_000;
-const H = 3_600_000;
+const _H = 3_600_000;
 
 function ok(s: string): PosixTz {
   const r = parsePosixTz(s);
@@ -67,7 +67,8 @@ describe("DST rules against an independent Date-based reference", () => {
       const rules: TzDateRule[] = [];
       for (let d = 1; d <= 365; d++) rules.push({ kind: "J", day: d });
       for (let d = 0; d <= 365; d++) rules.push({ kind: "n", day: d });
-      for (let m = 1; m <= 12; m++) for (let w = 1; w <= 5; w++) for (let wd = 0; wd <= 6; wd++) rules.push({ kind: "M", month: m, week: w, wday: wd });
+      for (let m = 1; m <= 12; m++)
+        for (let w = 1; w <= 5; w++) for (let wd = 0; wd <= 6; wd++) rules.push({ kind: "M", month: m, week: w, wday: wd });
       for (const r of rules) {
         if (ruleDay(r, y) !== refRuleDay(r, y)) throw new Error(`${JSON.stringify(r)} ${y}: ${ruleDay(r, y)} vs ${refRuleDay(r, y)}`);
         n++;
@@ -80,7 +81,6 @@ describe("DST rules against an independent Date-based reference", () => {
     expect(ruleDay({ kind: "J", day: 60 }, 2024) - y2024).toBe(60); // Mar 1
     expect(ruleDay({ kind: "n", day: 59 }, 2024) - y2024).toBe(59); // Feb 29
   });
-
 
   it("random rules (J, n, M; times -167..167 h) agree at random instants and at every change", () => {
     const r = rng(99);
@@ -126,7 +126,10 @@ describe("DST rules against an independent Date-based reference", () => {
         if (now !== prev && !want.includes(c.t)) want.push(c.t);
         prev = now;
       }
-      expect(mine.map((x) => x.utcMs), s).toEqual(want);
+      expect(
+        mine.map((x) => x.utcMs),
+        s,
+      ).toEqual(want);
     }
     expect(zones).toBe(300);
     expect(instants).toBeGreaterThan(60_000);

@@ -9,10 +9,14 @@ import { digest } from "./xs-digest";
 const haveXs = xsnapAvailable("test/tz/xs-parity.test.ts");
 
 describe("XS parity", () => {
-  it.skipIf(!haveXs)("digest of civil/tz/schedule results is byte-identical in XS and V8", async () => {
-    const v8 = digest();
-    const xs = await callEntryInXs({ file: "test/tz/xs-digest.ts" }, "TZX", "digest");
-    expect(v8.split("\n").length).toBeGreaterThan(6000);
-    expect(xs).toBe(v8);
-  }, 120_000);
+  it.skipIf(!haveXs)(
+    "digest of civil/tz/schedule results is byte-identical in XS and V8",
+    async () => {
+      const v8 = digest();
+      const xs = await callEntryInXs({ file: "test/tz/xs-digest.ts" }, "TZX", "digest");
+      expect(v8.split("\n").length).toBeGreaterThan(6000);
+      expect(xs).toBe(v8);
+    },
+    120_000,
+  );
 });

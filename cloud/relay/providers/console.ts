@@ -15,7 +15,17 @@ export function createConsoleProvider(o: ConsoleProviderOptions = {}): Provider 
   return {
     name: "console",
     async send(ch: RemoteChannel, to: Person, n: Notice): Promise<SendResult> {
-      const line = JSON.stringify({ t: new Date().toISOString(), ch, to: to.id, ...(o.showContacts ? { name: to.name, phone: to.phone ?? null } : {}), key: n.key, device: n.device, kind: n.kind, title: n.title, body: n.body });
+      const line = JSON.stringify({
+        t: new Date().toISOString(),
+        ch,
+        to: to.id,
+        ...(o.showContacts ? { name: to.name, phone: to.phone ?? null } : {}),
+        key: n.key,
+        device: n.device,
+        kind: n.kind,
+        title: n.title,
+        body: n.body,
+      });
       if (o.file !== undefined) appendFileSync(o.file, line + "\n");
       else log(line);
       return { ok: true };

@@ -23,8 +23,24 @@ const MAX_SOCKETS = 64;
 let agents: { http: http.Agent; https: https.Agent } | undefined;
 function agentsOf(): { http: http.Agent; https: https.Agent } {
   agents ??= {
-    http: new http.Agent({ noDelay: true, keepAlive: true, keepAliveMsecs: 1000, maxSockets: MAX_SOCKETS, maxFreeSockets: MAX_SOCKETS, timeout: IDLE_MS, scheduling: "lifo" }),
-    https: new https.Agent({ noDelay: true, keepAlive: true, keepAliveMsecs: 1000, maxSockets: MAX_SOCKETS, maxFreeSockets: MAX_SOCKETS, timeout: IDLE_MS, scheduling: "lifo" }),
+    http: new http.Agent({
+      noDelay: true,
+      keepAlive: true,
+      keepAliveMsecs: 1000,
+      maxSockets: MAX_SOCKETS,
+      maxFreeSockets: MAX_SOCKETS,
+      timeout: IDLE_MS,
+      scheduling: "lifo",
+    }),
+    https: new https.Agent({
+      noDelay: true,
+      keepAlive: true,
+      keepAliveMsecs: 1000,
+      maxSockets: MAX_SOCKETS,
+      maxFreeSockets: MAX_SOCKETS,
+      timeout: IDLE_MS,
+      scheduling: "lifo",
+    }),
   };
   return agents;
 }
@@ -36,21 +52,37 @@ function agentsOf(): { http: http.Agent; https: https.Agent } {
 export function sendHttp(req: HttpRequest, idField?: string): Promise<SendResult> {
   return new Promise<SendResult>((resolve) => {
     let done = false;
-    const finish = (r: SendResult): void => { if (!done) { done = true; clearTimeout(timer); resolve(r); } };
+    const finish = (r: SendResult): void => {
+      if (!done) {
+        done = true;
+        clearTimeout(timer);
+        resolve(r);
+      }
+    };
     let u: URL;
-    try { u = new URL(req.url); } catch (e) {
+    try {
+      u = new URL(req.url);
+    } catch (e) {
       resolve({ ok: false, retry: false, code: "RELAY_FIELD", detail: "bad URL: " + (e instanceof Error ? e.message : String(e)) });
       return;
     }
     const secure = u.protocol === "https:";
-    if (!secure && u.protocol !== "http:") { resolve({ ok: false, retry: false, code: "RELAY_FIELD", detail: "unsupported URL scheme " + u.protocol }); return; }
+    if (!secure && u.protocol !== "http:") {
+      resolve({ ok: false, retry: false, code: "RELAY_FIELD", detail: "unsupported URL scheme " + u.protocol });
+      return;
+    }
     const body = typeof req.body === "string" ? Buffer.from(req.body, "utf8") : req.body;
     const headers: Record<string, string | number> = { ...req.headers, "content-length": body.byteLength };
     const mod = secure ? https : http;
     const cr = mod.request(u, { method: req.method, headers, agent: secure ? agentsOf().https : agentsOf().http }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
-      res.on("data", (c: Buffer) => { if (size < 65_536) { chunks.push(c); size += c.length; } });
+      res.on("data", (c: Buffer) => {
+        if (size < 65_536) {
+          chunks.push(c);
+          size += c.length;
+        }
+      });
       res.on("error", (e) => finish({ ok: false, retry: true, code: "RELAY_NETWORK", detail: e.message }));
       res.on("end", () => {
         const status = res.statusCode ?? 0;
@@ -58,7 +90,12 @@ export function sendHttp(req: HttpRequest, idField?: string): Promise<SendResult
         if (status >= 200 && status < 300) {
           let providerId: string | undefined;
           if (idField !== undefined) {
-            try { const j = JSON.parse(text) as Record<string, unknown>; if (typeof j[idField] === "string") providerId = j[idField] as string; } catch { /* not JSON */ }
+            try {
+              const j = JSON.parse(text) as Record<string, unknown>;
+              if (typeof j[idField] === "string") providerId = j[idField] as string;
+            } catch {
+              /* not JSON */
+            }
           }
           if (providerId === undefined && typeof res.headers.location === "string") providerId = res.headers.location;
           finish({ ok: true, status, ...(providerId !== undefined ? { providerId } : {}) });

@@ -22,7 +22,7 @@ export interface TwilioOptions {
 }
 
 function xmlEscape(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", "\"": "&quot;" })[c] ?? c);
+  return s.replace(/[<>&'"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;" })[c] ?? c);
 }
 
 export function twimlSay(text: string, lang: "en" | "fr"): string {
@@ -41,14 +41,25 @@ export function createTwilioProvider(o: TwilioOptions): Provider {
       if (to.phone === undefined) return { ok: false, retry: false, code: "RELAY_BAD_PHONE", detail: "no valid phone" };
       const form = new URLSearchParams();
       form.set("To", to.phone);
-      if (ch === "sms" && /^MG/.test(o.from)) form.set("MessagingServiceSid", o.from); else form.set("From", o.from);
+      if (ch === "sms" && /^MG/.test(o.from)) form.set("MessagingServiceSid", o.from);
+      else form.set("From", o.from);
       if (ch === "sms") form.set("Body", `${n.title}: ${n.body}`);
       else form.set("Twiml", twimlSay(`${n.title}. ${n.body}`, to.lang));
-      return sendHttp({
-        url: base + (ch === "sms" ? "/Messages.json" : "/Calls.json"), method: "POST",
-        headers: { authorization: auth, "content-type": "application/x-www-form-urlencoded", accept: "application/json", "user-agent": o.userAgent ?? "dosekeeper-relay" },
-        body: form.toString(), timeoutMs: o.timeoutMs ?? 10_000,
-      }, "sid");
+      return sendHttp(
+        {
+          url: base + (ch === "sms" ? "/Messages.json" : "/Calls.json"),
+          method: "POST",
+          headers: {
+            authorization: auth,
+            "content-type": "application/x-www-form-urlencoded",
+            accept: "application/json",
+            "user-agent": o.userAgent ?? "dosekeeper-relay",
+          },
+          body: form.toString(),
+          timeoutMs: o.timeoutMs ?? 10_000,
+        },
+        "sid",
+      );
     },
   };
 }

@@ -30,14 +30,23 @@ export function createWebPushProvider(o: WebPushOptions): Provider {
         let d: ReturnType<typeof webpush.generateRequestDetails>;
         try {
           d = webpush.generateRequestDetails(sub, payload, {
-            vapidDetails: o.vapid, TTL: o.ttlS ?? 3600, contentEncoding: "aes128gcm",
-            urgency: n.priority === "high" ? "high" : "normal", topic: topicOf(n.key),
+            vapidDetails: o.vapid,
+            TTL: o.ttlS ?? 3600,
+            contentEncoding: "aes128gcm",
+            urgency: n.priority === "high" ? "high" : "normal",
+            topic: topicOf(n.key),
           });
         } catch (e) {
           last = { ok: false, retry: false, code: "RELAY_FIELD", detail: e instanceof Error ? e.message : String(e) };
           continue;
         }
-        const r = await sendHttp({ url: d.endpoint, method: "POST", headers: { ...(d.headers as Record<string, string>), "user-agent": o.userAgent ?? "dosekeeper-relay" }, body: d.body as Uint8Array, timeoutMs: o.timeoutMs ?? 10_000 });
+        const r = await sendHttp({
+          url: d.endpoint,
+          method: "POST",
+          headers: { ...(d.headers as Record<string, string>), "user-agent": o.userAgent ?? "dosekeeper-relay" },
+          body: d.body as Uint8Array,
+          timeoutMs: o.timeoutMs ?? 10_000,
+        });
         if (r.ok) return r;
         if (r.status === 404 || r.status === 410) last = { ...r, code: "PUSH_GONE" };
         else last = r;
@@ -51,6 +60,9 @@ export function createWebPushProvider(o: WebPushOptions): Provider {
 /** Web Push Topic header: ≤ 32 URL-safe base64 characters; one per dedupe key. */
 function topicOf(key: string): string {
   let h = 2166136261;
-  for (let i = 0; i < key.length; i++) { h ^= key.charCodeAt(i); h = Math.imul(h, 16777619) >>> 0; }
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 16777619) >>> 0;
+  }
   return "dk" + h.toString(36);
 }

@@ -411,7 +411,7 @@ export class MqttClient {
     this.teardown();
     if (was && this.deps.clock.monoMs() - this.connectedAt >= this.stableMs) this.attempt = 0;
     const exp = this.attempt < 30 ? this.attempt : 30;
-    let cap = this.backoffInitialMs * Math.pow(2, exp);
+    let cap = this.backoffInitialMs * 2 ** exp;
     if (cap > this.backoffMaxMs) cap = this.backoffMaxMs;
     let r = this.deps.random();
     if (!(r >= 0 && r < 1)) r = 0.5;
@@ -475,7 +475,8 @@ export class MqttClient {
         const batch: SubEntry[] = [];
         for (const e of this.subs) if (e.st === SUB_PENDING && e.pid === p.packetId) batch.push(e);
         if (batch.length === 0) return;
-        if (batch.length !== p.granted.length) return this.protocolError("SUBACK has " + p.granted.length + " codes for " + batch.length + " filters");
+        if (batch.length !== p.granted.length)
+          return this.protocolError("SUBACK has " + p.granted.length + " codes for " + batch.length + " filters");
         for (let i = 0; i < batch.length; i++) {
           const e = batch[i];
           const gq = p.granted[i];

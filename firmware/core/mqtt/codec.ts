@@ -618,7 +618,15 @@ function parseBody(first: number, body: Uint8Array): MqttPacket {
       if (body.length !== 2) fail(MQTT_BAD_LENGTH, "ack length " + body.length);
       const packetId = r.packetId();
       const t =
-        type === T_PUBACK ? "puback" : type === T_PUBREC ? "pubrec" : type === T_PUBREL ? "pubrel" : type === T_PUBCOMP ? "pubcomp" : "unsuback";
+        type === T_PUBACK
+          ? "puback"
+          : type === T_PUBREC
+            ? "pubrec"
+            : type === T_PUBREL
+              ? "pubrel"
+              : type === T_PUBCOMP
+                ? "pubcomp"
+                : "unsuback";
       return { type: t, packetId };
     }
     case T_SUBSCRIBE: {

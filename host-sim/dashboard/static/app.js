@@ -16,7 +16,11 @@ const el = (tag, attrs = {}, ...kids) => {
 };
 
 export const api = async (method, url, body) => {
-  const r = await fetch(url, { method, headers: body ? { "content-type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined });
+  const r = await fetch(url, {
+    method,
+    headers: body ? { "content-type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
   const j = await r.json().catch(() => ({}));
   if (!r.ok && j.error) throw new Error(j.error);
   return j;
@@ -30,8 +34,12 @@ function offsetOf(d, now) {
   if (!d.localTime) return 0;
   return Math.round((Date.parse(d.localTime.replace(" ", "T") + ":00Z") - now) / 900000) * 900000;
 }
-function hhmm(t, off) { return new Date(t + off).toISOString().slice(11, 16); }
-function hhmmss(t, off) { return new Date(t + off).toISOString().slice(11, 19); }
+function hhmm(t, off) {
+  return new Date(t + off).toISOString().slice(11, 16);
+}
+function hhmmss(t, off) {
+  return new Date(t + off).toISOString().slice(11, 19);
+}
 
 function fmtLine(l, off) {
   const d = l.d;
@@ -39,16 +47,32 @@ function fmtLine(l, off) {
   switch (l.k) {
     case "ev": {
       const x = d.data || {};
-      const bits = [x.slot, x.comp, x.ch, x.pattern, x.code, x.version !== undefined ? "v" + x.version : undefined, x.pills !== undefined ? x.pills + " pills" : undefined, x.lateMin !== undefined ? "late " + x.lateMin + " min" : undefined, x.reason]
-        .filter((b) => b !== undefined && b !== null);
+      const bits = [
+        x.slot,
+        x.comp,
+        x.ch,
+        x.pattern,
+        x.code,
+        x.version !== undefined ? "v" + x.version : undefined,
+        x.pills !== undefined ? x.pills + " pills" : undefined,
+        x.lateMin !== undefined ? "late " + x.lateMin + " min" : undefined,
+        x.reason,
+      ].filter((b) => b !== undefined && b !== null);
       if (x.errors && x.errors.length) bits.push(x.errors.map((e) => `${e.code}@${e.path}`).join(" "));
       s = `#${d.seq} ${d.type} ${bits.join(" · ")}`;
       break;
     }
-    case "led": s = `LED ${d.i} ${d.on ? "on" : "off"}`; break;
-    case "buzzer": s = d.on ? `buzzer ${d.pattern} ${d.volume}%` : "buzzer off"; break;
-    case "power": s = d.on ? `power on (${d.reason})` : `power off (${d.how})`; break;
-    default: s = JSON.stringify(d);
+    case "led":
+      s = `LED ${d.i} ${d.on ? "on" : "off"}`;
+      break;
+    case "buzzer":
+      s = d.on ? `buzzer ${d.pattern} ${d.volume}%` : "buzzer off";
+      break;
+    case "power":
+      s = d.on ? `power on (${d.reason})` : `power off (${d.how})`;
+      break;
+    default:
+      s = JSON.stringify(d);
   }
   return `${hhmmss(l.t, off)} ${s}`;
 }
@@ -60,12 +84,19 @@ function act(id, body) {
 function flash(id, msg) {
   const card = document.getElementById("dev-" + id);
   const m = card && $(".dev-msg", card);
-  if (m) { m.textContent = msg; setTimeout(() => { if (m.textContent === msg) m.textContent = ""; }, 4000); }
+  if (m) {
+    m.textContent = msg;
+    setTimeout(() => {
+      if (m.textContent === msg) m.textContent = "";
+    }, 4000);
+  }
 }
 
 function buildDevice(d) {
   const card = el("article", { class: "dev", id: "dev-" + d.id, "aria-label": "Dispenser " + d.id, "data-sig": sig(d) });
-  const head = el("div", { class: "dev-head" },
+  const head = el(
+    "div",
+    { class: "dev-head" },
     el("h2", { text: d.id }),
     el("span", { class: "badge conn", "data-role": "conn", "aria-label": "Connection" }),
     el("span", { class: "badge cloud", "data-role": "cloud", "aria-label": "As the relay sees it" }),
@@ -73,29 +104,89 @@ function buildDevice(d) {
     el("span", { class: "muted", "data-role": "cfg" }),
     el("span", { class: "muted", "data-role": "local" }),
     el("span", { class: "err", "data-role": "faults" }),
-    el("span", { class: "err dev-msg", role: "status" }));
+    el("span", { class: "err dev-msg", role: "status" }),
+  );
   const comps = el("div", { class: "comps" });
   for (const c of d.compartments) {
     const lbl = `${c.label} (${d.id})`;
-    comps.append(el("section", { class: "comp", "data-comp": c.id, "aria-label": "Compartment " + lbl },
-      el("div", { class: "comp-head" }, el("span", { class: "led", "data-role": "led", role: "img", "aria-label": "LED off" }), el("span", { text: `${c.label}` }), el("span", { class: "muted", text: c.id })),
-      el("div", { class: "line", "data-role": "mass" }),
-      el("div", { class: "line", "data-role": "next" }),
-      el("div", { class: "line", "data-role": "esc" }),
-      el("div", { class: "btns" },
-        el("button", { type: "button", "aria-label": `Take one dose from ${lbl}`, onclick: () => act(d.id, { do: "remove", comp: c.id, doses: 1 }) }, "Take dose"),
-        el("button", { type: "button", "aria-label": `Take one pill from ${lbl}`, onclick: () => act(d.id, { do: "remove", comp: c.id, pills: 1 }) }, "1 pill"),
-        el("button", { type: "button", "aria-label": `Lift and return the tray of ${lbl}`, onclick: () => act(d.id, { do: "lift", comp: c.id }) }, "Lift"),
-        el("button", { type: "button", "aria-label": `Bump ${lbl}`, onclick: () => act(d.id, { do: "bump", comp: c.id }) }, "Bump"),
-        el("button", { type: "button", "aria-label": `Refill ${lbl} with 7 doses`, onclick: () => act(d.id, { do: "add", comp: c.id, doses: 7 }) }, "Refill 7"))));
+    comps.append(
+      el(
+        "section",
+        { class: "comp", "data-comp": c.id, "aria-label": "Compartment " + lbl },
+        el(
+          "div",
+          { class: "comp-head" },
+          el("span", { class: "led", "data-role": "led", role: "img", "aria-label": "LED off" }),
+          el("span", { text: `${c.label}` }),
+          el("span", { class: "muted", text: c.id }),
+        ),
+        el("div", { class: "line", "data-role": "mass" }),
+        el("div", { class: "line", "data-role": "next" }),
+        el("div", { class: "line", "data-role": "esc" }),
+        el(
+          "div",
+          { class: "btns" },
+          el(
+            "button",
+            { type: "button", "aria-label": `Take one dose from ${lbl}`, onclick: () => act(d.id, { do: "remove", comp: c.id, doses: 1 }) },
+            "Take dose",
+          ),
+          el(
+            "button",
+            { type: "button", "aria-label": `Take one pill from ${lbl}`, onclick: () => act(d.id, { do: "remove", comp: c.id, pills: 1 }) },
+            "1 pill",
+          ),
+          el(
+            "button",
+            { type: "button", "aria-label": `Lift and return the tray of ${lbl}`, onclick: () => act(d.id, { do: "lift", comp: c.id }) },
+            "Lift",
+          ),
+          el("button", { type: "button", "aria-label": `Bump ${lbl}`, onclick: () => act(d.id, { do: "bump", comp: c.id }) }, "Bump"),
+          el(
+            "button",
+            { type: "button", "aria-label": `Refill ${lbl} with 7 doses`, onclick: () => act(d.id, { do: "add", comp: c.id, doses: 7 }) },
+            "Refill 7",
+          ),
+        ),
+      ),
+    );
   }
-  const ctl = el("div", { class: "dev-ctl", role: "group", "aria-label": "Controls of " + d.id },
-    el("button", { type: "button", "aria-label": `Short press on the button of ${d.id}`, onclick: () => act(d.id, { do: "button", kind: "short" }) }, "Button (short)"),
-    el("button", { type: "button", "aria-label": `Long press on the button of ${d.id}`, onclick: () => act(d.id, { do: "button", kind: "long" }) }, "Button (long)"),
-    el("button", { type: "button", "data-role": "net", onclick: (ev) => act(d.id, { do: "network", up: ev.currentTarget.dataset.up !== "true" }) }, "Network"),
-    el("button", { type: "button", "aria-label": `Cut the power of ${d.id} for 10 minutes`, onclick: () => act(d.id, { do: "power-cut", offMs: 600000 }) }, "Cut power 10 min"),
-    el("button", { type: "button", "aria-label": `Reboot ${d.id}`, onclick: () => act(d.id, { do: "reboot" }) }, "Reboot"));
-  const tl = el("div", { class: "timeline", "data-role": "timeline", tabindex: "0", role: "log", "aria-label": "Event timeline of " + d.id });
+  const ctl = el(
+    "div",
+    { class: "dev-ctl", role: "group", "aria-label": "Controls of " + d.id },
+    el(
+      "button",
+      { type: "button", "aria-label": `Short press on the button of ${d.id}`, onclick: () => act(d.id, { do: "button", kind: "short" }) },
+      "Button (short)",
+    ),
+    el(
+      "button",
+      { type: "button", "aria-label": `Long press on the button of ${d.id}`, onclick: () => act(d.id, { do: "button", kind: "long" }) },
+      "Button (long)",
+    ),
+    el(
+      "button",
+      { type: "button", "data-role": "net", onclick: (ev) => act(d.id, { do: "network", up: ev.currentTarget.dataset.up !== "true" }) },
+      "Network",
+    ),
+    el(
+      "button",
+      {
+        type: "button",
+        "aria-label": `Cut the power of ${d.id} for 10 minutes`,
+        onclick: () => act(d.id, { do: "power-cut", offMs: 600000 }),
+      },
+      "Cut power 10 min",
+    ),
+    el("button", { type: "button", "aria-label": `Reboot ${d.id}`, onclick: () => act(d.id, { do: "reboot" }) }, "Reboot"),
+  );
+  const tl = el("div", {
+    class: "timeline",
+    "data-role": "timeline",
+    tabindex: "0",
+    role: "log",
+    "aria-label": "Event timeline of " + d.id,
+  });
   card.append(head, comps, ctl, tl);
   return card;
 }
@@ -105,12 +196,16 @@ const sig = (d) => d.compartments.map((c) => c.id + ":" + c.label).join(",");
 function renderDevice(d, now) {
   let card = document.getElementById("dev-" + d.id);
   if (card && card.dataset.sig !== sig(d)) {
-    const old = card; card = buildDevice(d);
+    const old = card;
+    card = buildDevice(d);
     const tl = $("[data-role=timeline]", old);
     $("[data-role=timeline]", card).replaceWith(tl);
     old.replaceWith(card);
   }
-  if (!card) { card = buildDevice(d); $("#fleet").append(card); }
+  if (!card) {
+    card = buildDevice(d);
+    $("#fleet").append(card);
+  }
   const off = offsetOf(d, now);
   offsets.set(d.id, off);
   card.classList.toggle("off", !d.alive);
@@ -121,7 +216,11 @@ function renderDevice(d, now) {
   const rs = state.relay && state.relay.devices ? state.relay.devices[d.id] : undefined;
   cloud.hidden = !state.relay;
   cloud.dataset.state = rs ? (rs.online === true ? "online" : rs.online === false ? "offline" : "unknown") : "unknown";
-  cloud.textContent = !rs ? "relay: not seen" : rs.online === false ? `relay: offline since ${hhmm(rs.offlineSince, off)}` : "relay: online";
+  cloud.textContent = !rs
+    ? "relay: not seen"
+    : rs.online === false
+      ? `relay: offline since ${hhmm(rs.offlineSince, off)}`
+      : "relay: online";
   cloud.className = "badge cloud " + (rs && rs.online === true ? "ok" : rs && rs.online === false ? "bad" : "");
   const bz = $("[data-role=buzzer]", card);
   bz.textContent = d.buzzer ? `♪ ${d.buzzer}` : d.silencedUntil ? `silenced until ${hhmm(d.silencedUntil, off)}` : "quiet";
@@ -143,14 +242,20 @@ function renderDevice(d, now) {
     led.classList.toggle("on", c.ledOn);
     led.dataset.state = c.ledOn ? "on" : "off";
     led.setAttribute("aria-label", c.ledOn ? "LED on" : "LED off");
-    $("[data-role=mass]", box).textContent = c.measuredNetGrams === null ? "scale: —" : `${c.measuredNetGrams.toFixed(2)} g ≈ ${c.estDoses} doses (${c.estPills} pills)`;
+    $("[data-role=mass]", box).textContent =
+      c.measuredNetGrams === null ? "scale: —" : `${c.measuredNetGrams.toFixed(2)} g ≈ ${c.estDoses} doses (${c.estPills} pills)`;
     const nx = $("[data-role=next]", box);
     nx.replaceChildren();
     if (c.next) {
-      nx.append(`${c.next.slot.split("@")[0]} ${hhmm(c.next.due, off)} `, el("span", { class: "state " + c.next.state, "data-role": "state", text: c.next.state.replace("_", " ") }));
+      nx.append(
+        `${c.next.slot.split("@")[0]} ${hhmm(c.next.due, off)} `,
+        el("span", { class: "state " + c.next.state, "data-role": "state", text: c.next.state.replace("_", " ") }),
+      );
     } else nx.textContent = c.prn ? `as needed (≤${c.prn.maxPer24h}/24 h)` : "nothing scheduled";
     const e = c.escalation;
-    $("[data-role=esc]", box).textContent = e ? `escalation step ${e.step}: ${e.ch}${e.pattern ? " " + e.pattern : ""}${e.volume ? " " + e.volume + "%" : ""}${e.to ? " → " + e.to.join(", ") : ""}` : "";
+    $("[data-role=esc]", box).textContent = e
+      ? `escalation step ${e.step}: ${e.ch}${e.pattern ? " " + e.pattern : ""}${e.volume ? " " + e.volume + "%" : ""}${e.to ? " → " + e.to.join(", ") : ""}`
+      : "";
   }
 }
 
@@ -169,7 +274,8 @@ function render(s) {
   state = s;
   const d0 = s.devices[0];
   const off = d0 ? offsetOf(d0, s.now) : 0;
-  $("#sim-time").textContent = `${new Date(s.now + off).toISOString().slice(0, 19).replace("T", " ")} local · ${new Date(s.now).toISOString().slice(11, 19)} UTC`;
+  $("#sim-time").textContent =
+    `${new Date(s.now + off).toISOString().slice(0, 19).replace("T", " ")} local · ${new Date(s.now).toISOString().slice(11, 19)} UTC`;
   $("#sim-time").dataset.now = String(s.now);
   $("#notif-src").textContent = s.relay ? "(relay, console provider)" : "(relay off)";
   const lag = $("#lag");
@@ -187,11 +293,14 @@ function onNotify(list) {
   for (const n of list) {
     const dev = state.devices.find((d) => d.id === n.device);
     const off = dev ? offsetOf(dev, state.now) : 0;
-    const li = el("li", { "data-kind": n.kind, "data-device": n.device, "data-ch": n.ch },
+    const li = el(
+      "li",
+      { "data-kind": n.kind, "data-device": n.device, "data-ch": n.ch },
       el("span", { class: "ch " + n.ch, text: n.ch }),
       `${hhmm(n.t, off)} ${n.device} → ${n.to}: `,
       el("strong", { text: n.title }),
-      ` ${n.body}`);
+      ` ${n.body}`,
+    );
     ol.prepend(li);
   }
   while (ol.children.length > 60) ol.lastChild.remove();
@@ -200,8 +309,14 @@ function onNotify(list) {
 function connect() {
   const es = new EventSource("/api/stream");
   const conn = $("#conn");
-  es.onopen = () => { conn.textContent = "live"; conn.className = "badge ok"; };
-  es.onerror = () => { conn.textContent = "reconnecting…"; conn.className = "badge bad"; };
+  es.onopen = () => {
+    conn.textContent = "live";
+    conn.className = "badge ok";
+  };
+  es.onerror = () => {
+    conn.textContent = "reconnecting…";
+    conn.className = "badge bad";
+  };
   es.addEventListener("state", (ev) => render(JSON.parse(ev.data)));
   es.addEventListener("lines", (ev) => appendLines(JSON.parse(ev.data)));
   es.addEventListener("notify", (ev) => onNotify(JSON.parse(ev.data)));
@@ -213,7 +328,11 @@ for (const b of document.querySelectorAll("[data-warp]")) {
 $("#jump-next").addEventListener("click", async (ev) => {
   const b = ev.currentTarget;
   b.disabled = true;
-  try { await api("POST", "/api/jump", { to: "next-dose", byMs: 1000 }); } finally { b.disabled = false; }
+  try {
+    await api("POST", "/api/jump", { to: "next-dose", byMs: 1000 });
+  } finally {
+    b.disabled = false;
+  }
 });
 $("#add-device").addEventListener("click", () => api("POST", "/api/devices").catch((e) => alert(e.message)));
 

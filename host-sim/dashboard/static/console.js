@@ -10,7 +10,7 @@ let device = "";
 let draft = null;
 let lastErrors = [];
 let openContents = false;
-let lastEvSeq = new Map();
+const lastEvSeq = new Map();
 
 // ------------------------------------------------------------------ paths
 function parsePath(p) {
@@ -18,7 +18,9 @@ function parsePath(p) {
   for (const m of p.matchAll(/([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]/g)) out.push(m[1] !== undefined ? m[1] : Number(m[2]));
   return out;
 }
-function getAt(obj, p) { return parsePath(p).reduce((o, k) => (o == null ? undefined : o[k]), obj); }
+function getAt(obj, p) {
+  return parsePath(p).reduce((o, k) => (o == null ? undefined : o[k]), obj);
+}
 function setAt(obj, p, v) {
   const ks = parsePath(p);
   let o = obj;
@@ -72,9 +74,12 @@ function field(label, path, kind, opts = {}) {
 function readInput(input) {
   const v = input.value.trim();
   switch (input.dataset.kind) {
-    case "number": return v === "" ? undefined : Number.isFinite(Number(v)) ? Number(v) : v;
-    case "days": return v === "" ? undefined : v.split(/[\s,]+/).filter(Boolean);
-    default: return input.value;
+    case "number":
+      return v === "" ? undefined : Number.isFinite(Number(v)) ? Number(v) : v;
+    case "days":
+      return v === "" ? undefined : v.split(/[\s,]+/).filter(Boolean);
+    default:
+      return input.value;
   }
 }
 
@@ -99,21 +104,33 @@ function renderForm() {
   const root = $("#pc-fields");
   root.replaceChildren();
   if (!draft) return;
-  root.append(fieldset("Configuration", field("version", "version", "number", { cls: "w-s" }), field("time zone (POSIX)", "tz", "text", { cls: "w-l" })));
+  root.append(
+    fieldset(
+      "Configuration",
+      field("version", "version", "number", { cls: "w-s" }),
+      field("time zone (POSIX)", "tz", "text", { cls: "w-l" }),
+    ),
+  );
   const comps = Array.isArray(draft.compartments) ? draft.compartments : [];
   const contents = document.createElement("details");
   contents.id = "pc-contents";
   contents.open = openContents;
-  contents.addEventListener("toggle", () => { openContents = contents.open; });
+  contents.addEventListener("toggle", () => {
+    openContents = contents.open;
+  });
   const sum = document.createElement("summary");
   sum.textContent = "Compartment contents";
   contents.append(sum);
   root.append(contents);
   comps.forEach((c, i) => {
     const fs = fieldset(`Compartment ${c.id ?? i}`, field("label", `compartments[${i}].label`, "text"));
-    (Array.isArray(c.meds) ? c.meds : []).forEach((m, j) => {
+    (Array.isArray(c.meds) ? c.meds : []).forEach((_m, j) => {
       const p = `compartments[${i}].meds[${j}]`;
-      fs.append(field("medication", `${p}.name`, "text", { cls: "w-l" }), field("pills", `${p}.count`, "number", { cls: "w-s" }), field("mg/pill", `${p}.unitMg`, "number", { cls: "w-s" }));
+      fs.append(
+        field("medication", `${p}.name`, "text", { cls: "w-l" }),
+        field("pills", `${p}.count`, "number", { cls: "w-s" }),
+        field("mg/pill", `${p}.unitMg`, "number", { cls: "w-s" }),
+      );
     });
     contents.append(fs);
   });
@@ -125,23 +142,35 @@ function renderForm() {
     row.dataset.path = `doses[${i}]`;
     row.append(
       field("id", `doses[${i}].id`, "text", { cls: "w-s" }),
-      field("compartment", `doses[${i}].compartment`, "select", { options: compIds.includes(d.compartment) ? compIds : [...compIds, String(d.compartment)] }),
+      field("compartment", `doses[${i}].compartment`, "select", {
+        options: compIds.includes(d.compartment) ? compIds : [...compIds, String(d.compartment)],
+      }),
       field("time", `doses[${i}].at`, "text", { cls: "w-s", aria: `Time of dose ${i + 1} (doses[${i}].at)` }),
       field("days (empty = every day)", `doses[${i}].days`, "days", { cls: "w-m" }),
-      button("✕", `Remove dose ${d.id ?? i}`, () => { draft.doses.splice(i, 1); afterStructureChange(); }));
+      button("✕", `Remove dose ${d.id ?? i}`, () => {
+        draft.doses.splice(i, 1);
+        afterStructureChange();
+      }),
+    );
     dfs.append(row);
   });
-  dfs.append(button("+ dose", "Add a dose", () => {
-    draft.doses = Array.isArray(draft.doses) ? draft.doses : [];
-    draft.doses.push({ id: "d" + (draft.doses.length + 1), compartment: compIds[0] ?? "", at: "12:00" });
-    afterStructureChange();
-  }));
+  dfs.append(
+    button("+ dose", "Add a dose", () => {
+      draft.doses = Array.isArray(draft.doses) ? draft.doses : [];
+      draft.doses.push({ id: "d" + (draft.doses.length + 1), compartment: compIds[0] ?? "", at: "12:00" });
+      afterStructureChange();
+    }),
+  );
   root.append(dfs);
-  root.append(fieldset("Dose window and silence",
-    field("early (min)", "defaults.window.earlyMin", "number", { cls: "w-s" }),
-    field("late (min)", "defaults.window.lateMin", "number", { cls: "w-s" }),
-    field("missed (min)", "defaults.window.missedMin", "number", { cls: "w-s" }),
-    field("silence (s)", "defaults.silenceS", "number", { cls: "w-s" })));
+  root.append(
+    fieldset(
+      "Dose window and silence",
+      field("early (min)", "defaults.window.earlyMin", "number", { cls: "w-s" }),
+      field("late (min)", "defaults.window.lateMin", "number", { cls: "w-s" }),
+      field("missed (min)", "defaults.window.missedMin", "number", { cls: "w-s" }),
+      field("silence (s)", "defaults.silenceS", "number", { cls: "w-s" }),
+    ),
+  );
 }
 
 function afterStructureChange() {
@@ -166,7 +195,8 @@ function showErrors(errors, container) {
     let input = null;
     while (p !== "" && !input) {
       input = document.querySelector(`#pc-fields input[data-path="${CSS.escape(p)}"], #pc-fields select[data-path="${CSS.escape(p)}"]`);
-      if (!input) p = p.replace(/(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])$/, "") === p ? "" : p.replace(/(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])$/, "");
+      if (!input)
+        p = p.replace(/(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])$/, "") === p ? "" : p.replace(/(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])$/, "");
     }
     if (input && input.matches("input, select")) {
       input.setAttribute("aria-invalid", "true");
@@ -237,11 +267,12 @@ async function push(ev) {
     await loadConfig();
   } else {
     head.className = "nak";
-    head.textContent = out.code === "TIMEOUT"
-      ? `… ${out.device}: no answer yet (v${out.version ?? "?"} stays retained on the broker and applies when the device reconnects)`
-      : out.local
-        ? `✖ not sent: the pharmacist tool refused v${out.version ?? "?"} (${out.code})`
-        : `✖ ${out.device} refused v${out.version ?? "?"}: ${out.code}${out.running !== undefined && out.running !== null ? ` — keeps running v${out.running}` : ""}`;
+    head.textContent =
+      out.code === "TIMEOUT"
+        ? `… ${out.device}: no answer yet (v${out.version ?? "?"} stays retained on the broker and applies when the device reconnects)`
+        : out.local
+          ? `✖ not sent: the pharmacist tool refused v${out.version ?? "?"} (${out.code})`
+          : `✖ ${out.device} refused v${out.version ?? "?"}: ${out.code}${out.running !== undefined && out.running !== null ? ` — keeps running v${out.running}` : ""}`;
     res.append(head);
     const ul = document.createElement("ul");
     for (const e of out.errors || []) {
@@ -262,9 +293,15 @@ async function refreshAdherence() {
   $("#adh-src").textContent = `(source: ${r.source})`;
   const days = r.days.slice(-14);
   const box = $("#adh-chart");
-  if (!days.length) { box.textContent = "No dose outcome yet."; box.setAttribute("aria-label", "Adherence per day: no data yet"); return; }
+  if (!days.length) {
+    box.textContent = "No dose outcome yet.";
+    box.setAttribute("aria-label", "Adherence per day: no data yet");
+    return;
+  }
   const max = Math.max(1, ...days.map((d) => d.onTime + d.late + d.missed + d.partial + (d.unreported || 0)));
-  const W = 360, H = 110, bw = Math.min(36, (W - 10) / days.length - 4);
+  const W = 360,
+    H = 110,
+    bw = Math.min(36, (W - 10) / days.length - 4);
   const NS = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(NS, "svg");
   svg.setAttribute("viewBox", `0 0 ${W} ${H + 12}`);
@@ -272,7 +309,13 @@ async function refreshAdherence() {
   days.forEach((d, i) => {
     let y = H;
     const x = 5 + i * (bw + 4);
-    for (const [k, cls] of [["onTime", "#2e9d5b"], ["late", "#e0a21b"], ["missed", "#d14343"], ["partial", "#8b5cf6"], ["unreported", "#9aa2ad"]]) {
+    for (const [k, cls] of [
+      ["onTime", "#2e9d5b"],
+      ["late", "#e0a21b"],
+      ["missed", "#d14343"],
+      ["partial", "#8b5cf6"],
+      ["unreported", "#9aa2ad"],
+    ]) {
       const h = ((d[k] || 0) / max) * (H - 10);
       if (h <= 0) continue;
       y -= h;
@@ -287,7 +330,9 @@ async function refreshAdherence() {
     Object.entries({ x: x + bw / 2, y: H + 10, "font-size": 8, "text-anchor": "middle" }).forEach(([a, v]) => tx.setAttribute(a, v));
     tx.textContent = d.date.slice(5);
     svg.append(tx);
-    desc.push(`${d.date}: ${d.onTime} on time, ${d.late} late, ${d.missed} missed, ${d.partial} partial${d.unreported ? `, ${d.unreported} unreported` : ""}`);
+    desc.push(
+      `${d.date}: ${d.onTime} on time, ${d.late} late, ${d.missed} missed, ${d.partial} partial${d.unreported ? `, ${d.unreported} unreported` : ""}`,
+    );
   });
   box.replaceChildren(svg);
   box.setAttribute("aria-label", "Adherence per day. " + desc.join(". "));
@@ -314,7 +359,10 @@ async function refreshAudit() {
     let detail = "";
     if (a.action === "config.push") {
       const what = d.ok ? "acked" : d.outcome && d.outcome !== "refused" ? d.outcome + (d.code ? " " + d.code : "") : "refused " + d.code;
-      const paths = (d.errors || []).map((e) => e.path).filter(Boolean).join(" ");
+      const paths = (d.errors || [])
+        .map((e) => e.path)
+        .filter(Boolean)
+        .join(" ");
       detail = `v${d.version ?? "?"} ${what}${paths ? " at " + paths : ""} (key ${d.kid})`;
     } else if (d.source) detail = `source ${d.source}`;
     const when = a.simAt ? a.simAt.slice(5, 16).replace("T", " ") + " sim" : (a.at || "").slice(11, 19) + " real";
