@@ -3,10 +3,10 @@
  * (host-sim/kernel/mass-model.ts) with one labeled action, run through a fresh ChannelDetector
  * with the real sampling policy (nextIntervalMs).
  */
-import { BayModel, type BayFaultKind } from "../host-sim/kernel/mass-model";
-import { ChannelDetector } from "../firmware/core/detector";
-import type { Medication } from "../firmware/core/config-types";
-import type { Calibration, LoadEvent } from "../firmware/core/load-events";
+import { BayModel, type BayFaultKind } from "../host-sim/kernel/hw/mass-model";
+import { ChannelDetector } from "../firmware/core/load/detector";
+import type { Medication } from "../firmware/core/config/types";
+import type { Calibration, LoadEvent } from "../firmware/core/load/events";
 import { gauss12, mulberry32 as prng } from "../test/support/prng";
 
 export type CaseKind = "removal" | "addition" | "lift" | "bump" | "fault" | "idle";

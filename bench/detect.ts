@@ -6,8 +6,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BayModel, hx711NoiseCounts } from "../host-sim/kernel/mass-model";
-import { ChannelDetector } from "../firmware/core/detector";
+import { BayModel, hx711NoiseCounts } from "../host-sim/kernel/hw/mass-model";
+import { ChannelDetector } from "../firmware/core/load/detector";
 import { generate, runCase, type CaseResult, PILL_CV_TRUE } from "./detect-gen";
 
 const started = Date.now();

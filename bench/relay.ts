@@ -20,7 +20,7 @@ import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import mqtt from "mqtt";
-import { contactsFor, providersFor, startAedes, startMockHttp, startMosquitto, tempDir, waitFor } from "../test/relay/helpers";
+import { contactsFor, providersFor, startAedes, startMockHttp, startMosquitto, tempDir, waitFor } from "../test/cloud/relay/helpers";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const LAT_N = Number(process.env.BENCH_LAT_N ?? 400);

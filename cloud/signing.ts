@@ -5,8 +5,8 @@
  */
 
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
-import { canonicalJson } from "../firmware/core/canonical";
-import { SIGNING_PREFIX, type Envelope } from "../firmware/core/signed";
+import { canonicalJson } from "../firmware/core/config/canonical";
+import { SIGNING_PREFIX, type Envelope } from "../firmware/core/crypto/signed";
 
 export type { Envelope };
 

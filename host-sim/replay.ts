@@ -8,9 +8,9 @@
  */
 import { closeSync, createReadStream, openSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { ChannelDetector } from "../firmware/core/detector";
-import type { Medication } from "../firmware/core/config-types";
-import type { LoadEvent } from "../firmware/core/load-events";
+import { ChannelDetector } from "../firmware/core/load/detector";
+import type { Medication } from "../firmware/core/config/types";
+import type { LoadEvent } from "../firmware/core/load/events";
 
 export class InputError extends Error {}
 

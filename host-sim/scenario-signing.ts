@@ -15,9 +15,9 @@
  */
 import { createPrivateKey } from "node:crypto";
 import { kidOf, publicKeyB64FromPrivatePem, signEnvelope } from "../cloud/signing";
-import { parseInstant, parseOffset } from "./kernel/scenario";
-import { parsePosixTz } from "../firmware/core/tz";
-import { isoUtc } from "../firmware/core/civil";
+import { parseInstant, parseOffset } from "./kernel/scenario/scenario";
+import { parsePosixTz } from "../firmware/core/schedule/tz";
+import { isoUtc } from "../firmware/core/schedule/civil";
 
 function keyFromSeed(seedByte: number): { pem: string; kid: string; publicKey: string } {
   const der = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), Buffer.alloc(32, seedByte)]);

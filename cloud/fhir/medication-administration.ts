@@ -4,7 +4,7 @@
  * removed and a note; missed / unreported → "not-done" with a statusReason.
  */
 import { createHash } from "node:crypto";
-import type { DispenserConfig } from "../../firmware/core/config-types";
+import type { DispenserConfig } from "../../firmware/core/config/types";
 import type { SlotRecord } from "../relay/adherence";
 
 export const DOSE_OUTCOME_SYSTEM = "https://dosekeeper.org/fhir/CodeSystem/dose-outcome";

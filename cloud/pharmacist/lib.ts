@@ -6,10 +6,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import { validateConfig, type ConfigError, type HardwareLimits } from "../../firmware/core/config";
-import { canonicalJson } from "../../firmware/core/canonical";
-import { configHash } from "../../firmware/core/config-hash";
-import { MAX_PAYLOAD_BYTES } from "../../firmware/core/signed";
+import { validateConfig, type ConfigError, type HardwareLimits } from "../../firmware/core/config/validate";
+import { canonicalJson } from "../../firmware/core/config/canonical";
+import { configHash } from "../../firmware/core/config/hash";
+import { MAX_PAYLOAD_BYTES } from "../../firmware/core/crypto/signed";
 import { kidOf, publicKeyB64FromPrivatePem, signEnvelope } from "../signing";
 import { appendAudit, osUser, type AuditRecord } from "./audit";
 

@@ -4,7 +4,7 @@
  * device sends ("patient", "caregiver-1", "nurse:42") to people, plus the device's designated
  * pharmacist. docs/relay.md#contacts.
  */
-import { parsePosixTz, localToUtc, utcToLocal, type PosixTz } from "../../firmware/core/tz";
+import { parsePosixTz, localToUtc, utcToLocal, type PosixTz } from "../../firmware/core/schedule/tz";
 import { REMOTE_CHANNELS, type Person, type PushSubscriptionJson, type QuietHours, type RemoteChannel } from "./types";
 
 export interface DeviceContacts {

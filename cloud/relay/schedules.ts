@@ -2,10 +2,10 @@
  * Device schedules as the relay knows them (the configs pushed by pharmacists, docs/config.md),
  * with due instants computed by the firmware's own code (core/tz.ts, core/schedule.ts).
  */
-import { validateConfig, DEFAULT_LADDER_ID } from "../../firmware/core/config";
-import type { DispenserConfig, DoseWindow, FixedDose } from "../../firmware/core/config-types";
-import { occurrencesBetween } from "../../firmware/core/schedule";
-import { parsePosixTz, utcToLocal, type PosixTz } from "../../firmware/core/tz";
+import { validateConfig, DEFAULT_LADDER_ID } from "../../firmware/core/config/validate";
+import type { DispenserConfig, DoseWindow, FixedDose } from "../../firmware/core/config/types";
+import { occurrencesBetween } from "../../firmware/core/schedule/occurrences";
+import { parsePosixTz, utcToLocal, type PosixTz } from "../../firmware/core/schedule/tz";
 
 /** Generous hardware limits: the relay checks the schedule, the device checks its hardware. */
 const HW = { channels: 256, leds: 256 };

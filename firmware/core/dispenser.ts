@@ -10,22 +10,23 @@
  * Until the wall clock is set the schedule cannot run: a TIME_UNSET fault is logged and the
  * device waits (the relay's dead-man alert covers that case).
  */
-import type { Calibration, LoadEvent } from "./load-events";
-import type { DispenserConfig, FixedDose, Ladder, PrnDose } from "./config-types";
+import type { Calibration, LoadEvent } from "./load/events";
+import type { DispenserConfig, FixedDose, Ladder, PrnDose } from "./config/types";
 import type { Ports, PressKind, TimerId } from "./ports";
-import { validateConfig, type ConfigError } from "./config";
-import { canonicalJson } from "./canonical";
-import { configHash } from "./config-hash";
-import { parsePosixTz, type PosixTz } from "./tz";
-import { occurrencesBetween } from "./schedule";
-import { Store } from "./store";
-import { EventLog, type EventClass, type LoggedEvent } from "./eventlog";
-import { ChannelDetector, type DetectorSnapshot } from "./detector";
-import { flattenLadder, isRemote, type Firing } from "./ladder";
-import { Outputs, type SoundWish } from "./outputs";
-import { attributeRemoval, checkPrn, creditSlot } from "./removal";
-import { REACHED_DUE, REACHED_LATE, REACHED_MISSED, doseSize, isCalling, isOpen, makeSlot, windowOf, type Slot } from "./slots";
-import { isoUtc } from "./civil";
+import { validateConfig, type ConfigError } from "./config/validate";
+import { canonicalJson } from "./config/canonical";
+import { configHash } from "./config/hash";
+import { parsePosixTz, type PosixTz } from "./schedule/tz";
+import { occurrencesBetween } from "./schedule/occurrences";
+import { Store } from "./log/store";
+import { EventLog, type EventClass, type LoggedEvent } from "./log/eventlog";
+import { ChannelDetector, type DetectorSnapshot } from "./load/detector";
+import { flattenLadder, isRemote, type Firing } from "./escalation/ladder";
+import { Outputs, type SoundWish } from "./outputs/outputs";
+import { attributeRemoval, checkPrn, creditSlot } from "./dose/removal";
+import { REACHED_DUE, REACHED_LATE, REACHED_MISSED, doseSize, isCalling, isOpen, makeSlot, windowOf, type Slot } from "./dose/slots";
+import { isoUtc } from "./schedule/civil";
+import { EV } from "./protocol/events";
 
 export interface DeviceIdentity {
   readonly deviceId: string;
@@ -145,7 +146,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
   const earlyFaults: { code: string; detail: string }[] = [];
   let logReady = false;
   const onStoreFault = (code: string, detail: string): void => {
-    if (logReady) logEvent("fault", "alert", { code, detail });
+    if (logReady) logEvent(EV.FAULT, "alert", { code, detail });
     else if (earlyFaults.length < 8) earlyFaults.push({ code, detail });
   };
   const store = new Store(ports.kv, { onFault: onStoreFault });
@@ -235,7 +236,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     store.save("cfgnext", rec);
     pending = rec;
     const deferred = !safeToApply(rec.config);
-    logEvent("config.accepted", "alert", { version: cfg.version, hash: rec.hash, by, deferred });
+    logEvent(EV.CONFIG_ACCEPTED, "alert", { version: cfg.version, hash: rec.hash, by, deferred });
     if (!deferred) applyPending();
     return { ok: true, version: cfg.version, hash: rec.hash, deferred };
   }
@@ -245,7 +246,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
       typeof raw === "object" && raw !== null && typeof (raw as { version?: unknown }).version === "number"
         ? (raw as { version: number }).version
         : null;
-    logEvent("config.refused", "alert", {
+    logEvent(EV.CONFIG_REFUSED, "alert", {
       code,
       version,
       errors: errors.slice(0, 8).map((e) => ({ code: e.code, path: e.path })),
@@ -282,8 +283,8 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
       if (sameDose(before, after)) {
         kept.push(s);
       } else if (isOpen(s) || s.remote) {
-        logEvent("slot.cancelled", "dose", { slot: s.id, reason: "config" });
-        if (s.remote) logEvent("relay.resolve", "dose", { slot: s.id, outcome: "cancelled" });
+        logEvent(EV.SLOT_CANCELLED, "dose", { slot: s.id, reason: "config" });
+        if (s.remote) logEvent(EV.RELAY_RESOLVE, "dose", { slot: s.id, outcome: "cancelled" });
       }
     }
     st.slots = kept;
@@ -298,7 +299,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
           if (!st.slots.some((x) => x.id === o.slotId)) {
             const slot = makeSlot(o.slotId, dose, o.dueUtcMs, w);
             st.slots.push(slot);
-            logEvent("slot.open", "info", { slot: slot.id, comp: slot.comp, due: isoUtc(slot.due) });
+            logEvent(EV.SLOT_OPEN, "info", { slot: slot.id, comp: slot.comp, due: isoUtc(slot.due) });
           }
         }
       }
@@ -310,7 +311,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     pending = undefined;
     saveState();
     rebuildDetectors();
-    logEvent("config.applied", "alert", { version: rec.config.version, hash: rec.hash });
+    logEvent(EV.CONFIG_APPLIED, "alert", { version: rec.config.version, hash: rec.hash });
     evaluate();
   }
 
@@ -352,11 +353,11 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     for (const s of keep) {
       if (s.missed <= now) {
         // Closed while the device could not act (power off): record the miss once, no alarm storm.
-        logEvent("dose.missed", "dose", { slot: s.id, comp: s.comp, due: isoUtc(s.due), catchUp: true });
+        logEvent(EV.DOSE_MISSED, "dose", { slot: s.id, comp: s.comp, due: isoUtc(s.due), catchUp: true });
         continue;
       }
       st.slots.push(s);
-      logEvent("slot.open", "info", { slot: s.id, comp: s.comp, due: isoUtc(s.due) });
+      logEvent(EV.SLOT_OPEN, "info", { slot: s.id, comp: s.comp, due: isoUtc(s.due) });
     }
     st.cursor = now;
   }
@@ -379,12 +380,12 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
         if (t === mDue) {
           s.reached |= REACHED_DUE;
           if (s.state === "upcoming") s.state = "due";
-          logEvent("dose.due", "dose", { slot: s.id, comp: s.comp });
+          logEvent(EV.DOSE_DUE, "dose", { slot: s.id, comp: s.comp });
         } else if (t === mLate) {
           s.reached |= REACHED_LATE;
           if (isOpen(s)) {
             if (s.state === "due") s.state = "late";
-            logEvent("dose.late", "dose", { slot: s.id, comp: s.comp });
+            logEvent(EV.DOSE_LATE, "dose", { slot: s.id, comp: s.comp });
           }
         } else if (t === mMissed) {
           s.reached |= REACHED_MISSED;
@@ -392,17 +393,17 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
             const expected = doseSize(a.cfg, s.comp).pills;
             if (s.pills > 0) {
               s.state = "partial";
-              logEvent("dose.partial", "dose", { slot: s.id, comp: s.comp, pills: s.pills, expected, final: true });
+              logEvent(EV.DOSE_PARTIAL, "dose", { slot: s.id, comp: s.comp, pills: s.pills, expected, final: true });
             } else {
               s.state = "missed";
-              logEvent("dose.missed", "dose", { slot: s.id, comp: s.comp });
+              logEvent(EV.DOSE_MISSED, "dose", { slot: s.id, comp: s.comp });
             }
           }
         } else if (f !== undefined) {
           if (isRemote(f.channel) && mFire < now - CATCHUP_GRACE_MS && laterRemoteDue(s, firings, now)) {
             // The box was off or asleep through several rungs: send only the rung it should be at
             // now, and record the ones it passed so nothing is forgotten silently.
-            logEvent("esc.skipped", "alert", { slot: s.id, step: s.fired, ch: f.channel });
+            logEvent(EV.ESC_SKIPPED, "alert", { slot: s.id, step: s.fired, ch: f.channel });
           } else fire(s, f, s.fired);
           s.fired++;
         }
@@ -430,7 +431,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
   function fire(s: Slot, f: Firing, index: number): void {
     if (isRemote(f.channel)) {
       s.remote = true;
-      logEvent("relay.request", "dose", {
+      logEvent(EV.RELAY_REQUEST, "dose", {
         key: `${identity.deviceId}/${s.id}/${f.step}.${f.rep}`,
         ch: f.channel,
         to: f.to ?? [],
@@ -446,7 +447,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
         data.pattern = f.pattern;
         data.volume = f.volume;
       }
-      logEvent("esc.step", "info", data);
+      logEvent(EV.ESC_STEP, "info", data);
     }
   }
 
@@ -496,7 +497,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     if (w === undefined) {
       if (timeWasSet || lastMono === 0) {
         // Only log once per unset period.
-        if (timeWasSet || !unsetLogged) logEvent("fault", "alert", { code: "TIME_UNSET" });
+        if (timeWasSet || !unsetLogged) logEvent(EV.FAULT, "alert", { code: "TIME_UNSET" });
         unsetLogged = true;
       }
       timeWasSet = false;
@@ -505,12 +506,12 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     }
     if (!timeWasSet) {
       timeWasSet = true;
-      logEvent("time.sync", "info", { wall: isoUtc(w) });
+      logEvent(EV.TIME_SYNC, "info", { wall: isoUtc(w) });
     } else {
       const expected = lastWall + (m - lastMono);
       const delta = w - expected;
       if (delta > STEP_TOLERANCE_MS || delta < -STEP_TOLERANCE_MS) {
-        logEvent("time.step", "alert", { deltaS: Math.round(delta / 1000) });
+        logEvent(EV.TIME_STEP, "alert", { deltaS: Math.round(delta / 1000) });
       }
     }
     lastWall = w;
@@ -615,16 +616,16 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     switch (ev.kind) {
       case "fault":
         faults.set(ev.channel, ev.code);
-        logEvent("fault", "alert", { code: `LOADCELL_${ev.code}`, comp: comp.id, channel: ev.channel });
+        logEvent(EV.FAULT, "alert", { code: `LOADCELL_${ev.code}`, comp: comp.id, channel: ev.channel });
         playCue({ pattern: "fault", volume: 60 });
         return;
       case "recovered":
         faults.delete(ev.channel);
-        logEvent("fault.cleared", "alert", { code: "LOADCELL", comp: comp.id, channel: ev.channel });
+        logEvent(EV.FAULT_CLEARED, "alert", { code: "LOADCELL", comp: comp.id, channel: ev.channel });
         return;
       case "lift":
       case "bump":
-        logEvent(`load.${ev.kind}`, "info", { comp: comp.id });
+        logEvent(ev.kind === "lift" ? EV.LOAD_LIFT : EV.LOAD_BUMP, "info", { comp: comp.id });
         return;
       case "addition": {
         const size = doseSize(a.cfg, comp.id);
@@ -632,18 +633,18 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
         const whole = size.mg > 0 ? Math.round(mg / size.mg) : 0;
         let lightest = Infinity;
         for (const m of comp.meds) lightest = Math.min(lightest, m.unitMg);
-        logEvent("refill", "info", { comp: comp.id, mg, doses: whole });
+        logEvent(EV.REFILL, "info", { comp: comp.id, mg, doses: whole });
         // A refill must be a whole number of doses: off by more than a quarter of the lightest
         // pill means a missing or extra pill, or a wrong medication, in the compartment.
         if (whole < 1 || Math.abs(mg - whole * size.mg) > 0.25 * lightest) {
-          logEvent("refill.mismatch", "alert", { comp: comp.id, mg, doseMg: size.mg, doses: whole });
+          logEvent(EV.REFILL_MISMATCH, "alert", { comp: comp.id, mg, doseMg: size.mg, doses: whole });
         }
         persistTare();
         return;
       }
       case "removal":
         if (now === undefined) {
-          logEvent("removal.untimed", "dose", { comp: comp.id, pills: ev.pills, mg: Math.round(ev.grams * 1000) });
+          logEvent(EV.REMOVAL_UNTIMED, "dose", { comp: comp.id, pills: ev.pills, mg: Math.round(ev.grams * 1000) });
           return;
         }
         onRemoval(a, comp.id, ev.pills, Math.round(ev.grams * 1000), now);
@@ -660,8 +661,8 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
         const c = creditSlot(target, pills, mg, expected, now);
         logEvent(c.type, "dose", c.data);
         if (c.resolved) {
-          if (c.excess > 0) logEvent("dose.excess", "alert", { slot: target.id, pills: target.pills, expected });
-          if (target.remote) logEvent("relay.resolve", "dose", { slot: target.id, outcome: target.state });
+          if (c.excess > 0) logEvent(EV.DOSE_EXCESS, "alert", { slot: target.id, pills: target.pills, expected });
+          if (target.remote) logEvent(EV.RELAY_RESOLVE, "dose", { slot: target.id, outcome: target.state });
           if (st.silencedUntil !== 0 && !st.slots.some((s) => s !== target && isCalling(s))) st.silencedUntil = 0;
         }
         advance(a, now);
@@ -677,13 +678,13 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
         for (const s of where.calling) {
           s.state = "wrong_compartment";
           s.wrong = compId;
-          logEvent("dose.wrong_compartment", "dose", { slot: s.id, expectedComp: s.comp, from: compId, pills, mg });
+          logEvent(EV.DOSE_WRONG_COMPARTMENT, "dose", { slot: s.id, expectedComp: s.comp, from: compId, pills, mg });
         }
         saveState();
         playCue({ pattern: "alarm", volume: 80 });
         return;
       case "unscheduled":
-        logEvent("removal.unscheduled", "dose", { comp: compId, pills, mg });
+        logEvent(EV.REMOVAL_UNSCHEDULED, "dose", { comp: compId, pills, mg });
         return;
     }
   }
@@ -695,10 +696,10 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     const count24h = verdict.history.length;
     const reason = verdict.reason;
     if (reason === undefined) {
-      logEvent("prn.taken", "dose", { prn: prn.id, comp: prn.compartment, pills, mg, count24h });
+      logEvent(EV.PRN_TAKEN, "dose", { prn: prn.id, comp: prn.compartment, pills, mg, count24h });
     } else {
-      logEvent("prn.limit", "dose", { prn: prn.id, comp: prn.compartment, pills, mg, count24h, reason });
-      logEvent("relay.request", "dose", {
+      logEvent(EV.PRN_LIMIT, "dose", { prn: prn.id, comp: prn.compartment, pills, mg, count24h, reason });
+      logEvent(EV.RELAY_REQUEST, "dose", {
         key: `${identity.deviceId}/${prn.id}@${isoUtc(now)}/limit`,
         ch: "push",
         to: prn.alert,
@@ -716,7 +717,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     if (!running) return;
     const now = clock.wallMs();
     const a = active;
-    logEvent("button", "info", { kind });
+    logEvent(EV.BUTTON, "info", { kind });
     if (cue !== undefined) {
       cue = undefined;
       if (cueTimer !== undefined) timers.cancel(cueTimer);
@@ -724,7 +725,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     }
     if (now !== undefined && a !== undefined && st.slots.some((s) => isCalling(s))) {
       st.silencedUntil = now + a.cfg.defaults.silenceS * 1000;
-      logEvent("sound.silenced", "info", { until: isoUtc(st.silencedUntil) });
+      logEvent(EV.SOUND_SILENCED, "info", { until: isoUtc(st.silencedUntil) });
       saveState();
     }
     refreshOutputs(a, now ?? 0);
@@ -741,13 +742,13 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     loadState();
     if (cfgRec !== undefined) active = activate(cfgRec);
     if (next !== undefined && (active === undefined || next.config.version > active.cfg.version)) pending = next;
-    logEvent("boot", "alert", {
+    logEvent(EV.BOOT, "alert", {
       reason: identity.resetReason,
       fw: identity.firmware,
       cfg: active ? active.cfg.version : null,
       outbox: log.depth(),
     });
-    for (const f of earlyFaults.splice(0)) logEvent("fault", "alert", f);
+    for (const f of earlyFaults.splice(0)) logEvent(EV.FAULT, "alert", f);
     ports.button.onPress(onButton);
     rebuildDetectors();
     if (pending !== undefined && (active === undefined || safeToApply(pending.config))) applyPending();
@@ -807,7 +808,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     }
     if (n === 0) return "CMD_NO_CHANNEL";
     persistTare();
-    logEvent("tare", "alert", { channel: channel ?? null });
+    logEvent(EV.TARE, "alert", { channel: channel ?? null });
     return "OK";
   }
 
@@ -818,13 +819,13 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     if (d.faulty) return "CMD_CHANNEL_FAULT";
     const cal = d.calibrate(knownGrams);
     persistTare();
-    logEvent("calibrated", "alert", { channel, knownGrams, countsPerGram: Math.round(cal.countsPerGram * 1000) / 1000 });
+    logEvent(EV.CALIBRATED, "alert", { channel, knownGrams, countsPerGram: Math.round(cal.countsPerGram * 1000) / 1000 });
     return "OK";
   }
 
   function identify(seconds: number): string {
     if (!(seconds >= 1 && seconds <= 120)) return "CMD_RANGE";
-    logEvent("identify", "info", { seconds });
+    logEvent(EV.IDENTIFY, "info", { seconds });
     playCue({ pattern: "beep", volume: 40 }, seconds * 1000);
     return "OK";
   }
@@ -833,7 +834,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     const now = clock.wallMs();
     if (now === undefined || active === undefined) return "CMD_NOT_READY";
     st.silencedUntil = now + active.cfg.defaults.silenceS * 1000;
-    logEvent("sound.silenced", "info", { until: isoUtc(st.silencedUntil), remote: true });
+    logEvent(EV.SOUND_SILENCED, "info", { until: isoUtc(st.silencedUntil), remote: true });
     saveState();
     refreshOutputs(active, now);
     plan(now);
@@ -841,7 +842,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
   }
 
   function decommission(): void {
-    logEvent("decommission", "alert", {});
+    logEvent(EV.DECOMMISSION, "alert", {});
     stop();
     for (const key of ["cfg", "cfgnext", "state", "tare"]) store.remove(key);
     log.erase();

@@ -6,7 +6,7 @@
  */
 
 import type { LoadCells } from "../core/ports";
-import type { HX711 } from "../drivers/hx711";
+import type { HX711 } from "../drivers/hx711/hx711";
 
 export interface LoadCellsOptions {
   chips: HX711[];

@@ -4,7 +4,7 @@
  * Colours arrive as 0xRRGGBB and are converted with makeRGB, which applies the strip's
  * colour order.
  */
-import type { PixelWriter } from "../drivers/led";
+import type { PixelWriter } from "../drivers/led/led";
 
 export interface NeoPixelLike {
   readonly length: number;

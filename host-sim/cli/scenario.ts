@@ -3,9 +3,9 @@
  * Prints the JSON-lines timeline (docs/scenarios.md). A bad scenario file exits 2 naming the field path.
  */
 import fs from "node:fs";
-import { parseScenario } from "../kernel/scenario";
+import { parseScenario } from "../kernel/scenario/scenario";
 import { loadScenarioText, ScenarioFileError } from "../scenario-file";
-import { runScenario } from "../kernel/runner";
+import { runScenario } from "../kernel/scenario/runner";
 
 function fail(msg: string): never {
   process.stderr.write(`scenario: ${msg}\n`);

@@ -2,8 +2,8 @@
  * Entry of the XS bundle (host-sim/xs/bundle.ts): the scenario runner as one function that takes
  * the scenario file's text and returns the timeline text, exactly as the Node CLI prints it.
  */
-import { parseScenario } from "./scenario";
-import { runScenario } from "./runner";
+import { parseScenario } from "./scenario/scenario";
+import { runScenario } from "./scenario/runner";
 
 /**
  * The device of the last run, kept alive on request (heap measurement: after a GC, what is still

@@ -3,11 +3,11 @@
  * firmware core on one WarpScheduler, each with a bounded timeline ring for the UI, dose history,
  * and the controls of the dashboard (remove pills, lift, bump, button, power cut, network, warp).
  */
-import { SimDevice, compartmentsOf } from "../kernel/sim-device";
-import { validateConfig } from "../../firmware/core/config";
-import type { DispenserConfig, FixedDose } from "../../firmware/core/config-types";
-import { parsePosixTz, localToUtc, utcToLocal } from "../../firmware/core/tz";
-import { nextOccurrence } from "../../firmware/core/schedule";
+import { SimDevice, compartmentsOf } from "../kernel/device/sim-device";
+import { validateConfig } from "../../firmware/core/config/validate";
+import type { DispenserConfig, FixedDose } from "../../firmware/core/config/types";
+import { parsePosixTz, localToUtc, utcToLocal } from "../../firmware/core/schedule/tz";
+import { nextOccurrence } from "../../firmware/core/schedule/occurrences";
 import { WarpScheduler } from "./warp-scheduler";
 import { DoseHistory, type DoseRecord } from "./history";
 import type { DeviceTransport } from "./transport";

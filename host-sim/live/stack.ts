@@ -16,7 +16,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { generateKeyPair, publicKeyB64FromPrivatePem, kidOf } from "../../cloud/signing";
-import { parsePosixTz, utcToLocal } from "../../firmware/core/tz";
+import { parsePosixTz, utcToLocal } from "../../firmware/core/schedule/tz";
 import type { Provider, RelayDb } from "../../cloud/relay/types";
 import type { RelayHandle } from "../../cloud/relay/service";
 import { Fleet } from "./fleet";

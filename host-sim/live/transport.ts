@@ -17,11 +17,11 @@
  * docs/simulator.md.
  */
 import { generateKeyPair, signEnvelope, type GeneratedKeyPair } from "../../cloud/signing";
-import { openEnvelope, type TrustedKey } from "../../firmware/core/signed";
-import { checkConfigBody } from "../../firmware/core/link-body";
-import { createLink, type Link } from "../../firmware/core/link";
+import { openEnvelope, type TrustedKey } from "../../firmware/core/crypto/signed";
+import { checkConfigBody } from "../../firmware/core/link/body";
+import { createLink, type Link } from "../../firmware/core/link/link";
 import type { Network, Ports, StreamConnection, StreamHandlers, Timers } from "../../firmware/core/ports";
-import { seededRandom, type LinkFactory } from "../kernel/sim-device";
+import { seededRandom, type LinkFactory } from "../kernel/device/sim-device";
 import { createNodeNetwork, createNodeTimers } from "../net-node";
 import { pushConfig as pharmacistPush, type PushConfigResult } from "../../cloud/pharmacist/lib";
 import { readAudit, type AuditRecord } from "../../cloud/pharmacist/audit";

@@ -13,8 +13,8 @@
  * and is deterministic: the same timers run in the same order at the same virtual instants.
  */
 import type { Timers } from "../../firmware/core/ports";
-import type { SchedulerLike } from "../kernel/sim-device";
-import { Scheduler } from "../kernel/scheduler";
+import type { SchedulerLike } from "../kernel/device/sim-device";
+import { Scheduler } from "../kernel/time/scheduler";
 
 export interface WarpSchedulerOptions {
   /** Virtual start instant (UTC ms). */

@@ -24,13 +24,13 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import * as path from "node:path";
 import { build } from "esbuild";
-import { validateConfig } from "../../firmware/core/config";
+import { validateConfig } from "../../firmware/core/config/validate";
 import { DEFAULT_CHANNELS, DEFAULT_LEDS, type Action, type Fleet } from "../live/fleet";
 import { fhirBundle, type DayAdherence } from "../live/history";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const STATIC_DIR = path.resolve(HERE, "../dashboard/static");
-const CONFIG_TS = path.resolve(HERE, "../../firmware/core/config.ts");
+const CONFIG_TS = path.resolve(HERE, "../../firmware/core/config/validate.ts");
 const MAX_BODY = 64 * 1024;
 const AUDIT_MAX = 500;
 const STREAM_MS = 200;

@@ -5,9 +5,9 @@
 import { describe, it, expect } from "vitest";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { Scheduler } from "../../host-sim/kernel/scheduler";
-import { SimDevice, type SchedulerLike } from "../../host-sim/kernel/sim-device";
-import { isoUtc } from "../../firmware/core/civil";
+import { Scheduler } from "../../host-sim/kernel/time/scheduler";
+import { SimDevice, type SchedulerLike } from "../../host-sim/kernel/device/sim-device";
+import { isoUtc } from "../../firmware/core/schedule/civil";
 import { WarpScheduler } from "../../host-sim/live/warp-scheduler";
 
 const ROOT = path.resolve(__dirname, "../..");

@@ -8,7 +8,7 @@ import mqtt from "mqtt";
 import { createNodeClock, createNodeNetwork, createNodeTimers } from "../../host-sim/net-node";
 import { findMosquitto, Mosquitto } from "../support/mosquitto";
 import { waitFor } from "../support/net";
-import { homeConfig, makeDevice, signer, trusted, type TestDevice } from "../link/harness";
+import { homeConfig, makeDevice, signer, trusted, type TestDevice } from "../firmware/core/link/harness";
 
 const BINS = findMosquitto();
 if (!BINS)

@@ -10,11 +10,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import mqtt from "mqtt";
 import type { Network, StreamHandlers } from "../../firmware/core/ports";
-import type { LoggedEvent } from "../../firmware/core/eventlog";
+import type { LoggedEvent } from "../../firmware/core/log/eventlog";
 import { createNodeNetwork } from "../../host-sim/net-node";
 import { findMosquitto, Mosquitto } from "../support/mosquitto";
 import { waitFor } from "../support/net";
-import { World, makeDevice, signer, trusted } from "../link/harness";
+import { World, makeDevice, signer, trusted } from "../firmware/core/link/harness";
 
 const BINS = findMosquitto();
 if (!BINS) process.stdout.write("security/week-offline.test.ts: SKIPPED — mosquitto not found (apt-get install -y mosquitto openssl)\n");

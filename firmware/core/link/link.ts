@@ -1,0 +1,531 @@
+/**
+ * The device's MQTT session ("link"): events out, signed configs and commands in.
+ * Contract: docs/protocol.md. XS-clean: ports, an injected PRNG and core modules only.
+ *
+ *   const link = createLink({ ports, identity, random, broker, trustedKeys, onErase });
+ *   const dispenser = createDispenser(ports, identity, { uplink: link.uplink });
+ *   link.attach(dispenser); dispenser.start(); link.start();
+ *
+ * Delivery: the dispenser's event log is the outbox. `uplink.send` publishes an event at QoS 1
+ * and remembers packet id → seq (at most `maxInflight` entries); a PUBACK calls
+ * `dispenser.acked(seq)`. Unacked publishes stay in the client's inflight table and are
+ * retransmitted (DUP) after a reconnect; after a reboot the outbox offers them again.
+ */
+import type { Ports, TimerId } from "../ports";
+import type { DeviceIdentity, Dispenser, Uplink } from "../dispenser";
+import type { LoggedEvent } from "../log/eventlog";
+import { MqttClient, type MqttClientOptions, type MqttMessageInfo } from "../mqtt/client";
+import { openEnvelope, type TrustedKey } from "../crypto/signed";
+import { validateConfig } from "../config/validate";
+import { canonicalJson } from "../config/canonical";
+import { configHash } from "../config/hash";
+import { isoUtc } from "../schedule/civil";
+import { sha256 } from "../crypto/sha256";
+import { bytesToHex } from "../crypto/hex";
+import { utf8Decode } from "../crypto/utf8";
+import { Store } from "../log/store";
+import { ReplayRing } from "./replay";
+import { COMMAND_NAMES, checkCommandBody, checkConfigBody, timeWindow, type BodyError } from "./body";
+import { EV } from "../protocol/events";
+
+export interface BrokerSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface LinkDeps {
+  readonly ports: Ports;
+  readonly identity: DeviceIdentity;
+  /** Seeded PRNG in [0, 1) (reconnect jitter). */
+  readonly random: () => number;
+  readonly broker: BrokerSettings;
+  readonly trustedKeys: ReadonlyArray<TrustedKey>;
+  /** Decommission: the platform wipes its credentials (Wi-Fi, broker password, keys). */
+  readonly onErase?: () => void;
+  /** Overrides of the MQTT client options (tests: backoff, keep-alive). */
+  readonly mqtt?: Partial<
+    Omit<MqttClientOptions, "host" | "port" | "tls" | "clientId" | "username" | "password" | "will" | "cleanSession">
+  >;
+  /** Telemetry period. Default TELE_PERIOD_MS. */
+  readonly teleMs?: number;
+}
+
+export interface Link {
+  readonly uplink: Uplink;
+  attach(d: Dispenser): void;
+  start(): void;
+  stop(): void;
+  /** "idle" | "connecting" | "connected" | "waiting" | "stopped" (the MQTT client's state). */
+  readonly state: string;
+  /** True once a decommission command erased the device; the link stays stopped. */
+  readonly erased: boolean;
+}
+
+export const TELE_PERIOD_MS = 5 * 60_000;
+/** QoS 1 inflight table of the client; events may use all but STAT_RESERVE of it. */
+export const LINK_MAX_INFLIGHT = 16;
+export const STAT_RESERVE = 4;
+/** Largest incoming packet: an envelope with the largest payload openEnvelope accepts (21 848 base64 chars) fits. */
+export const LINK_MAX_PACKET = 24_576;
+/** Unauthenticated junk (malformed, unsigned, forged) is logged at most this many times per window. */
+export const JUNK_LOG_MAX = 10;
+export const JUNK_WINDOW_MS = 60_000;
+/** While the wall clock is unset a received config is held (newest only) and retried this often. */
+export const HELD_RETRY_MS = 5_000;
+
+function isObj(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+function parseJson(payload: Uint8Array): { ok: true; value: unknown } | { ok: false } {
+  const text = utf8Decode(payload);
+  if (text === undefined) return { ok: false };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function errs(list: readonly { code: string; path: string }[]): BodyError[] {
+  const out: BodyError[] = [];
+  for (let i = 0; i < list.length && i < 8; i++) out.push({ code: list[i].code, path: list[i].path });
+  return out;
+}
+
+function versionOf(body: unknown): number | null {
+  return isObj(body) && typeof body.version === "number" ? body.version : null;
+}
+
+export function createLink(deps: LinkDeps): Link {
+  const { ports, identity, trustedKeys } = deps;
+  const { clock, timers } = ports;
+  const id = identity.deviceId;
+  const base = "dk/" + id;
+  const T_EVT = base + "/evt";
+  const T_TELE = base + "/tele";
+  const T_STAT = base + "/stat";
+  const T_STATUS = base + "/status";
+  const T_CMND = base + "/cmnd/";
+  const T_CONFIG = base + "/cmnd/config";
+  const T_RCPT = base + "/rcpt";
+  const maxInflight = deps.mqtt?.maxInflight ?? LINK_MAX_INFLIGHT;
+  const eventSlots = Math.max(1, maxInflight - STAT_RESERVE);
+
+  const store = new Store(ports.kv);
+  const ring = new ReplayRing(store);
+
+  let dispenser: Dispenser | undefined;
+  let erased = false;
+  let subscribed = false;
+  /** packet id → event seq, for events the client still holds (≤ maxInflight entries). */
+  const pidSeq = new Map<number, number>();
+  let starved = false;
+  let teleTimer: TimerId | undefined;
+  let heldTimer: TimerId | undefined;
+  let held: Uint8Array | undefined;
+  /** Envelope (sha-256 prefix) last answered on this connection: a retained or duplicate config is answered once. */
+  let answeredEnv: string | undefined;
+  let lastClientFault: string | undefined;
+  let junkWindowStart = -JUNK_WINDOW_MS;
+  let junkCount = 0;
+  let junkSuppressed = 0;
+
+  const client = new MqttClient(
+    { network: ports.network, timers, clock, random: deps.random },
+    {
+      ...deps.mqtt,
+      host: deps.broker.host,
+      port: deps.broker.port,
+      tls: deps.broker.tls,
+      clientId: id,
+      username: deps.broker.username,
+      password: deps.broker.password,
+      cleanSession: false,
+      maxInflight,
+      maxPacketBytes: deps.mqtt?.maxPacketBytes ?? LINK_MAX_PACKET,
+      will: { topic: T_STATUS, payload: '{"v":1,"online":false}', qos: 1, retain: true },
+    },
+    {
+      onConnect: onConnect,
+      onMessage: onMessage,
+      onAck: onAck,
+      onFault: (code, detail) => {
+        // A broker that keeps refusing us would otherwise log the same fault at every retry.
+        if (code === lastClientFault) return;
+        lastClientFault = code;
+        fault(code, detail);
+      },
+    },
+  );
+
+  // ------------------------------------------------------------------ helpers
+
+  function now(): string | null {
+    const w = clock.wallMs();
+    return w === undefined ? null : isoUtc(w);
+  }
+
+  function log(type: string, cls: "dose" | "alert" | "info", data: Record<string, unknown>): void {
+    if (dispenser !== undefined && !erased) dispenser.log(type, cls, data);
+  }
+
+  function fault(code: string, detail: string, extra?: Record<string, unknown>): void {
+    log(EV.FAULT, "alert", { ...extra, code, detail });
+  }
+
+  /** Rate limit for what anyone allowed to publish on our topics can trigger without a key. */
+  function junkAllowed(): boolean {
+    const m = clock.monoMs();
+    if (m - junkWindowStart >= JUNK_WINDOW_MS) {
+      junkWindowStart = m;
+      junkCount = 0;
+    }
+    if (junkCount >= JUNK_LOG_MAX) {
+      junkSuppressed++;
+      return false;
+    }
+    junkCount++;
+    return true;
+  }
+
+  function takeSuppressed(): Record<string, unknown> {
+    if (junkSuppressed === 0) return {};
+    const n = junkSuppressed;
+    junkSuppressed = 0;
+    return { suppressed: n };
+  }
+
+  function stat(body: Record<string, unknown>): void {
+    if (client.state !== "connected") return;
+    try {
+      client.publish(T_STAT, JSON.stringify({ v: 1, ...body, t: now() }), { qos: 1 });
+    } catch {
+      // oversized (cannot happen with ≤ 8 errors); nothing else to do
+    }
+  }
+
+  function eventPayload(ev: LoggedEvent): string {
+    return JSON.stringify({
+      v: 1,
+      id: ev.id,
+      seq: ev.seq,
+      type: ev.type,
+      cls: ev.cls,
+      t: ev.wall === null ? null : isoUtc(ev.wall),
+      mono: ev.mono,
+      data: ev.data,
+    });
+  }
+
+  function publishTele(): void {
+    if (dispenser === undefined || client.state !== "connected") return;
+    const s = dispenser.status();
+    const faults: string[] = [];
+    for (const f of s.faults) if (faults.length < 8) faults.push(f.code + "@" + f.channel);
+    const tele = {
+      v: 1,
+      t: now(),
+      fw: s.firmware,
+      cfg: s.config,
+      outbox: s.outbox,
+      dropped: s.dropped,
+      reset: s.resetReason,
+      uptimeS: Math.floor(clock.monoMs() / 1000),
+      faults,
+    };
+    client.publish(T_TELE, JSON.stringify(tele), { qos: 0, retain: true });
+  }
+
+  // ------------------------------------------------------------------ session
+
+  function onConnect(): void {
+    answeredEnv = undefined;
+    lastClientFault = undefined;
+    client.publish(T_STATUS, '{"v":1,"online":true}', { qos: 1, retain: true });
+    publishTele();
+    if (dispenser !== undefined) dispenser.uplinkReady();
+  }
+
+  function onAck(pid: number): void {
+    const seq = pidSeq.get(pid);
+    if (seq !== undefined) {
+      pidSeq.delete(pid);
+      if (dispenser !== undefined) dispenser.acked(seq);
+    } else if (starved && dispenser !== undefined) {
+      // A stat/status entry freed room in the inflight table: offer events again.
+      starved = false;
+      dispenser.uplinkReady();
+    }
+  }
+
+  const uplink: Uplink = {
+    ready(): boolean {
+      return dispenser !== undefined && !erased && client.state === "connected";
+    },
+    send(ev: LoggedEvent): boolean {
+      if (!uplink.ready()) return false;
+      for (const s of pidSeq.values()) if (s === ev.seq) return true; // held by the client: retransmitted by it
+      if (pidSeq.size >= eventSlots || client.inflightCount >= maxInflight) {
+        starved = true;
+        return false;
+      }
+      let pid: number | false;
+      try {
+        pid = client.publish(T_EVT, eventPayload(ev), { qos: 1 });
+      } catch {
+        fault("PROTO_EVT_TOO_LARGE", "event " + ev.id + " does not fit a packet");
+        return false;
+      }
+      if (pid === false) {
+        starved = true;
+        return false;
+      }
+      pidSeq.set(pid, ev.seq);
+      return true;
+    },
+  };
+
+  function onMessage(topic: string, payload: Uint8Array, info: MqttMessageInfo): void {
+    if (dispenser === undefined || erased) return;
+    if (topic === T_CONFIG) onConfig(payload, info);
+    else if (topic === T_RCPT) onReceipt(payload);
+    else if (topic.startsWith(T_CMND)) onCommand(topic.substring(T_CMND.length), payload);
+    else if (junkAllowed()) fault("PROTO_TOPIC", "unexpected topic", { topic: topic.substring(0, 64), ...takeSuppressed() });
+  }
+
+  // ------------------------------------------------------------------ configs
+
+  function envRef(payload: Uint8Array): string {
+    return bytesToHex(sha256(payload).subarray(0, 8));
+  }
+
+  function refuseConfig(env: string, code: string, errors: BodyError[], version: number | null, by: string | null, junk: boolean): void {
+    if (junk && !junkAllowed()) return;
+    const running = dispenser?.status().config ?? null;
+    const r = running === null ? null : running.version;
+    log(EV.CONFIG_REFUSED, "alert", { code, version, errors, running: r, by, ...(junk ? takeSuppressed() : {}) });
+    stat({ ref: "config", env, ok: false, code, errors, version, running: r });
+  }
+
+  function onConfig(payload: Uint8Array, info: MqttMessageInfo): void {
+    if (payload.length === 0) return; // retained config cleared by the pharmacist
+    const env = envRef(payload);
+    if (env === answeredEnv) return; // same envelope again on this connection (retained / DUP)
+    answeredEnv = env;
+    processConfig(payload, env, info.retain);
+  }
+
+  function processConfig(payload: Uint8Array, env: string, retained: boolean): void {
+    const d = dispenser;
+    if (d === undefined) return;
+    const parsed = parseJson(payload);
+    if (!parsed.ok) return refuseConfig(env, "PROTO_JSON", [{ code: "PROTO_JSON", path: "" }], null, null, true);
+    const open = openEnvelope(parsed.value, trustedKeys);
+    if (!open.ok) return refuseConfig(env, open.code, [{ code: open.code, path: "" }], null, null, true);
+    const by = open.kid;
+    const cb = checkConfigBody(open.body);
+    if (!cb.ok) return refuseConfig(env, cb.code, cb.errors, versionOf(open.body), by, false);
+    const body = cb.body;
+    if (body.device !== id) {
+      return refuseConfig(env, "CFG_WRONG_DEVICE", [{ code: "CFG_WRONG_DEVICE", path: "device" }], body.version, by, false);
+    }
+    const wall = clock.wallMs();
+    if (wall === undefined) {
+      // No time yet: expiry cannot be judged. Hold the newest config and retry (SNTP follows Wi-Fi).
+      held = payload;
+      answeredEnv = undefined;
+      if (heldTimer === undefined) heldTimer = timers.once(HELD_RETRY_MS, retryHeld);
+      return;
+    }
+    const tw = timeWindow(body, wall);
+    if (tw !== undefined) {
+      const code = "CFG_" + tw;
+      return refuseConfig(env, code, [{ code, path: tw === "EXPIRED" ? "expires" : "issuedAt" }], body.version, by, false);
+    }
+    const running = d.status().config;
+    if (running !== null && body.version === running.version) {
+      // The retained config we already run (seen again after a session loss): confirm, do not refuse.
+      const v = validateConfig(body.config, identity.hw);
+      if (v.ok && configHash(canonicalJson(v.config)) === running.hash) {
+        stat({ ref: "config", env, ok: true, version: running.version, hash: running.hash, deferred: false, current: true });
+        return;
+      }
+    }
+    const out = d.receiveConfig(body.config, by);
+    if (out.ok) {
+      stat({ ref: "config", env, ok: true, version: out.version, hash: out.hash, deferred: out.deferred });
+    } else {
+      const r = d.status().config;
+      stat({
+        ref: "config",
+        env,
+        ok: false,
+        code: out.code,
+        errors: errs(out.errors),
+        version: body.version,
+        running: r === null ? null : r.version,
+        retained,
+      });
+    }
+  }
+
+  function retryHeld(): void {
+    heldTimer = undefined;
+    const p = held;
+    if (p === undefined || erased) return;
+    if (clock.wallMs() === undefined) {
+      heldTimer = timers.once(HELD_RETRY_MS, retryHeld);
+      return;
+    }
+    held = undefined;
+    const env = envRef(p);
+    answeredEnv = env;
+    processConfig(p, env, true);
+  }
+
+  // ------------------------------------------------------------------ commands
+
+  function refuseCmd(name: string, cmdId: string | null, by: string | null, code: string, junk: boolean, path?: string): void {
+    if (junk && !junkAllowed()) return;
+    log(EV.CMD, "alert", { name, id: cmdId, by, result: code, ...(path !== undefined ? { path } : {}), ...(junk ? takeSuppressed() : {}) });
+    stat({ ref: cmdId === null ? "cmd:" + name : "cmd:" + name + ":" + cmdId, ok: false, code, ...(path !== undefined ? { path } : {}) });
+  }
+
+  function num(x: unknown): number | undefined {
+    return typeof x === "number" && x - x === 0 ? x : undefined;
+  }
+
+  function execute(d: Dispenser, name: string, args: Record<string, unknown>): string {
+    switch (name) {
+      case "tare": {
+        if (args.channel === undefined) return d.tare();
+        const ch = num(args.channel);
+        return ch === undefined || !Number.isInteger(ch) ? "CMD_ARGS" : d.tare(ch);
+      }
+      case "calibrate": {
+        const ch = num(args.channel);
+        const g = num(args.grams);
+        if (ch === undefined || !Number.isInteger(ch) || g === undefined) return "CMD_ARGS";
+        return d.calibrate(ch, g);
+      }
+      case "identify": {
+        const s = args.seconds === undefined ? 10 : num(args.seconds);
+        return s === undefined ? "CMD_ARGS" : d.identify(s);
+      }
+      case "silence":
+        return d.silence();
+      default:
+        return "CMD_UNKNOWN";
+    }
+  }
+
+  function onCommand(name: string, payload: Uint8Array): void {
+    const d = dispenser;
+    if (d === undefined) return;
+    const shown = name.substring(0, 24);
+    if (COMMAND_NAMES.indexOf(name) < 0) return refuseCmd(shown, null, null, "CMD_UNKNOWN", true);
+    const parsed = parseJson(payload);
+    if (!parsed.ok) return refuseCmd(name, null, null, "PROTO_JSON", true);
+    const open = openEnvelope(parsed.value, trustedKeys);
+    if (!open.ok) return refuseCmd(name, null, null, open.code, true);
+    const by = open.kid;
+    const cb = checkCommandBody(open.body, name);
+    const bodyId = isObj(open.body) && typeof open.body.id === "string" && open.body.id.length <= 40 ? open.body.id : null;
+    if (!cb.ok) return refuseCmd(name, bodyId, by, cb.code, false, cb.errors.length > 0 ? cb.errors[0].path : undefined);
+    const body = cb.body;
+    if (body.device !== id) return refuseCmd(name, body.id, by, "CMD_WRONG_DEVICE", false, "device");
+    const wall = clock.wallMs();
+    if (wall === undefined) return refuseCmd(name, body.id, by, "CMD_TIME_UNSET", false);
+    const tw = timeWindow(body, wall);
+    if (tw !== undefined) return refuseCmd(name, body.id, by, "CMD_" + tw, false, tw === "EXPIRED" ? "expires" : "issuedAt");
+    if (ring.has(body.id)) return refuseCmd(name, body.id, by, "CMD_REPLAY", false, "id");
+    ring.add(body.id);
+    if (name === "decommission") return decommission(d, body.id, by);
+    const result = execute(d, name, body.args);
+    log(EV.CMD, "alert", { name, id: body.id, by, result, args: body.args });
+    stat(
+      result === "OK" ? { ref: "cmd:" + name + ":" + body.id, ok: true } : { ref: "cmd:" + name + ":" + body.id, ok: false, code: result },
+    );
+  }
+
+  function decommission(d: Dispenser, cmdId: string, by: string): void {
+    log(EV.CMD, "alert", { name: "decommission", id: cmdId, by, result: "OK" });
+    stat({ ref: "cmd:decommission:" + cmdId, ok: true, erased: true });
+    d.decommission();
+    erased = true;
+    pidSeq.clear();
+    held = undefined;
+    if (client.state === "connected") client.publish(T_STATUS, '{"v":1,"online":false,"erased":true}', { qos: 1, retain: true });
+    cancelTimers();
+    // Disconnect after this handler returned, so the command's PUBACK goes out first.
+    timers.once(0, () => {
+      client.stop();
+      if (deps.onErase) deps.onErase();
+    });
+  }
+
+  // ------------------------------------------------------------------ receipts
+
+  function onReceipt(payload: Uint8Array): void {
+    const parsed = parseJson(payload);
+    if (!parsed.ok) {
+      if (junkAllowed()) fault("PROTO_JSON", "rcpt is not JSON", { topic: "rcpt", ...takeSuppressed() });
+      return;
+    }
+    const r = parsed.value;
+    if (!isObj(r) || r.v !== 1) {
+      if (junkAllowed()) fault("PROTO_VERSION", "rcpt without v:1", { topic: "rcpt", ...takeSuppressed() });
+      return;
+    }
+    const status = r.status;
+    if (typeof r.key !== "string" || r.key.length > 128 || (status !== "delivered" && status !== "failed" && status !== "cancelled")) {
+      if (junkAllowed())
+        fault("PROTO_FIELD", "rcpt key/status", { topic: "rcpt", path: typeof r.key !== "string" ? "key" : "status", ...takeSuppressed() });
+      return;
+    }
+    const data: Record<string, unknown> = { key: r.key, status };
+    if (typeof r.ch === "string" && r.ch.length <= 16) data.ch = r.ch;
+    if (typeof r.code === "string" && r.code.length <= 48) data.code = r.code;
+    log(EV.RELAY_RECEIPT, "info", data);
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  function cancelTimers(): void {
+    if (teleTimer !== undefined) timers.cancel(teleTimer);
+    if (heldTimer !== undefined) timers.cancel(heldTimer);
+    teleTimer = undefined;
+    heldTimer = undefined;
+  }
+
+  return {
+    uplink,
+    attach(d: Dispenser): void {
+      dispenser = d;
+    },
+    start(): void {
+      if (erased || dispenser === undefined) return;
+      if (!subscribed) {
+        subscribed = true;
+        client.subscribe(T_CMND + "#", 1);
+        client.subscribe(T_RCPT, 1);
+      }
+      client.start();
+      if (teleTimer === undefined) teleTimer = timers.repeat(deps.teleMs ?? TELE_PERIOD_MS, publishTele);
+    },
+    stop(): void {
+      cancelTimers();
+      client.stop();
+    },
+    get state(): string {
+      return client.state;
+    },
+    get erased(): boolean {
+      return erased;
+    },
+  };
+}

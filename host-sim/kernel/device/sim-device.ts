@@ -1,0 +1,541 @@
+/**
+ * A simulated dispenser: the real firmware core (createDispenser) on emulated hardware —
+ * load-cell bays driven by the physics model, NVS emulator with torn writes, LEDs, buzzer,
+ * button, a wall clock that is lost at a power cut and set again by SNTP.
+ *
+ * It runs on any scheduler with the SchedulerLike shape: the virtual-time Scheduler of the
+ * scenario runner (deterministic, also inside XS) or a warpable real-time one (live simulator).
+ * Everything observable goes to `emit(kind, jsonBody)` as timeline lines (docs/scenarios.md).
+ * XS-clean.
+ */
+import type { Buzzer, Button, Clock, Leds, LoadCells, Network, PressKind, Ports, Timers, ToneStep } from "../../../firmware/core/ports";
+import type { Calibration } from "../../../firmware/core/load/events";
+import type { LoggedEvent } from "../../../firmware/core/log/eventlog";
+import { createDispenser, type DeviceIdentity, type Dispenser, type DispenserStatus, type Uplink } from "../../../firmware/core/dispenser";
+import { tonePattern } from "../../../firmware/core/outputs/tones";
+import { isoUtc } from "../../../firmware/core/schedule/civil";
+import { BayModel } from "../hw/mass-model";
+import { KvEmulator, PowerCut } from "../hw/kv-emulator";
+import { createLink } from "../../../firmware/core/link/link";
+import type { TrustedKey } from "../../../firmware/core/crypto/signed";
+import type { SimBroker } from "./sim-broker";
+import { mulberry32 } from "../prng";
+
+export const FIRMWARE_VERSION = "0.1.0-sim";
+
+export interface SchedulerLike {
+  readonly now: number;
+  at(t: number, cb: () => void, group?: number): number;
+  cancel(id: number): void;
+  cancelGroup(group: number): void;
+  timers(group: number): Timers;
+}
+
+/** What a boot's link needs and gives: the uplink for createDispenser, then the dispenser. */
+export interface SimLink {
+  readonly uplink: Uplink;
+  attach(d: Dispenser): void;
+  start(): void;
+  stop(): void;
+}
+
+export type LinkFactory = (ctx: { ports: Ports; identity: DeviceIdentity; networkUp: () => boolean }) => SimLink;
+
+export interface SimDeviceOptions {
+  readonly sched: SchedulerLike;
+  readonly id: string;
+  readonly channels: number;
+  readonly leds: number;
+  readonly sps: 10 | 80;
+  readonly seed: number;
+  /** Doses loaded in each compartment of the factory config at start. */
+  readonly loadedDoses: number;
+  readonly clockErrorMs: number;
+  /** Factory config, applied (unsigned) at the first boot. */
+  readonly config: Record<string, unknown>;
+  readonly network: boolean;
+  /** Timeline sink: kind and the JSON body fields (without braces). */
+  readonly emit: (kind: string, body: string) => void;
+  /**
+   * Network used by the core's byte-stream port and by `link`. Default: none (connections
+   * fail as unreachable) and the built-in broker stand-in as uplink.
+   */
+  readonly networkPort?: Network;
+  readonly link?: LinkFactory;
+  /**
+   * Run the device's real MQTT link (firmware/core/link.ts) against this simulated broker
+   * instead of the built-in stand-in. Needs the keys the device trusts for signed configs.
+   */
+  readonly broker?: SimBroker;
+  readonly trustedKeys?: readonly TrustedKey[];
+}
+
+/** Small deterministic PRNG (mulberry32) for the link's reconnect jitter. */
+export const seededRandom: (seed: number) => () => number = mulberry32;
+
+/** Factory calibration of the simulated channels (offset counts, counts per gram). */
+export function simCalibration(channel: number): Calibration {
+  // A 1 kg, 1 mV/V cell at gain 128 gives about 2147.5 counts per gram; each cell differs a little.
+  return { offset: 52_000 + 7_919 * channel, countsPerGram: 2147.5 * (1 - 0.013 * channel) };
+}
+
+/** Empty tray on each bay, grams. */
+const TRAY_GRAMS = 18;
+/** Built-in uplink: connection set-up after the network comes up, and broker round trip. */
+const LINK_UP_MS = 1_000;
+const ACK_MS = 40;
+/** SNTP answers this long after the network is usable. */
+const SNTP_MS = 2_000;
+const BOOT_MS = 1_000;
+
+interface CompInfo {
+  readonly channel: number;
+  readonly meds: readonly { readonly count: number; readonly unitMg: number }[];
+}
+
+export function compartmentsOf(config: Record<string, unknown>): Map<string, CompInfo> {
+  const out = new Map<string, CompInfo>();
+  const list = Array.isArray(config.compartments) ? config.compartments : [];
+  for (const c of list) {
+    if (typeof c !== "object" || c === null) continue;
+    const r = c as Record<string, unknown>;
+    if (typeof r.id !== "string" || typeof r.channel !== "number") continue;
+    const meds: { count: number; unitMg: number }[] = [];
+    if (Array.isArray(r.meds)) {
+      for (const m of r.meds) {
+        const mr = m as Record<string, unknown>;
+        if (typeof mr.count === "number" && typeof mr.unitMg === "number") meds.push({ count: mr.count, unitMg: mr.unitMg });
+      }
+    }
+    out.set(r.id, { channel: r.channel, meds });
+  }
+  return out;
+}
+
+function doseMg(c: CompInfo): number {
+  let mg = 0;
+  for (const m of c.meds) mg += m.count * m.unitMg;
+  return mg;
+}
+
+function patternName(steps: readonly ToneStep[]): string {
+  for (const name of ["chime", "beep", "alarm", "fault"] as const) {
+    const p = tonePattern(name);
+    if (p.length === steps.length && p.every((s, i) => s.hz === steps[i].hz && s.ms === steps[i].ms)) return name;
+  }
+  return "custom";
+}
+
+export type Amount = { readonly doses: number } | { readonly pills: number } | { readonly mg: number };
+export type BayFault = "disconnect" | "stuck" | "saturate" | "noisy";
+
+export class SimDevice {
+  readonly kv = new KvEmulator();
+  readonly bays: BayModel[] = [];
+  private readonly sched: SchedulerLike;
+  private readonly o: SimDeviceOptions;
+  private readonly origin: number;
+  /** Compartments of the factory config; replaced by the running config's (see compartment()). */
+  private comps: Map<string, CompInfo>;
+  /** The running config `comps` was derived from. */
+  private compsOf: unknown = undefined;
+  private networkUp: boolean;
+  private clockError: number;
+  private timeSet = true;
+  private group = 0;
+  private bootAt = 0;
+  private dispenser: Dispenser | undefined;
+  private link: SimLink | undefined;
+  private linkUp = false;
+  private linkEpoch = 0;
+  private buttonCb: ((k: PressKind) => void) | undefined;
+  private readonly ledOn: boolean[] = [];
+  private buzzing = false;
+  private buzzPattern = "";
+  private provisioned = false;
+  private tearFallback = 0;
+  private offMs = 0;
+  /** Last config the device accepted (patches apply over it). */
+  lastConfig: Record<string, unknown>;
+  alive = false;
+
+  constructor(o: SimDeviceOptions) {
+    this.o = o;
+    this.sched = o.sched;
+    this.origin = o.sched.now;
+    this.comps = compartmentsOf(o.config);
+    this.lastConfig = o.config;
+    this.networkUp = o.network;
+    this.clockError = o.clockErrorMs;
+    for (let ch = 0; ch < o.channels; ch++) {
+      let grams = TRAY_GRAMS;
+      for (const c of this.comps.values()) if (c.channel === ch) grams += (o.loadedDoses * doseMg(c)) / 1000;
+      this.bays.push(
+        new BayModel({ seed: o.seed * 7919 + ch * 104_729 + 1, sps: o.sps, calibration: simCalibration(ch), initialGrams: grams }),
+      );
+    }
+  }
+
+  private emit(kind: string, body: string): void {
+    this.o.emit(kind, body);
+  }
+
+  private rel(t: number): number {
+    return t - this.origin;
+  }
+
+  // ------------------------------------------------------------------ ports
+
+  private readonly clock: Clock = {
+    monoMs: () => this.sched.now - this.bootAt,
+    wallMs: () => (this.timeSet ? this.sched.now + this.clockError : undefined),
+  };
+
+  private readonly leds: Leds = {
+    count: 0,
+    set: (i: number, on: boolean): void => {
+      if (!this.alive || i < 0 || i >= this.o.leds) return;
+      this.ledOn[i] = on;
+      this.emit("led", `"i":${i},"on":${on}`);
+    },
+  };
+
+  private readonly buzzer: Buzzer = {
+    play: (steps: readonly ToneStep[], volume: number): void => {
+      if (!this.alive) return;
+      this.buzzing = true;
+      this.buzzPattern = patternName(steps);
+      this.emit("buzzer", `"on":true,"pattern":"${this.buzzPattern}","volume":${volume}`);
+    },
+    stop: (): void => {
+      if (!this.alive || !this.buzzing) return;
+      this.buzzing = false;
+      this.emit("buzzer", `"on":false`);
+    },
+  };
+
+  private readonly loadCells: LoadCells = {
+    channels: 0,
+    sps: 10,
+    read: (ch: number): number => (ch >= 0 && ch < this.bays.length ? this.bays[ch].raw(this.rel(this.sched.now)) : NaN),
+  };
+
+  private readonly button: Button = {
+    onPress: (cb: (k: PressKind) => void): void => {
+      this.buttonCb = cb;
+    },
+  };
+
+  private readonly unreachable: Network = {
+    connect: (_h, _p, _tls, handlers) => {
+      this.sched.at(this.sched.now + 1, () => handlers.onClose("unreachable"), this.group);
+      return { write: () => false, close: () => undefined };
+    },
+  };
+
+  /** Built-in uplink: a broker stand-in that acknowledges every event after ACK_MS while the network is up. */
+  private readonly standIn: Uplink = {
+    ready: () => this.alive && this.linkUp,
+    send: (ev: LoggedEvent): boolean => {
+      if (!this.alive || !this.linkUp) return false;
+      const epoch = this.linkEpoch;
+      const d = this.dispenser;
+      this.sched.at(
+        this.sched.now + ACK_MS,
+        () => {
+          if (!this.alive || epoch !== this.linkEpoch || d !== this.dispenser || d === undefined) return;
+          this.emit("tx", `"seq":${ev.seq},"id":${JSON.stringify(ev.id)}`);
+          d.acked(ev.seq);
+        },
+        this.group,
+      );
+      return true;
+    },
+  };
+
+  // ------------------------------------------------------------------ life cycle
+
+  /** Power on (first boot provisions the factory config). */
+  boot(reason: string): void {
+    this.group++;
+    this.alive = true;
+    this.bootAt = this.sched.now;
+    this.linkUp = false;
+    this.buttonCb = undefined;
+    this.kv.reboot();
+    const o = this.o;
+    const leds = { ...this.leds, count: o.leds, set: this.leds.set };
+    const loadCells = { ...this.loadCells, channels: o.channels, sps: o.sps, read: this.loadCells.read };
+    const ports: Ports = {
+      clock: this.clock,
+      timers: this.sched.timers(this.group),
+      leds,
+      buzzer: this.buzzer,
+      loadCells,
+      button: this.button,
+      kv: this.kv,
+      network: o.broker !== undefined ? o.broker.network(() => this.group) : (o.networkPort ?? this.unreachable),
+    };
+    const calibration: Calibration[] = [];
+    for (let ch = 0; ch < o.channels; ch++) calibration.push(simCalibration(ch));
+    const identity: DeviceIdentity = {
+      deviceId: o.id,
+      firmware: FIRMWARE_VERSION,
+      resetReason: reason,
+      hw: { channels: o.channels, leds: o.leds },
+      calibration,
+    };
+    this.emit("power", `"on":true,"reason":"${reason}"`);
+    const broker = o.broker;
+    const link =
+      o.link !== undefined
+        ? o.link({ ports, identity, networkUp: () => this.networkUp })
+        : broker !== undefined
+          ? createLink({
+              ports,
+              identity,
+              random: seededRandom(o.seed * 7919 + this.group),
+              broker: { host: "broker.sim", port: 1883, tls: false, username: o.id, password: "sim" },
+              trustedKeys: o.trustedKeys ?? [],
+            })
+          : undefined;
+    this.link = link;
+    const d = createDispenser(ports, identity, {
+      uplink: link !== undefined ? link.uplink : this.standIn,
+      onEvent: (ev: LoggedEvent) => {
+        this.emit(
+          "ev",
+          `"seq":${ev.seq},"id":${JSON.stringify(ev.id)},"type":${JSON.stringify(ev.type)},"data":${JSON.stringify(ev.data)}`,
+        );
+      },
+    });
+    this.dispenser = d;
+    link?.attach(d);
+    d.start();
+    if (!this.provisioned) {
+      this.provisioned = true;
+      d.receiveConfig(o.config, "provisioning");
+    }
+    link?.start();
+    this.bringNetworkUp();
+  }
+
+  private bringNetworkUp(): void {
+    if (!this.alive || !this.networkUp) return;
+    const g = this.group;
+    if (this.link === undefined && !this.linkUp) {
+      this.sched.at(
+        this.sched.now + LINK_UP_MS,
+        () => {
+          if (!this.alive || !this.networkUp || g !== this.group) return;
+          this.linkUp = true;
+          this.linkEpoch++;
+          this.dispenser?.uplinkReady();
+        },
+        g,
+      );
+    }
+    if (!this.timeSet) {
+      this.sched.at(
+        this.sched.now + LINK_UP_MS + SNTP_MS,
+        () => {
+          if (!this.alive || !this.networkUp || g !== this.group || this.timeSet) return;
+          this.timeSet = true;
+          this.emit("sim", `"sntp":${JSON.stringify(isoUtc(this.sched.now + this.clockError))}`);
+          this.dispenser?.clockChanged();
+        },
+        g,
+      );
+    }
+  }
+
+  /** Power is gone: every timer of this incarnation dies, outputs fall dark, the RTC is lost. */
+  private kill(how: string): void {
+    if (!this.alive) return;
+    // No goodbye on the wire: the power is gone (the broker finds out by keep-alive).
+    this.sched.cancelGroup(this.group);
+    for (let i = 0; i < this.ledOn.length; i++) {
+      if (this.ledOn[i]) {
+        this.ledOn[i] = false;
+        this.emit("led", `"i":${i},"on":false`);
+      }
+    }
+    if (this.buzzing) {
+      this.buzzing = false;
+      this.emit("buzzer", `"on":false`);
+    }
+    this.alive = false;
+    this.linkUp = false;
+    this.dispenser = undefined;
+    this.link = undefined;
+    this.emit("power", `"on":false,"how":"${how}"`);
+  }
+
+  /**
+   * Cut the power for offMs. With `tear`, the cut happens during the (afterWrites+1)-th storage
+   * write from now (that write is torn), or after maxWaitMs if no write comes.
+   */
+  powerCut(offMs: number, tear?: { mode: "lost" | "truncated"; afterWrites: number; maxWaitMs: number }): void {
+    this.offMs = offMs;
+    if (tear !== undefined) {
+      this.kv.armPowerCut({ afterWrites: tear.afterWrites, tear: tear.mode });
+      this.tearFallback = this.sched.at(this.sched.now + tear.maxWaitMs, () => {
+        this.tearFallback = 0;
+        this.kv.disarm();
+        this.cutNow("cut");
+      });
+      return;
+    }
+    this.cutNow("cut");
+  }
+
+  private cutNow(how: string): void {
+    if (!this.alive) return;
+    this.kill(how);
+    this.timeSet = false;
+    this.sched.at(this.sched.now + this.offMs, () => this.guard(() => this.boot("power_on")));
+  }
+
+  /** Run device code; a torn write (PowerCut) ends this incarnation. Other errors propagate. */
+  guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      if (!this.handle(e)) throw e;
+    }
+  }
+
+  /** Scheduler error hook: true if the error was a simulated power cut. */
+  handle(e: unknown): boolean {
+    if (!(e instanceof PowerCut)) return false;
+    if (this.tearFallback !== 0) this.sched.cancel(this.tearFallback);
+    this.tearFallback = 0;
+    this.cutNow("torn-write");
+    return true;
+  }
+
+  /** Watchdog/software reset: the RTC keeps time. */
+  reboot(reason: string): void {
+    if (!this.alive) return;
+    this.dispenser?.stop();
+    this.kill("reset");
+    this.sched.at(this.sched.now + BOOT_MS, () => this.guard(() => this.boot(reason)));
+  }
+
+  setNetwork(up: boolean): void {
+    this.networkUp = up;
+    this.o.broker?.setNetwork(up);
+    if (!up) {
+      this.linkUp = false;
+      this.linkEpoch++;
+    } else this.bringNetworkUp();
+  }
+
+  get network(): boolean {
+    return this.networkUp;
+  }
+
+  press(kind: PressKind): void {
+    if (this.alive && this.buttonCb !== undefined) this.guard(() => this.buttonCb!(kind));
+  }
+
+  /** Remove pills: a hand presses, picks and leaves over durationMs. */
+  remove(comp: string, amount: Amount, durationMs = 4000): boolean {
+    const c = this.compartment(comp);
+    if (c === undefined) return false;
+    this.bays[c.channel].removePills(this.rel(this.sched.now), this.mgOf(c, amount) / 1000, durationMs);
+    return true;
+  }
+
+  add(comp: string, amount: Amount, durationMs = 4000): boolean {
+    const c = this.compartment(comp);
+    if (c === undefined) return false;
+    this.bays[c.channel].addMass(this.rel(this.sched.now), this.mgOf(c, amount) / 1000, durationMs);
+    return true;
+  }
+
+  bump(comp: string, grams = 300, durationMs = 300): boolean {
+    const c = this.compartment(comp);
+    if (c === undefined) return false;
+    this.bays[c.channel].bump(this.rel(this.sched.now), grams, durationMs);
+    return true;
+  }
+
+  lift(comp: string, durationMs = 2500): boolean {
+    const c = this.compartment(comp);
+    if (c === undefined) return false;
+    this.bays[c.channel].liftAndReturn(this.rel(this.sched.now), durationMs);
+    return true;
+  }
+
+  fault(comp: string, kind: BayFault, durationMs?: number): boolean {
+    const c = this.compartment(comp);
+    if (c === undefined) return false;
+    const t = this.rel(this.sched.now);
+    if (durationMs !== undefined) this.bays[c.channel].fault(t, kind, t + durationMs);
+    else this.bays[c.channel].fault(t, kind);
+    return true;
+  }
+
+  ntpSync(): void {
+    this.clockError = 0;
+    if (this.alive && this.networkUp) this.timeSet = true;
+    this.guard(() => this.dispenser?.clockChanged());
+  }
+
+  clockStep(deltaMs: number): void {
+    this.clockError += deltaMs;
+    this.guard(() => this.dispenser?.clockChanged());
+  }
+
+  /** Push a config through the local path (as after authentication); a patch applies over the last accepted one. */
+  pushConfig(raw: unknown): boolean {
+    const d = this.dispenser;
+    if (d === undefined) return false;
+    let ok = false;
+    this.guard(() => {
+      ok = d.receiveConfig(raw, "scenario").ok;
+    });
+    if (ok && typeof raw === "object" && raw !== null && !Array.isArray(raw)) {
+      this.lastConfig = raw as Record<string, unknown>;
+    }
+    return ok;
+  }
+
+  /** The running core (undefined while the power is off). */
+  get core(): Dispenser | undefined {
+    return this.dispenser;
+  }
+
+  status():
+    | (DispenserStatus & { alive: true; leds: boolean[]; buzzer: string | null; network: boolean })
+    | { alive: false; network: boolean } {
+    const d = this.dispenser;
+    if (!this.alive || d === undefined) return { alive: false, network: this.networkUp };
+    const leds: boolean[] = [];
+    for (let i = 0; i < this.o.leds; i++) leds.push(this.ledOn[i] === true);
+    return { ...d.status(), alive: true, leds, buzzer: this.buzzing ? this.buzzPattern : null, network: this.networkUp };
+  }
+
+  /** True mass on each bay (grams), for dashboards. */
+  trueGrams(): number[] {
+    const t = this.rel(this.sched.now);
+    return this.bays.map((b) => Math.round(b.grams(t) * 1000) / 1000);
+  }
+
+  /** A compartment as the running config defines it (a config may arrive over the link). */
+  private compartment(id: string): CompInfo | undefined {
+    const cfg = this.dispenser?.currentConfig();
+    if (cfg !== undefined && cfg !== this.compsOf) {
+      this.compsOf = cfg;
+      this.comps = compartmentsOf(cfg as unknown as Record<string, unknown>);
+    }
+    return this.comps.get(id);
+  }
+
+  private mgOf(c: CompInfo, a: Amount): number {
+    if ("doses" in a) return a.doses * doseMg(c);
+    if ("pills" in a) return a.pills * (c.meds.length > 0 ? c.meds[0].unitMg : 0);
+    return a.mg;
+  }
+}

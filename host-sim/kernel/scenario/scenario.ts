@@ -1,0 +1,379 @@
+/**
+ * Scenario files (docs/scenarios.md): a start instant, a device, a config and a timeline of steps.
+ * parseScenario checks everything and names the field path of every fault; the runner only
+ * ever sees a well-formed Scenario.
+ */
+import { parsePosixTz, localToUtc, type PosixTz } from "../../../firmware/core/schedule/tz";
+import { daysFromCivil } from "../../../firmware/core/schedule/civil";
+
+export type StepKind =
+  | "remove"
+  | "add"
+  | "bump"
+  | "lift"
+  | "fault"
+  | "button"
+  | "power-cut"
+  | "reboot"
+  | "network"
+  | "ntp-sync"
+  | "clock-step"
+  | "config"
+  | "publish";
+
+export interface Step {
+  /** Resolved UTC ms. */
+  readonly t: number;
+  readonly do: StepKind;
+  /** The step as written (echoed in the timeline). */
+  readonly raw: Record<string, unknown>;
+  readonly compartment?: string;
+  readonly doses?: number;
+  readonly pills?: number;
+  readonly mg?: number;
+  readonly grams?: number;
+  readonly durationMs?: number;
+  readonly kind?: string;
+  readonly offMs?: number;
+  readonly tear?: "lost" | "truncated";
+  readonly afterWrites?: number;
+  readonly reason?: string;
+  readonly up?: boolean;
+  readonly deltaMs?: number;
+  readonly config?: unknown;
+  readonly patch?: Record<string, unknown>;
+  readonly topic?: string;
+  readonly payload?: string;
+  readonly retain?: boolean;
+}
+
+export interface TrustEntry {
+  readonly kid: string;
+  /** Base64 of the 32-byte Ed25519 public key. */
+  readonly publicKey: string;
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly start: number;
+  readonly end: number;
+  readonly device: {
+    readonly id: string;
+    readonly channels: number;
+    readonly leds: number;
+    readonly sps: 10 | 80;
+    readonly seed: number;
+  };
+  /** Device clock error at start (ms, device wall = true time + error). */
+  readonly clockErrorMs: number;
+  /** Network state at start. */
+  readonly network: boolean;
+  /** Doses loaded in every compartment at start (default 7). */
+  readonly loadedDoses: number;
+  /** "stand-in": a broker stand-in acknowledges events; "mqtt": the device's real MQTT link to a simulated broker. */
+  readonly transport: "stand-in" | "mqtt";
+  readonly trust: readonly TrustEntry[];
+  readonly config: Record<string, unknown>;
+  readonly steps: readonly Step[];
+}
+
+export interface ScenarioError {
+  readonly path: string;
+  readonly message: string;
+}
+
+const KINDS: readonly StepKind[] = [
+  "remove",
+  "add",
+  "bump",
+  "lift",
+  "fault",
+  "button",
+  "power-cut",
+  "reboot",
+  "network",
+  "ntp-sync",
+  "clock-step",
+  "config",
+  "publish",
+];
+const MAX_STEPS = 2000;
+const MAX_SPAN_MS = 62 * 86_400_000;
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** "2026-03-29T01:00:00Z" / "…T01:00:00.000Z" (UTC) or "2026-03-29T03:00" / "…T03:00:00" (local in tz). */
+export function parseInstant(s: string, tz: PosixTz | undefined): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{3}))?)?(Z)?$/.exec(s);
+  if (m === null) return undefined;
+  const y = +m[1],
+    mo = +m[2],
+    d = +m[3],
+    h = +m[4],
+    mi = +m[5],
+    sec = m[6] ? +m[6] : 0,
+    ms = m[7] ? +m[7] : 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59) return undefined;
+  const days = daysFromCivil(y, mo, d);
+  const local = days * 86_400_000 + ((h * 60 + mi) * 60 + sec) * 1000 + ms;
+  if (m[8] === "Z") return local;
+  if (tz === undefined) return undefined;
+  return localToUtc(tz, local).utcMs;
+}
+
+/** "+90s", "+15m", "+2h", "+1d", "+1h30m", "+500ms": offset from the scenario start. */
+export function parseOffset(s: string): number | undefined {
+  const m = /^\+((?:\d+(?:ms|d|h|m|s))+)$/.exec(s);
+  if (m === null) return undefined;
+  let total = 0;
+  const re = /(\d+)(ms|d|h|m|s)/g;
+  let p: RegExpExecArray | null;
+  while ((p = re.exec(m[1])) !== null) {
+    const n = +p[1];
+    total += p[2] === "ms" ? n : p[2] === "s" ? n * 1000 : p[2] === "m" ? n * 60_000 : p[2] === "h" ? n * 3_600_000 : n * 86_400_000;
+  }
+  return total;
+}
+
+export function parseScenario(input: unknown): { ok: true; scenario: Scenario } | { ok: false; errors: ScenarioError[] } {
+  const errors: ScenarioError[] = [];
+  const err = (path: string, message: string): undefined => {
+    if (errors.length < 50) errors.push({ path, message });
+    return undefined;
+  };
+  if (!isObj(input)) return { ok: false, errors: [{ path: "$", message: "scenario must be a JSON object" }] };
+
+  const known = [
+    "name",
+    "description",
+    "start",
+    "end",
+    "device",
+    "clockErrorMs",
+    "network",
+    "loadedDoses",
+    "transport",
+    "trust",
+    "config",
+    "steps",
+  ];
+  for (const k of Object.keys(input)) if (known.indexOf(k) < 0) err(k, "unknown field");
+
+  const name = typeof input.name === "string" && input.name.length > 0 ? input.name : err("name", "required non-empty string");
+  const config = isObj(input.config) ? input.config : err("config", "required object (the dispenser config)");
+  let tz: PosixTz | undefined;
+  if (config !== undefined) {
+    if (typeof config.tz !== "string") err("config.tz", "required POSIX TZ string");
+    else {
+      const r = parsePosixTz(config.tz);
+      if (r.ok) tz = r.tz;
+      else err("config.tz", `invalid TZ at position ${r.error.pos}: ${r.error.message}`);
+    }
+  }
+  const start = typeof input.start === "string" ? parseInstant(input.start, undefined) : undefined;
+  if (start === undefined) err("start", "required UTC instant like 2026-03-29T00:00:00Z");
+  let end: number | undefined;
+  if (typeof input.end === "string") {
+    end = input.end.startsWith("+")
+      ? start !== undefined
+        ? start + (parseOffset(input.end) ?? NaN)
+        : undefined
+      : parseInstant(input.end, tz);
+    if (end === undefined || !(end === end)) err("end", "an instant (UTC with Z, local without) or +offset");
+  } else err("end", "required");
+  if (start !== undefined && end !== undefined && end === end) {
+    if (end <= start) err("end", "must be after start");
+    if (end - start > MAX_SPAN_MS) err("end", "scenario longer than 62 days");
+  }
+
+  const dev = isObj(input.device) ? input.device : input.device === undefined ? {} : err("device", "must be an object");
+  let device: Scenario["device"] | undefined;
+  if (dev !== undefined) {
+    for (const k of Object.keys(dev)) if (["id", "channels", "leds", "sps", "seed"].indexOf(k) < 0) err(`device.${k}`, "unknown field");
+    const id = dev.id === undefined ? (config !== undefined && typeof config.device === "string" ? config.device : "dk-sim") : dev.id;
+    const channels = dev.channels ?? 4;
+    const leds = dev.leds ?? 4;
+    const sps = dev.sps ?? 10;
+    const seed = dev.seed ?? 1;
+    if (typeof id !== "string" || !/^[A-Za-z0-9_-]{1,32}$/.test(id)) err("device.id", "1..32 characters [A-Za-z0-9_-]");
+    if (!isInt(channels, 1, 8)) err("device.channels", "integer 1..8");
+    if (!isInt(leds, 1, 16)) err("device.leds", "integer 1..16");
+    if (sps !== 10 && sps !== 80) err("device.sps", "10 or 80");
+    if (!isInt(seed, 0, 0x7fffffff)) err("device.seed", "integer 0..2^31-1");
+    device = { id: String(id), channels: channels as number, leds: leds as number, sps: sps as 10 | 80, seed: seed as number };
+  }
+  const clockErrorMs = input.clockErrorMs ?? 0;
+  if (!isInt(clockErrorMs, -86_400_000 * 365, 86_400_000 * 365)) err("clockErrorMs", "integer milliseconds");
+  const network = input.network ?? true;
+  if (typeof network !== "boolean") err("network", "boolean");
+  const loadedDoses = input.loadedDoses ?? 7;
+  if (!isInt(loadedDoses, 0, 60)) err("loadedDoses", "integer 0..60");
+
+  const transport = input.transport ?? "stand-in";
+  if (transport !== "stand-in" && transport !== "mqtt") err("transport", '"stand-in" or "mqtt"');
+  const trust: TrustEntry[] = [];
+  if (input.trust !== undefined) {
+    if (!Array.isArray(input.trust) || input.trust.length > 4) err("trust", "array of at most 4 { kid, publicKey }");
+    else
+      input.trust.forEach((t: unknown, i: number) => {
+        if (!isObj(t) || typeof t.kid !== "string" || typeof t.publicKey !== "string" || !/^[A-Za-z0-9+/]{43}=$/.test(t.publicKey)) {
+          err(`trust[${i}]`, "{ kid: string, publicKey: base64 of 32 bytes }");
+        } else trust.push({ kid: t.kid, publicKey: t.publicKey });
+      });
+  }
+
+  const steps: Step[] = [];
+  if (!Array.isArray(input.steps)) err("steps", "required array");
+  else if (input.steps.length > MAX_STEPS) err("steps", `at most ${MAX_STEPS} steps`);
+  else {
+    let prev = -Infinity;
+    input.steps.forEach((raw: unknown, i: number) => {
+      const p = `steps[${i}]`;
+      if (!isObj(raw)) return err(p, "must be an object");
+      const s = parseStep(raw, p, start, tz, err);
+      if (s === undefined) return;
+      if (s.t < prev) err(`${p}.at`, "steps must be in time order");
+      if (start !== undefined && s.t < start) err(`${p}.at`, "before start");
+      if (end !== undefined && s.t > end) err(`${p}.at`, "after end");
+      prev = s.t;
+      steps.push(s);
+    });
+  }
+  if (errors.length > 0 || name === undefined || config === undefined || start === undefined || end === undefined || device === undefined) {
+    return { ok: false, errors };
+  }
+  return {
+    ok: true,
+    scenario: {
+      name,
+      start,
+      end,
+      device,
+      clockErrorMs: clockErrorMs as number,
+      network: network as boolean,
+      loadedDoses: loadedDoses as number,
+      transport: transport as "stand-in" | "mqtt",
+      trust,
+      config,
+      steps,
+    },
+  };
+}
+
+function isInt(v: unknown, lo: number, hi: number): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi;
+}
+
+const STEP_FIELDS: Record<StepKind, readonly string[]> = {
+  remove: ["compartment", "doses", "pills", "mg", "durationMs"],
+  add: ["compartment", "doses", "pills", "mg", "durationMs"],
+  bump: ["compartment", "grams", "durationMs"],
+  lift: ["compartment", "durationMs"],
+  fault: ["compartment", "kind", "durationMs"],
+  button: ["kind"],
+  "power-cut": ["offMs", "tear", "afterWrites"],
+  reboot: ["reason"],
+  network: ["up"],
+  "ntp-sync": [],
+  "clock-step": ["deltaMs"],
+  config: ["config", "patch"],
+  publish: ["topic", "payload", "retain"],
+};
+
+function parseStep(
+  raw: Obj,
+  p: string,
+  start: number | undefined,
+  tz: PosixTz | undefined,
+  err: (path: string, message: string) => undefined,
+): Step | undefined {
+  const kind = raw.do;
+  if (typeof kind !== "string" || KINDS.indexOf(kind as StepKind) < 0) return err(`${p}.do`, `one of ${KINDS.join(", ")}`);
+  const k = kind as StepKind;
+  let faults = 0;
+  const bad = (f: string, m: string): void => {
+    faults++;
+    err(`${p}.${f}`, m);
+  };
+  for (const f of Object.keys(raw)) {
+    if (f !== "at" && f !== "do" && f !== "note" && STEP_FIELDS[k].indexOf(f) < 0) bad(f, `unknown field for "${k}"`);
+  }
+  let t: number | undefined;
+  if (typeof raw.at !== "string") bad("at", "required: +offset, UTC instant with Z, or local instant");
+  else {
+    t = raw.at.startsWith("+") ? (start === undefined ? undefined : start + (parseOffset(raw.at) ?? NaN)) : parseInstant(raw.at, tz);
+    if (t === undefined || !(t === t)) bad("at", "not an instant: use +1h30m, 2026-03-29T06:00:00Z or 2026-03-29T08:00 (local)");
+  }
+  const step: { -readonly [K in keyof Step]?: Step[K] } = { do: k, raw };
+  const num = (f: keyof Step & string, lo: number, hi: number, integer: boolean): void => {
+    const v = raw[f];
+    if (v === undefined) return;
+    if (typeof v !== "number" || !(v >= lo && v <= hi) || (integer && !Number.isInteger(v)))
+      bad(f, `${integer ? "integer" : "number"} ${lo}..${hi}`);
+    else (step as Record<string, unknown>)[f] = v;
+  };
+  if (STEP_FIELDS[k].indexOf("compartment") >= 0) {
+    if (typeof raw.compartment !== "string") bad("compartment", "required compartment id");
+    else step.compartment = raw.compartment;
+  }
+  num("doses", 0, 60, false);
+  num("pills", 1, 500, true);
+  num("mg", 1, 1_000_000, false);
+  num("grams", 1, 5000, false);
+  num("durationMs", 50, 600_000, true);
+  num("offMs", 0, 30 * 86_400_000, true);
+  num("afterWrites", 0, 1000, true);
+  num("deltaMs", -86_400_000 * 365, 86_400_000 * 365, true);
+  if (k === "remove" || k === "add") {
+    const n = (raw.doses !== undefined ? 1 : 0) + (raw.pills !== undefined ? 1 : 0) + (raw.mg !== undefined ? 1 : 0);
+    if (n !== 1) bad("doses", "give exactly one of doses, pills or mg");
+  }
+  if (k === "fault") {
+    if (raw.kind !== "disconnect" && raw.kind !== "stuck" && raw.kind !== "saturate" && raw.kind !== "noisy")
+      bad("kind", "disconnect, stuck, saturate or noisy");
+    else step.kind = raw.kind;
+  }
+  if (k === "button") {
+    const kd = raw.kind ?? "short";
+    if (kd !== "short" && kd !== "long") bad("kind", "short or long");
+    else step.kind = kd;
+  }
+  if (k === "power-cut" && raw.tear !== undefined) {
+    if (raw.tear !== "lost" && raw.tear !== "truncated") bad("tear", "lost or truncated");
+    else step.tear = raw.tear;
+  }
+  if (k === "reboot") {
+    const r = raw.reason ?? "software";
+    if (typeof r !== "string" || !/^[a-z_]{1,16}$/.test(r)) bad("reason", "a reset reason like software or watchdog");
+    else step.reason = r;
+  }
+  if (k === "network") {
+    if (typeof raw.up !== "boolean") bad("up", "required boolean");
+    else step.up = raw.up;
+  }
+  if (k === "clock-step" && raw.deltaMs === undefined) bad("deltaMs", "required");
+  if (k === "config") {
+    const n = (raw.config !== undefined ? 1 : 0) + (raw.patch !== undefined ? 1 : 0);
+    if (n !== 1) bad("config", "give exactly one of config (whole) or patch (top-level fields)");
+    if (raw.config !== undefined) step.config = raw.config;
+    if (raw.patch !== undefined) {
+      if (!isObj(raw.patch)) bad("patch", "must be an object");
+      else step.patch = raw.patch;
+    }
+  }
+  if (k === "publish") {
+    if (typeof raw.topic !== "string" || raw.topic.length === 0 || raw.topic.length > 128) bad("topic", "required MQTT topic name");
+    else step.topic = raw.topic;
+    if (typeof raw.payload !== "string") bad("payload", "required string (UTF-8 text)");
+    else step.payload = raw.payload;
+    if (raw.retain !== undefined && typeof raw.retain !== "boolean") bad("retain", "boolean");
+    else step.retain = raw.retain === true;
+  }
+  if (faults !== 0 || t === undefined) return undefined;
+  step.t = t;
+  return step as Step;
+}

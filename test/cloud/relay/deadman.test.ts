@@ -1,0 +1,155 @@
+/** Cloud-side dead-man alerts with an injected clock (dk-0001-4x: CET, am 08:00, bed 22:30 with the "quiet" ladder). */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { openSqliteDb } from "../../../cloud/relay/db";
+import { startRelay, type RelayHandle } from "../../../cloud/relay/service";
+import type { RelayDb } from "../../../cloud/relay/types";
+import { contactsFor, device, providersFor, startAedes, startMockHttp, tempDir, waitFor } from "./helpers";
+
+const CONFIG = readFileSync(join(__dirname, "../../fixtures/configs/dk-0001-4x.json"), "utf8");
+const Z = (s: string): number => Date.parse(s);
+const MIN = 60_000;
+
+let broker: Awaited<ReturnType<typeof startAedes>>;
+let srv: Awaited<ReturnType<typeof startMockHttp>>;
+let tmp: ReturnType<typeof tempDir>;
+let relay: RelayHandle | undefined;
+let db: RelayDb | undefined;
+let devs: Awaited<ReturnType<typeof device>>[] = [];
+let now = 0;
+
+beforeAll(async () => {
+  broker = await startAedes();
+  srv = await startMockHttp();
+  tmp = tempDir();
+});
+afterAll(async () => {
+  await srv.close();
+  await broker.close();
+  tmp.cleanup();
+});
+afterEach(async () => {
+  await relay?.abort();
+  for (const d of devs) await d.c.endAsync();
+  devs = [];
+  await db?.close();
+  srv.requests.length = 0;
+});
+
+let n = 0;
+async function setup(): Promise<{ r: RelayHandle; d: RelayDb; dev: Awaited<ReturnType<typeof device>> }> {
+  db = await openSqliteDb(join(tmp.dir, `dm${++n}.sqlite`));
+  await db.putConfig({ device: "dk-0001", version: 7, json: CONFIG, updatedAt: 0, actor: "test" });
+  relay = await startRelay({
+    brokerUrl: broker.url,
+    db,
+    providers: providersFor(srv.url),
+    contacts: contactsFor(srv.url),
+    clock: () => now,
+    deadman: { silentMs: 10 * MIN, offlineMs: 2 * MIN, checkMs: 3_600_000 },
+    pollMs: 3_600_000,
+    log: () => undefined,
+  });
+  const dev = await device(broker.url, "dk-0001");
+  devs.push(dev);
+  return { r: relay, d: db, dev };
+}
+const targets = (): string[] =>
+  srv.requests
+    .map((q) =>
+      q.url.startsWith("/push/")
+        ? q.url
+        : `${q.url.endsWith("Calls.json") ? "call" : "sms"}:${new URLSearchParams(q.body.toString()).get("To")}`,
+    )
+    .sort();
+
+describe("dead-man alerts", () => {
+  it("device silent at dose time: one alert per slot to the ladder's recipients, then a back-online notice", async () => {
+    const { r, d, dev } = await setup();
+    now = Z("2026-03-10T06:00:00Z");
+    await dev.raw("dk/dk-0001/tele", JSON.stringify({ v: 1, t: null, fw: "0.1.0", outbox: 0 }));
+    await waitFor("seen", async () => (await d.deviceState("dk-0001"))?.lastSeen === now);
+    now = Z("2026-03-10T06:55:00Z"); // silent 55 min but nothing due yet
+    await r.tick();
+    expect(srv.requests.length).toBe(0);
+    now = Z("2026-03-10T07:01:00Z"); // am (08:00 CET) is due
+    await r.tick();
+    expect(targets()).toEqual(["/push/jeanne", "call:+33633333333", "sms:+33622222222"]);
+    const body = new URLSearchParams(srv.requests.find((q) => q.url.endsWith("Messages.json"))!.body.toString()).get("Body")!;
+    expect(body).toContain("Dispenser offline at dose time");
+    expect(body).toContain("07:00"); // last seen, local time
+    now += 30 * MIN;
+    await r.tick();
+    await r.tick();
+    expect(srv.requests.length).toBe(3); // once per slot
+    expect((await d.auditList({ action: "deadman.alert" })).length).toBe(1);
+    srv.requests.length = 0;
+    now = Z("2026-03-10T07:40:00Z");
+    await dev.raw("dk/dk-0001/status", JSON.stringify({ v: 1, online: true }));
+    await waitFor("back online notices", async () => {
+      await r.tick();
+      return srv.requests.length === 3;
+    });
+    const sms = srv.requests.find((q) => q.url.endsWith("Messages.json"))!;
+    expect(new URLSearchParams(sms.body.toString()).get("Body")).toContain("back online");
+    expect(dev.rcpts.length).toBe(0); // relay-made notices publish no device receipt
+    await dev.raw("dk/dk-0001/tele", JSON.stringify({ v: 1 }));
+    now += 5 * MIN;
+    await r.tick();
+    expect(srv.requests.length).toBe(3); // said once
+  });
+
+  it("no alert while the device is heard from, nor for a slot it reported taken; last will counts after offlineMs", async () => {
+    const { r, dev } = await setup();
+    now = Z("2026-03-10T06:58:00Z");
+    await dev.raw("dk/dk-0001/tele", JSON.stringify({ v: 1 }));
+    await waitFor("seen", async () => (await db!.deviceState("dk-0001"))?.lastSeen === now);
+    now = Z("2026-03-10T07:03:00Z");
+    await r.tick();
+    expect(srv.requests.length).toBe(0);
+    await dev.evt("dose.taken", { slot: "am@2026-03-10", comp: "morning", pills: 3, mg: 1240, lateMin: 3 });
+    await waitFor("stored", async () => (await db!.eventsOf("dk-0001", ["dose.taken"])).length === 1);
+    now = Z("2026-03-10T08:00:00Z"); // silent for 57 min, but am was taken
+    await r.tick();
+    expect(srv.requests.length).toBe(0);
+    // noon (12:30 CET = 11:30Z): the broker publishes the last will at 11:27, due at 11:30
+    now = Z("2026-03-10T11:20:00Z");
+    await dev.raw("dk/dk-0001/tele", JSON.stringify({ v: 1 }));
+    now = Z("2026-03-10T11:27:00Z");
+    await dev.raw("dk/dk-0001/status", JSON.stringify({ v: 1, online: false }));
+    await waitFor("offline stored", async () => (await db!.deviceState("dk-0001"))?.online === false);
+    now = Z("2026-03-10T11:28:00Z");
+    await r.tick();
+    expect(srv.requests.length).toBe(0);
+    now = Z("2026-03-10T11:30:30Z"); // due, offline for 3.5 min ≥ 2, silent only 10.5 min
+    await r.tick();
+    expect(targets()).toEqual(["/push/jeanne", "call:+33633333333", "sms:+33622222222"]);
+  });
+
+  it("quiet hours never defer the dead-man alert but defer the back-online notice", async () => {
+    const { r, d, dev } = await setup();
+    now = Z("2026-03-10T20:00:00Z");
+    await dev.raw("dk/dk-0001/tele", JSON.stringify({ v: 1 }));
+    await waitFor("seen", async () => (await d.deviceState("dk-0001"))?.lastSeen === now);
+    now = Z("2026-03-10T21:31:00Z"); // bed 22:30 CET, marc's quiet hours 22:00–07:00
+    await r.tick();
+    expect(targets()).toEqual(["sms:+33622222222"]); // quiet ladder: caregiver-1 only
+    srv.requests.length = 0;
+    now = Z("2026-03-10T21:50:00Z");
+    await dev.raw("dk/dk-0001/tele", JSON.stringify({ v: 1 }));
+    await waitFor("deferred", async () => {
+      await r.tick();
+      return (await d.auditList({ action: "notify.deferred" })).length === 1;
+    });
+    expect(srv.requests.length).toBe(0);
+    const deferred = await d.auditList({ action: "notify.deferred" });
+    expect(JSON.parse(deferred[0].detail).until).toBe("2026-03-11T06:00:00.000Z");
+    now = Z("2026-03-11T05:59:00Z");
+    await r.tick();
+    expect(srv.requests.length).toBe(0);
+    now = Z("2026-03-11T06:00:00Z");
+    await r.tick();
+    expect(targets()).toEqual(["sms:+33622222222"]);
+  });
+});
