@@ -19,8 +19,7 @@ import SNTP from "sntp";
 import Time from "time";
 import config from "mc/config";
 
-import { createDispenser } from "./core/dispenser";
-import { createLink } from "./core/link/link";
+import { createDevice } from "./app/device";
 import { LINK_PREF_KEYS, linkSettingsFrom } from "./core/link/settings";
 import type { Ports } from "./core/ports";
 import { PushButton } from "./drivers/button/button";
@@ -88,20 +87,24 @@ export function startDevice() {
   // ---- LINK (firmware/core/link.ts): MQTT session; settings from the "dk-net" preferences
   // (keys in firmware/core/link-settings.ts and docs/protocol.md). Without them the device runs offline. ----
   const settings = linkSettingsFrom((k) => netKv.get(k), identity.deviceId);
-  const link = settings.ok
-    ? createLink({
-        ports,
-        identity,
-        random: () => Math.random(), // platform: XS Math.random on the ESP32 is seeded from the hardware RNG
-        broker: settings.broker,
-        trustedKeys: settings.trustedKeys,
-        onErase: () => {
-          for (const k of ["ssid", "password", ...LINK_PREF_KEYS]) netKv.delete(k);
-        },
-      })
-    : undefined;
-  const dispenser = createDispenser(ports, identity, link ? { uplink: link.uplink } : {});
-  if (link) link.attach(dispenser);
+  const { dispenser, link } = createDevice({
+    ports,
+    identity,
+    ...(settings.ok
+      ? {
+          link: {
+            mqtt: {
+              random: () => Math.random(), // platform: XS Math.random on the ESP32 is seeded from the hardware RNG
+              broker: settings.broker,
+              trustedKeys: settings.trustedKeys,
+              onErase: () => {
+                for (const k of ["ssid", "password", ...LINK_PREF_KEYS]) netKv.delete(k);
+              },
+            },
+          },
+        }
+      : {}),
+  });
   dispenser.start();
   if (!settings.ok) dispenser.log("fault", "alert", { code: settings.code, detail: settings.detail });
   // ---- end LINK ----

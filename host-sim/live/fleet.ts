@@ -11,6 +11,7 @@ import { nextOccurrence } from "../../firmware/core/schedule/occurrences";
 import { WarpScheduler } from "./warp-scheduler";
 import { DoseHistory, type DoseRecord } from "./history";
 import type { DeviceTransport } from "./transport";
+import type { LoggedEv, PushTarget } from "./types";
 
 export const DEFAULT_CHANNELS = 4;
 export const DEFAULT_LEDS = 4;
@@ -26,11 +27,7 @@ export interface TimelineLine {
   readonly d: Record<string, unknown>;
 }
 
-export interface LoggedEv {
-  readonly seq: number;
-  readonly type: string;
-  readonly data: Record<string, unknown>;
-}
+export type { LoggedEv };
 
 export type Action =
   | { readonly do: "remove" | "add"; readonly comp: string; readonly doses?: number; readonly pills?: number }
@@ -78,7 +75,7 @@ export function configFor(base: Record<string, unknown>, id: string, index: numb
   return cfg;
 }
 
-export class FleetDevice {
+export class FleetDevice implements PushTarget {
   readonly id: string;
   readonly index: number;
   readonly sim: SimDevice;

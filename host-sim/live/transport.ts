@@ -26,7 +26,7 @@ import { createNodeNetwork, createNodeTimers } from "../net-node";
 import { pushConfig as pharmacistPush, type PushConfigResult } from "../../cloud/pharmacist/lib";
 import { readAudit, type AuditRecord } from "../../cloud/pharmacist/audit";
 import type { BrokerCredentials } from "./broker";
-import type { FleetDevice } from "./fleet";
+import type { PushTarget } from "./types";
 
 export interface PushOutcome {
   readonly ok: boolean;
@@ -65,7 +65,7 @@ export interface DeviceTransport {
   /** Link for a new SimDevice; undefined = SimDevice's built-in uplink stand-in. */
   linkFor(deviceId: string, hooks: DeviceHooks): LinkFactory | undefined;
   /** Sign and deliver a config to a device; resolves with its acknowledgement or coded refusal. */
-  pushConfig(dev: FleetDevice, config: unknown, by: string, opts?: PushOptions): Promise<PushOutcome>;
+  pushConfig(dev: PushTarget, config: unknown, by: string, opts?: PushOptions): Promise<PushOutcome>;
   /** The device lost power (its "power off" line): end its link without a goodbye. */
   powerOff?(deviceId: string): void;
   /** The dashboard dropped or restored the device's network. */
@@ -99,7 +99,7 @@ export class StandInTransport implements DeviceTransport {
     return undefined;
   }
 
-  async pushConfig(dev: FleetDevice, config: unknown, by: string, _opts?: PushOptions): Promise<PushOutcome> {
+  async pushConfig(dev: PushTarget, config: unknown, by: string, _opts?: PushOptions): Promise<PushOutcome> {
     const base = { device: dev.id, kid: this.key.kid, via: this.kind };
     const cfg = typeof config === "object" && config !== null && !Array.isArray(config) ? (config as Record<string, unknown>) : undefined;
     const version = cfg !== undefined && typeof cfg.version === "number" ? cfg.version : null;
@@ -348,7 +348,7 @@ export class MqttTransport implements DeviceTransport {
     }
   }
 
-  async pushConfig(dev: FleetDevice, config: unknown, by: string, opts: PushOptions = {}): Promise<PushOutcome> {
+  async pushConfig(dev: PushTarget, config: unknown, by: string, opts: PushOptions = {}): Promise<PushOutcome> {
     const base = { device: dev.id, kid: this.o.key.kid, via: this.kind };
     const cfg = typeof config === "object" && config !== null && !Array.isArray(config) ? (config as Record<string, unknown>) : undefined;
     const version = cfg !== undefined && typeof cfg.version === "number" ? cfg.version : null;

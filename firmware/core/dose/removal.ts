@@ -11,7 +11,7 @@
  */
 import type { PrnDose } from "../config/types";
 import { REACHED_MISSED, isOpen, type Slot } from "./slots";
-import { EV } from "../protocol/events";
+import { EV, type EventType } from "../protocol/events";
 
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -46,7 +46,7 @@ export function attributeRemoval(slots: readonly Slot[], comp: string, now: numb
 
 export interface Credit {
   /** dose.taken, dose.taken_early or dose.partial */
-  readonly type: string;
+  readonly type: EventType;
   readonly data: Record<string, unknown>;
   /** Pills beyond the dose (double dose), 0 if none. */
   readonly excess: number;

@@ -26,7 +26,7 @@ import { utf8Decode } from "../crypto/utf8";
 import { Store } from "../log/store";
 import { ReplayRing } from "./replay";
 import { COMMAND_NAMES, checkCommandBody, checkConfigBody, timeWindow, type BodyError } from "./body";
-import { EV } from "../protocol/events";
+import { EV, type EventType } from "../protocol/events";
 
 export interface BrokerSettings {
   readonly host: string;
@@ -169,7 +169,7 @@ export function createLink(deps: LinkDeps): Link {
     return w === undefined ? null : isoUtc(w);
   }
 
-  function log(type: string, cls: "dose" | "alert" | "info", data: Record<string, unknown>): void {
+  function log(type: EventType, cls: "dose" | "alert" | "info", data: Record<string, unknown>): void {
     if (dispenser !== undefined && !erased) dispenser.log(type, cls, data);
   }
 

@@ -12,7 +12,7 @@
 import type { Network, StreamConnection, StreamHandlers } from "../../../firmware/core/ports";
 import { MqttParser, encodePacket, type MqttPacket, type PublishPacket, type WillMessage } from "../../../firmware/core/mqtt/codec";
 import { utf8Decode, utf8Encode } from "../../../firmware/core/crypto/utf8";
-import type { SchedulerLike } from "./sim-device";
+import type { SchedulerLike } from "../time/scheduler";
 
 const LATENCY_MS = 20;
 const CONNECT_TIMEOUT_MS = 5_000;

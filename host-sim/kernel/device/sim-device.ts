@@ -8,36 +8,26 @@
  * Everything observable goes to `emit(kind, jsonBody)` as timeline lines (docs/scenarios.md).
  * XS-clean.
  */
-import type { Buzzer, Button, Clock, Leds, LoadCells, Network, PressKind, Ports, Timers, ToneStep } from "../../../firmware/core/ports";
+import type { Buzzer, Button, Clock, Leds, LoadCells, Network, PressKind, Ports, ToneStep } from "../../../firmware/core/ports";
 import type { Calibration } from "../../../firmware/core/load/events";
 import type { LoggedEvent } from "../../../firmware/core/log/eventlog";
-import { createDispenser, type DeviceIdentity, type Dispenser, type DispenserStatus, type Uplink } from "../../../firmware/core/dispenser";
+import type { DeviceIdentity, Dispenser, DispenserStatus, Uplink } from "../../../firmware/core/dispenser";
 import { tonePattern } from "../../../firmware/core/outputs/tones";
 import { isoUtc } from "../../../firmware/core/schedule/civil";
 import { BayModel } from "../hw/mass-model";
 import { KvEmulator, PowerCut } from "../hw/kv-emulator";
-import { createLink } from "../../../firmware/core/link/link";
+import { createDevice, type DeviceLink } from "../../../firmware/app/device";
+import type { SchedulerLike } from "../time/scheduler";
 import type { TrustedKey } from "../../../firmware/core/crypto/signed";
 import type { SimBroker } from "./sim-broker";
 import { mulberry32 } from "../prng";
 
 export const FIRMWARE_VERSION = "0.1.0-sim";
 
-export interface SchedulerLike {
-  readonly now: number;
-  at(t: number, cb: () => void, group?: number): number;
-  cancel(id: number): void;
-  cancelGroup(group: number): void;
-  timers(group: number): Timers;
-}
+export type { SchedulerLike };
 
-/** What a boot's link needs and gives: the uplink for createDispenser, then the dispenser. */
-export interface SimLink {
-  readonly uplink: Uplink;
-  attach(d: Dispenser): void;
-  start(): void;
-  stop(): void;
-}
+/** What a boot's link needs and gives (firmware/app/device's DeviceLink). */
+export type SimLink = DeviceLink;
 
 export type LinkFactory = (ctx: { ports: Ports; identity: DeviceIdentity; networkUp: () => boolean }) => SimLink;
 
@@ -286,22 +276,21 @@ export class SimDevice {
       calibration,
     };
     this.emit("power", `"on":true,"reason":"${reason}"`);
-    const broker = o.broker;
-    const link =
-      o.link !== undefined
-        ? o.link({ ports, identity, networkUp: () => this.networkUp })
-        : broker !== undefined
-          ? createLink({
-              ports,
-              identity,
-              random: seededRandom(o.seed * 7919 + this.group),
-              broker: { host: "broker.sim", port: 1883, tls: false, username: o.id, password: "sim" },
-              trustedKeys: o.trustedKeys ?? [],
-            })
-          : undefined;
-    this.link = link;
-    const d = createDispenser(ports, identity, {
-      uplink: link !== undefined ? link.uplink : this.standIn,
+    const { dispenser: d, link } = createDevice({
+      ports,
+      identity,
+      link:
+        o.link !== undefined
+          ? { custom: o.link({ ports, identity, networkUp: () => this.networkUp }) }
+          : o.broker !== undefined
+            ? {
+                mqtt: {
+                  random: seededRandom(o.seed * 7919 + this.group),
+                  broker: { host: "broker.sim", port: 1883, tls: false, username: o.id, password: "sim" },
+                  trustedKeys: o.trustedKeys ?? [],
+                },
+              }
+            : { uplink: this.standIn },
       onEvent: (ev: LoggedEvent) => {
         this.emit(
           "ev",
@@ -309,8 +298,8 @@ export class SimDevice {
         );
       },
     });
+    this.link = link;
     this.dispenser = d;
-    link?.attach(d);
     d.start();
     if (!this.provisioned) {
       this.provisioned = true;

@@ -79,7 +79,6 @@ export interface KvEmulatorOptions {
 
 export type KvSnapshot = Record<string, string>;
 
-
 function checkKey(key: unknown): string {
   if (typeof key !== "string") throw new RangeError("KV_KEY not a string");
   if (key.length < 1 || key.length > MAX_KEY) throw new RangeError(`KV_KEY length ${key.length} not in 1..${MAX_KEY}: "${key}"`);

@@ -14,7 +14,16 @@ interface Entry {
   readonly cb: () => void;
 }
 
-export class Scheduler {
+/** What a simulated device needs of a scheduler: the virtual one below, or the live simulator's warpable one. */
+export interface SchedulerLike {
+  readonly now: number;
+  at(t: number, cb: () => void, group?: number): number;
+  cancel(id: number): void;
+  cancelGroup(group: number): void;
+  timers(group: number): Timers;
+}
+
+export class Scheduler implements SchedulerLike {
   private readonly heap = new TimerHeap<Entry>();
   private order = 0;
   private nextId = 1;
