@@ -20,6 +20,7 @@ import Time from "time";
 import config from "mc/config";
 
 import { createDevice } from "./app/device";
+import { EV } from "./core/protocol/events";
 import { LINK_PREF_KEYS, linkSettingsFrom } from "./core/link/settings";
 import type { Ports } from "./core/ports";
 import { PushButton } from "./drivers/button/button";
@@ -106,7 +107,7 @@ export function startDevice() {
       : {}),
   });
   dispenser.start();
-  if (!settings.ok) dispenser.log("fault", "alert", { code: settings.code, detail: settings.detail });
+  if (!settings.ok) dispenser.log(EV.FAULT, "alert", { code: settings.code, detail: settings.detail });
   // ---- end LINK ----
 
   const sntp = createSntp({

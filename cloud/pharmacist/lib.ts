@@ -15,7 +15,7 @@ import { appendAudit, osUser, type AuditRecord } from "./audit";
 
 /** Local validation limits: larger than any dispenser, so only the device judges its hardware. */
 export const GENEROUS_HW: HardwareLimits = { channels: 16, leds: 64 };
-export const DEVICE_ID_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+export { DEVICE_ID_RE } from "../../firmware/core/protocol/ids";
 export const COMMANDS = ["tare", "calibrate", "identify", "silence", "decommission"] as const;
 
 export interface BrokerOptions {

@@ -6,6 +6,7 @@
  */
 import { parsePosixTz, localToUtc, utcToLocal, type PosixTz } from "../../firmware/core/schedule/tz";
 import { REMOTE_CHANNELS, type Person, type PushSubscriptionJson, type QuietHours, type RemoteChannel } from "./types";
+import { DEVICE_ID_RE as DEVICE } from "../../firmware/core/protocol/ids";
 
 export interface DeviceContacts {
   /** Recipient reference → person id. */
@@ -35,7 +36,6 @@ export interface ContactProblem {
 export const E164 = /^\+[1-9][0-9]{6,14}$/;
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 const REF = /^[A-Za-z][A-Za-z0-9_.:-]{0,31}$/;
-const DEVICE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const HM = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
 
 export function isE164(s: unknown): s is string {

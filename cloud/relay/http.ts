@@ -14,6 +14,7 @@ import { adherenceByDay, slotRecords, DOSE_EVENT_TYPES } from "./adherence";
 import { parseContacts } from "./contacts";
 import { scheduleFromConfig } from "./schedules";
 import type { RelayDb } from "./types";
+import { DEVICE_ID_RE as DEVICE_RE } from "../../firmware/core/protocol/ids";
 
 export interface RelayHttpOptions {
   db: RelayDb;
@@ -24,7 +25,6 @@ export interface RelayHttpOptions {
   maxDays?: number;
 }
 
-const DEVICE_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 
 class HttpError extends Error {

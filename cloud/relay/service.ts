@@ -11,6 +11,8 @@ import { buildNotice, type NoticeInput } from "./notices";
 import { ScheduleBook, dueSlots, doseOfSlot, ladderRecipients } from "./schedules";
 import type { Job, NewJob, Person, Providers, RelayDb, RemoteChannel, SendResult } from "./types";
 import { REMOTE_CHANNELS } from "./types";
+import { DEVICE_ID_RE as DEVICE_RE } from "../../firmware/core/protocol/ids";
+import { CLOSING_EVENTS } from "../../firmware/core/protocol/events";
 
 export interface DeadmanOptions {
   /** A device silent (no evt, tele or status) this long is down. Default 10 min. */
@@ -85,10 +87,9 @@ export interface RelayHandle {
   reload(): Promise<void>;
 }
 
-const DEVICE_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const REF_RE = /^[A-Za-z][A-Za-z0-9_.:-]{0,31}$/;
 const PHARMACIST_REF = "@pharmacist";
-const CLOSING_TYPES = ["dose.taken", "dose.taken_early", "dose.missed", "dose.partial", "slot.cancelled", "relay.resolve"];
+const CLOSING_TYPES: readonly string[] = CLOSING_EVENTS;
 
 /** A unit of database work: every call goes to `db` (the open transaction); `after` runs once it committed. */
 interface Tx {

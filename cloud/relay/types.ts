@@ -2,8 +2,9 @@
  * Shared types of the cloud relay (Node only). docs/relay.md.
  */
 
-export type RemoteChannel = "push" | "sms" | "call";
-export const REMOTE_CHANNELS: readonly RemoteChannel[] = ["push", "sms", "call"];
+import { REMOTE_CHANNELS, type RemoteChannel } from "../../firmware/core/protocol/channels";
+
+export { REMOTE_CHANNELS, type RemoteChannel };
 
 /** Web Push subscription as the browser's PushSubscription.toJSON() gives it. */
 export interface PushSubscriptionJson {

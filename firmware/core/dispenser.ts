@@ -17,19 +17,18 @@ import type { ConfigOutcome, DeviceIdentity, Dispenser, DispenserOptions, Dispen
 import { validateConfig, type ConfigError } from "./config/validate";
 import { canonicalJson } from "./config/canonical";
 import { configHash } from "./config/hash";
-import { activate, type Active, type ApplyRecord, safeToApply, sameDose, type StateRecord } from "./config/active";
-import { occurrencesBetween } from "./schedule/occurrences";
+import { activate, type Active, type ApplyRecord, rebaseSlots, safeToApply, type StateRecord } from "./config/active";
 import { Store } from "./log/store";
 import { EventLog, type EventClass, type LoggedEvent } from "./log/eventlog";
 import { Outbox } from "./log/outbox";
-import { ChannelDetector, type DetectorSnapshot } from "./load/detector";
+import { LoadChannels } from "./load/channels";
 import { advance, type EscalationDeps, nextDeadline } from "./escalation/escalator";
 import { Outputs, type SoundWish } from "./outputs/outputs";
 import { wantedOutputs } from "./outputs/arbiter";
 import { attributeRemoval, checkPrn, creditSlot } from "./dose/removal";
 import { materialise } from "./dose/materialise";
 import { refillEvents } from "./dose/refill";
-import { doseSize, isCalling, isOpen, makeSlot, windowOf, type Slot } from "./dose/slots";
+import { doseSize, isCalling } from "./dose/slots";
 import { isoUtc } from "./schedule/civil";
 import { EV, type EventType } from "./protocol/events";
 
@@ -37,7 +36,7 @@ export type { ConfigOutcome, DeviceIdentity, Dispenser, DispenserOptions, Dispen
 
 const PLAN_CAP_MS = 60_000;
 const CUE_MS = 10_000;
-const MIN = 60_000;
+const _MIN = 60_000;
 /** A wall-clock jump larger than this against the monotonic clock is logged as a step. */
 const STEP_TOLERANCE_MS = 2_000;
 
@@ -66,8 +65,13 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
   let timeWasSet = false;
   let lastWall = 0;
   let lastMono = 0;
-  const detectors = new Map<number, ChannelDetector>();
-  const sampleTimers = new Map<number, TimerId>();
+  const channels = new LoadChannels(
+    ports,
+    store,
+    identity,
+    () => running,
+    (ev) => onLoad(ev),
+  );
   const faults = new Map<number, string>();
   const escDeps: EscalationDeps = { deviceId: identity.deviceId, log: (t, c, d) => void logEvent(t, c, d) };
 
@@ -131,42 +135,13 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     if (rec === undefined) return;
     const prev = active;
     const next = activate(rec);
-    // Keep slots whose dose is unchanged; cancel the others (with a resolve if the relay was asked).
-    const kept: Slot[] = [];
-    for (const s of st.slots) {
-      const before = prev?.doses.get(s.dose);
-      const after = next.doses.get(s.dose);
-      if (sameDose(before, after)) {
-        kept.push(s);
-      } else if (isOpen(s) || s.remote) {
-        logEvent(EV.SLOT_CANCELLED, "dose", { slot: s.id, reason: "config" });
-        if (s.remote) logEvent(EV.RELAY_RESOLVE, "dose", { slot: s.id, outcome: "cancelled" });
-      }
-    }
-    st.slots = kept;
-    const now = clock.wallMs();
-    if (now !== undefined) {
-      // New or changed doses are not made retroactive: nothing already due is created, but a
-      // window that is open and not yet due is (the patient may still take it early).
-      for (const dose of next.cfg.doses) {
-        if (prev !== undefined && sameDose(prev.doses.get(dose.id), dose)) continue;
-        const w = windowOf(next.cfg, dose);
-        for (const o of occurrencesBetween(dose, next.tz, now + 1, now + w.earlyMin * MIN + 1, 2)) {
-          if (!st.slots.some((x) => x.id === o.slotId)) {
-            const slot = makeSlot(o.slotId, dose, o.dueUtcMs, w);
-            st.slots.push(slot);
-            logEvent(EV.SLOT_OPEN, "info", { slot: slot.id, comp: slot.comp, due: isoUtc(slot.due) });
-          }
-        }
-      }
-      if (prev === undefined || st.cursor === 0 || st.cursor > now) st.cursor = now;
-    }
+    rebaseSlots(logEvent, prev, next, st, clock.wallMs());
     active = next;
     store.save("cfg", rec);
     store.remove("cfgnext");
     pending = undefined;
     saveState();
-    rebuildDetectors();
+    channels.rebuild(active?.cfg.compartments);
     logEvent(EV.CONFIG_APPLIED, "alert", { version: rec.config.version, hash: rec.hash });
     evaluate();
   }
@@ -274,42 +249,6 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
 
   // ---------------------------------------------------------------- load cells
 
-  function rebuildDetectors(): void {
-    for (const id of sampleTimers.values()) timers.cancel(id);
-    sampleTimers.clear();
-    const prevSnap = new Map<number, DetectorSnapshot>();
-    for (const [ch, d] of detectors) prevSnap.set(ch, d.snapshot());
-    detectors.clear();
-    const a = active;
-    if (a === undefined) return;
-    const saved = store.load<Record<string, DetectorSnapshot>>("tare") ?? {};
-    for (const comp of a.cfg.compartments) {
-      const ch = comp.channel;
-      const cal = identity.calibration?.[ch] ?? { offset: 0, countsPerGram: 420 };
-      const snap = prevSnap.get(ch) ?? saved[String(ch)];
-      const det = new ChannelDetector({ channel: ch, sps: ports.loadCells.sps, calibration: cal, meds: comp.meds }, snap);
-      detectors.set(ch, det);
-      scheduleSample(ch, det);
-    }
-  }
-
-  function scheduleSample(ch: number, det: ChannelDetector): void {
-    const id = timers.once(det.nextIntervalMs(), () => {
-      sampleTimers.delete(ch);
-      if (!running || detectors.get(ch) !== det) return;
-      const ev = det.push(ports.loadCells.read(ch), clock.monoMs());
-      if (ev !== undefined) onLoad(ev);
-      if (running && detectors.get(ch) === det) scheduleSample(ch, det);
-    });
-    sampleTimers.set(ch, id);
-  }
-
-  function persistTare(): void {
-    const rec: Record<string, DetectorSnapshot> = {};
-    for (const [ch, d] of detectors) rec[String(ch)] = d.snapshot();
-    store.save("tare", rec);
-  }
-
   function onLoad(ev: LoadEvent): void {
     const a = active;
     if (a === undefined) return;
@@ -332,7 +271,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
         return;
       case "addition":
         for (const e of refillEvents(a.cfg, comp, ev.grams)) logEvent(e.type, e.cls, e.data);
-        persistTare();
+        channels.persist();
         return;
       case "removal":
         if (now === undefined) {
@@ -442,7 +381,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     });
     for (const f of earlyFaults.splice(0)) logEvent(EV.FAULT, "alert", f);
     ports.button.onPress(onButton);
-    rebuildDetectors();
+    channels.rebuild(active?.cfg.compartments);
     if (pending !== undefined && (active === undefined || safeToApply(active, st.slots, pending.config))) applyPending();
     else evaluate();
   }
@@ -451,19 +390,14 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     running = false;
     if (planTimer !== undefined) timers.cancel(planTimer);
     if (cueTimer !== undefined) timers.cancel(cueTimer);
-    for (const id of sampleTimers.values()) timers.cancel(id);
-    sampleTimers.clear();
+    channels.stopSampling();
     planTimer = undefined;
     cueTimer = undefined;
     outputs.off();
   }
 
   function status(): DispenserStatus {
-    const grams: number[] = [];
-    for (let ch = 0; ch < identity.hw.channels; ch++) {
-      const d = detectors.get(ch);
-      grams.push(d ? Math.round(d.grams() * 1000) / 1000 : 0);
-    }
+    const grams = channels.grams(identity.hw.channels);
     return {
       device: identity.deviceId,
       firmware: identity.firmware,
@@ -480,25 +414,18 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
   }
 
   function tare(channel?: number): string {
-    let n = 0;
-    for (const [ch, d] of detectors) {
-      if (channel !== undefined && ch !== channel) continue;
-      d.tare();
-      n++;
-    }
-    if (n === 0) return "CMD_NO_CHANNEL";
-    persistTare();
+    if (!channels.tare(channel)) return "CMD_NO_CHANNEL";
     logEvent(EV.TARE, "alert", { channel: channel ?? null });
     return "OK";
   }
 
   function calibrate(channel: number, knownGrams: number): string {
-    const d = detectors.get(channel);
+    const d = channels.get(channel);
     if (d === undefined) return "CMD_NO_CHANNEL";
     if (!(knownGrams >= 1 && knownGrams <= 5000)) return "CMD_RANGE";
     if (d.faulty) return "CMD_CHANNEL_FAULT";
     const cal = d.calibrate(knownGrams);
-    persistTare();
+    channels.persist();
     logEvent(EV.CALIBRATED, "alert", { channel, knownGrams, countsPerGram: Math.round(cal.countsPerGram * 1000) / 1000 });
     return "OK";
   }
@@ -529,7 +456,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     active = undefined;
     pending = undefined;
     st = { cursor: 0, slots: [], silencedUntil: 0, prn: {} };
-    detectors.clear();
+    channels.clear();
     faults.clear();
   }
 

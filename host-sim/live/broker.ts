@@ -15,6 +15,7 @@
  */
 import * as net from "node:net";
 import { randomBytes, timingSafeEqual } from "node:crypto";
+import { DEVICE_ID_RE as DEVICE_RE } from "../../firmware/core/protocol/ids";
 
 export type BrokerRole = "device" | "relay" | "pharmacist";
 
@@ -23,7 +24,6 @@ export interface Credentials {
   readonly password: string;
 }
 
-const DEVICE_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const RELAY_USER = "dk-relay";
 const PHARMACIST_USER = "dk-pharmacist";
 

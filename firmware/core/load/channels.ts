@@ -1,0 +1,100 @@
+/**
+ * The load-cell channels of the compartments in the running config: one detector each, sampled
+ * on its own timer at the rate the detector asks for, with tare and calibration persisted
+ * under the "tare" record (so they survive reboots and config changes).
+ */
+import type { Compartment } from "../config/types";
+import type { Store } from "../log/store";
+import type { Ports, TimerId } from "../ports";
+import type { DeviceIdentity } from "../device-api";
+import { ChannelDetector, type DetectorSnapshot } from "./detector";
+import type { LoadEvent } from "./events";
+
+const TARE_RECORD = "tare";
+/** Used when a channel has no factory calibration. */
+const DEFAULT_CALIBRATION = Object.freeze({ offset: 0, countsPerGram: 420 });
+
+export class LoadChannels {
+  private readonly detectors = new Map<number, ChannelDetector>();
+  private readonly sampleTimers = new Map<number, TimerId>();
+
+  constructor(
+    private readonly ports: Ports,
+    private readonly store: Store,
+    private readonly identity: DeviceIdentity,
+    private readonly running: () => boolean,
+    private readonly onLoad: (ev: LoadEvent) => void,
+  ) {}
+
+  /** One detector per compartment; a channel kept across configs keeps its state. */
+  rebuild(compartments: readonly Compartment[] | undefined): void {
+    this.stopSampling();
+    const prevSnap = new Map<number, DetectorSnapshot>();
+    for (const [ch, d] of this.detectors) prevSnap.set(ch, d.snapshot());
+    this.detectors.clear();
+    if (compartments === undefined) return;
+    const saved = this.store.load<Record<string, DetectorSnapshot>>(TARE_RECORD) ?? {};
+    for (const comp of compartments) {
+      const ch = comp.channel;
+      const cal = this.identity.calibration?.[ch] ?? DEFAULT_CALIBRATION;
+      const snap = prevSnap.get(ch) ?? saved[String(ch)];
+      const det = new ChannelDetector({ channel: ch, sps: this.ports.loadCells.sps, calibration: cal, meds: comp.meds }, snap);
+      this.detectors.set(ch, det);
+      this.schedule(ch, det);
+    }
+  }
+
+  stopSampling(): void {
+    for (const id of this.sampleTimers.values()) this.ports.timers.cancel(id);
+    this.sampleTimers.clear();
+  }
+
+  clear(): void {
+    this.stopSampling();
+    this.detectors.clear();
+  }
+
+  get(channel: number): ChannelDetector | undefined {
+    return this.detectors.get(channel);
+  }
+
+  /** Grams on each channel 0..channels-1 (0 where there is no detector), to the mg. */
+  grams(channels: number): number[] {
+    const out: number[] = [];
+    for (let ch = 0; ch < channels; ch++) {
+      const d = this.detectors.get(ch);
+      out.push(d ? Math.round(d.grams() * 1000) / 1000 : 0);
+    }
+    return out;
+  }
+
+  /** Tares one channel or all; false when there is none. */
+  tare(channel?: number): boolean {
+    let n = 0;
+    for (const [ch, d] of this.detectors) {
+      if (channel !== undefined && ch !== channel) continue;
+      d.tare();
+      n++;
+    }
+    if (n > 0) this.persist();
+    return n > 0;
+  }
+
+  persist(): void {
+    const rec: Record<string, DetectorSnapshot> = {};
+    for (const [ch, d] of this.detectors) rec[String(ch)] = d.snapshot();
+    this.store.save(TARE_RECORD, rec);
+  }
+
+  private schedule(ch: number, det: ChannelDetector): void {
+    const { timers, loadCells, clock } = this.ports;
+    const id = timers.once(det.nextIntervalMs(), () => {
+      this.sampleTimers.delete(ch);
+      if (!this.running() || this.detectors.get(ch) !== det) return;
+      const ev = det.push(loadCells.read(ch), clock.monoMs());
+      if (ev !== undefined) this.onLoad(ev);
+      if (this.running() && this.detectors.get(ch) === det) this.schedule(ch, det);
+    });
+    this.sampleTimers.set(ch, id);
+  }
+}
