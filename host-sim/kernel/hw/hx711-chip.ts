@@ -6,164 +6,28 @@
  * itself: whoever drives virtual time calls `sync()` at `nextEventUs()` (and every pin
  * access syncs first), so DOUT edges fire at the right virtual instants.
  *
- * Behaviour (datasheet, plus the emulator's documented choices where it is silent):
- * - Conversions complete every 1/rate s (10 or 80 SPS, times `periodScale`). The result of
- *   a conversion is the input at its completion time: `signal(t)` for channel A,
- *   `signalB(t)` for channel B, both in counts at gain 128; A x64 gives half, B x32 a
- *   quarter. Out of range: saturates at 0x7FFFFF / 0x800000.
- * - A completed result is latched and DOUT falls. An unread result is replaced by the next
- *   one (DOUT stays low).
- * - Each PD_SCK rising edge shifts out the next bit, MSB first, valid T2 = 0.1 us after
- *   the edge (a DOUT read earlier returns the previous level and is a "T2" violation). The
- *   25th rising edge sets DOUT high. The train is closed at the next conversion boundary
- *   with PD_SCK low: 25 pulses = A x128, 26 = B x32, 27 = A x64 for the following
- *   conversions. Any other count ("pulse-count" violation; the datasheet only says it
- *   causes a serial communication error): the input/gain is left unchanged.
- * - A change of input/gain restarts the digital filter: that boundary's result and the next
- *   three are withheld (DOUT stays high), i.e. settling = 4 conversion periods.
- * - A conversion completing while bits are being shifted (1..24 pulses) is lost
- *   ("overrun"): the shift register keeps the old result. If the train is still short of
- *   25 pulses at the following boundary, it is taken as abandoned ("pulse-count").
- * - PD_SCK high for more than 60 us: power-down. A read in progress (1..24 pulses) is lost
- *   ("powerdown-mid-read", plus "T3max"). DOUT reads high while powered down. PD_SCK low
- *   again: reset to A x128, first result after 4 conversion periods. Holding PD_SCK high
- *   after a complete read (>= 25 pulses) or with no read open is a legitimate power-down.
- * - Timing checks (datasheet minimums/maximums): T1 DOUT falling -> first PD_SCK rising
- *   >= 0.1 us; T2 bit valid 0.1 us after rising; T3 PD_SCK high >= 0.2 us and <= 50 us
- *   within a read; T4 PD_SCK low >= 0.2 us within a train.
- * - Pulses while DOUT is high and no train is open ("clock-while-busy") are ignored.
- * - `connected = false` models an unplugged cable: the chip sees no PD_SCK, DOUT floats
- *   to `doutWhenDisconnected` (1, pulled up). Reconnecting is a power-on reset.
- *
- * Violations are recorded (bounded list, overflow: later entries are dropped but still
- * counted per kind) so tests can assert a driver's timing.
+ * Behaviour, timing checks and violations: docs/load-cells.md, "The HX711 chip emulator".
  */
-
-export type Bit = 0 | 1;
-
-/** The minimal pin the chip needs; the pins emulator can be adapted to this. */
-export interface SimPin {
-  read(): Bit;
-  write(value: Bit): void;
-  /** Register a change listener; returns a function that removes it. */
-  onChange(cb: (value: Bit) => void): () => void;
-}
-
-const MAX_LISTENERS = 16;
-
-function addListener(list: ((v: Bit) => void)[], cb: (v: Bit) => void): () => void {
-  if (list.length >= MAX_LISTENERS) throw new RangeError("SimPin: too many listeners");
-  list.push(cb);
-  return () => {
-    const i = list.indexOf(cb);
-    if (i >= 0) list.splice(i, 1);
-  };
-}
-
-function notifyAll(list: ((v: Bit) => void)[], v: Bit): void {
-  const copy = list.slice();
-  for (let i = 0; i < copy.length; i++) copy[i](v);
-}
-
-/** A plain wire (e.g. a shared PD_SCK net): last write wins, listeners on change. */
-export class SimWire implements SimPin {
-  #value: Bit;
-  #listeners: ((v: Bit) => void)[] = [];
-  constructor(initial: Bit = 0) {
-    this.#value = initial;
-  }
-  read(): Bit {
-    return this.#value;
-  }
-  write(value: Bit): void {
-    const v: Bit = value ? 1 : 0;
-    if (v === this.#value) return;
-    this.#value = v;
-    notifyAll(this.#listeners, v);
-  }
-  onChange(cb: (value: Bit) => void): () => void {
-    return addListener(this.#listeners, cb);
-  }
-}
-
-export type Hx711Input = "A128" | "B32" | "A64";
-
-export type Hx711ViolationKind =
-  | "T1"
-  | "T2"
-  | "T3min"
-  | "T3max"
-  | "T4min"
-  | "powerdown-mid-read"
-  | "overrun"
-  | "pulse-count"
-  | "clock-while-busy";
-
-export interface Hx711Violation {
-  readonly kind: Hx711ViolationKind;
-  readonly atUs: number;
-  readonly detail: string;
-}
-
-export interface Hx711TraceEntry {
-  readonly tUs: number;
-  readonly line: "sck" | "dout";
-  readonly level: Bit;
-}
-
-export const HX711_T1_MIN_US = 0.1;
-export const HX711_T2_MAX_US = 0.1;
-export const HX711_T3_MIN_US = 0.2;
-export const HX711_T3_MAX_US = 50;
-export const HX711_T4_MIN_US = 0.2;
-export const HX711_POWER_DOWN_US = 60;
-export const HX711_SETTLE_CONVERSIONS = 4;
-export const HX711_OUT_MAX = 0x7fffff;
-export const HX711_OUT_MIN = -0x800000;
-
-export interface Hx711ChipOptions {
-  /** Virtual time in microseconds (monotonic). */
-  now: () => number;
-  /** The PD_SCK line (may be shared by several chips). */
-  pdSck: SimPin;
-  /** Channel A differential input, in counts at gain 128, at time tUs. */
-  signal: (tUs: number) => number;
-  /** Channel B differential input, in counts at gain 128 (x32 gives a quarter). Default: signal. */
-  signalB?: (tUs: number) => number;
-  /** RATE pin: 10 (low) or 80 (high) samples per second. Default 10. */
-  rate?: 10 | 80;
-  /** Power-on instant (us); earlier than now() for a chip already running. Default now(). */
-  startUs?: number;
-  /** Internal oscillator error: the period is multiplied by this (default 1). */
-  periodScale?: number;
-  /** Level DOUT reads when disconnected (pull-up = 1, default). */
-  doutWhenDisconnected?: Bit;
-  /** Capacity of the violation list (default 64). */
-  maxViolations?: number;
-  /** Capacity of the edge trace ring (default 0 = off). */
-  traceCapacity?: number;
-}
-
-const KINDS: readonly Hx711ViolationKind[] = [
-  "T1",
-  "T2",
-  "T3min",
-  "T3max",
-  "T4min",
-  "powerdown-mid-read",
-  "overrun",
-  "pulse-count",
-  "clock-while-busy",
-];
-
-/** Output code of the chip for an input (counts at gain 128) on a given input/gain. */
-export function hx711Counts(input: Hx711Input, diff128: number): number {
-  if (diff128 !== diff128) return 0;
-  const scaled = input === "A128" ? diff128 : input === "A64" ? diff128 / 2 : diff128 / 4;
-  if (scaled >= HX711_OUT_MAX) return HX711_OUT_MAX;
-  if (scaled <= HX711_OUT_MIN) return HX711_OUT_MIN;
-  return Math.round(scaled);
-}
+import { addListener, notifyAll, type Bit, type SimPin } from "./wire";
+import {
+  HX711_T1_MIN_US,
+  HX711_T2_MAX_US,
+  HX711_T3_MIN_US,
+  HX711_T3_MAX_US,
+  HX711_T4_MIN_US,
+  HX711_POWER_DOWN_US,
+  HX711_SETTLE_CONVERSIONS,
+  KINDS,
+  hx711Counts,
+  type Hx711Input,
+  type Hx711ViolationKind,
+  type Hx711Violation,
+  type Hx711TraceEntry,
+  type Hx711ChipOptions,
+} from "./hx711-timing";
+export * from "./wire";
+export * from "./hx711-timing";
+export * from "./sim-digital";
 
 export class Hx711Chip {
   readonly rate: 10 | 80;
@@ -531,113 +395,4 @@ export class Hx711Chip {
       this.#fallUs = t;
     }
   }
-}
-
-// ---- ECMA-419 Digital adapter over SimPins ----
-
-export type SimPinSpecifier = number | string;
-
-export interface SimDigitalOptions {
-  /** Map a pin specifier to its SimPin (undefined = no such pin: the constructor throws). */
-  resolve: (pin: SimPinSpecifier) => SimPin | undefined;
-  /** Advance virtual time by `us` (models the cost of a GPIO call in XS). */
-  advance?: (us: number) => void;
-  /** Cost of each read/write in us (number or function); default 0. */
-  cost?: number | ((op: "read" | "write", pin: SimPinSpecifier, value: number) => number);
-  /** Run a callback on a later event-loop turn (onReadable is never re-entrant). Default: synchronous. */
-  defer?: (cb: () => void) => void;
-}
-
-export interface SimDigitalInit {
-  pin: SimPinSpecifier;
-  mode: number;
-  edge?: number;
-  onReadable?: () => void;
-}
-
-export interface SimDigitalInstance {
-  read(): number;
-  write(value: number): void;
-  close(): void;
-}
-
-export interface SimDigitalClass {
-  new (options: SimDigitalInit): SimDigitalInstance;
-  readonly Input: number;
-  readonly InputPullUp: number;
-  readonly InputPullDown: number;
-  readonly InputPullUpDown: number;
-  readonly Output: number;
-  readonly OutputOpenDrain: number;
-  readonly Rising: number;
-  readonly Falling: number;
-}
-
-/** Build a Digital class (device.io.Digital shape) whose pins are SimPins. */
-export function createSimDigital(options: SimDigitalOptions): SimDigitalClass {
-  const resolve = options.resolve;
-  const advance = options.advance;
-  const cost = options.cost;
-  const defer = options.defer;
-  function spend(op: "read" | "write", pin: SimPinSpecifier, value: number): void {
-    if (!advance || cost === undefined) return;
-    const us = typeof cost === "number" ? cost : cost(op, pin, value);
-    if (us > 0) advance(us);
-  }
-  class SimDigital implements SimDigitalInstance {
-    static readonly Input = 0;
-    static readonly InputPullUp = 1;
-    static readonly InputPullDown = 2;
-    static readonly InputPullUpDown = 3;
-    static readonly Output = 8;
-    static readonly OutputOpenDrain = 9;
-    static readonly Rising = 1;
-    static readonly Falling = 2;
-    #pin: SimPin | undefined;
-    #spec: SimPinSpecifier;
-    #output: boolean;
-    #off: (() => void) | undefined;
-    #pending = false;
-    constructor(init: SimDigitalInit) {
-      const pin = resolve(init.pin);
-      if (!pin) throw new RangeError("SimDigital: no pin " + init.pin);
-      this.#pin = pin;
-      this.#spec = init.pin;
-      this.#output = init.mode === SimDigital.Output || init.mode === SimDigital.OutputOpenDrain;
-      const edge = init.edge === undefined ? 0 : init.edge;
-      const cb = init.onReadable;
-      if (cb && edge) {
-        const fire = () => {
-          this.#pending = false;
-          if (this.#pin) cb.call(this);
-        };
-        this.#off = pin.onChange((v) => {
-          const hit = (v === 1 && (edge & SimDigital.Rising) !== 0) || (v === 0 && (edge & SimDigital.Falling) !== 0);
-          if (!hit || this.#pending) return;
-          this.#pending = true;
-          if (defer) defer(fire);
-          else fire();
-        });
-      }
-    }
-    read(): number {
-      const pin = this.#pin;
-      if (!pin) throw new Error("SimDigital closed");
-      spend("read", this.#spec, 0);
-      return pin.read();
-    }
-    write(value: number): void {
-      const pin = this.#pin;
-      if (!pin) throw new Error("SimDigital closed");
-      if (!this.#output) throw new Error("SimDigital: pin " + this.#spec + " is an input");
-      spend("write", this.#spec, value);
-      pin.write(value ? 1 : 0);
-    }
-    close(): void {
-      if (this.#off) this.#off();
-      this.#off = undefined;
-      this.#pin = undefined;
-    }
-  }
-  return SimDigital;
 }
