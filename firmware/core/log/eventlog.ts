@@ -19,9 +19,10 @@
  */
 
 import type { Store } from "./store";
-import { utf8Length } from "./crc32";
+import { EventIndex } from "./event-index";
+import { CLS, DOSE, type EventClass, isCount, META, type MetaRec, type PageRec, pageFill, pageName, type Rec, recBytes, validRec } from "./records";
 
-export type EventClass = "dose" | "alert" | "info";
+export type { EventClass };
 
 export interface LoggedEvent {
   seq: number;
@@ -47,61 +48,6 @@ export interface EventLogOptions {
 }
 
 /** Stored event: [seq, mono, wall, type, class (0 dose, 1 alert, 2 info), data, coalesced?]. */
-type Rec = [number, number, number | null, string, number, Record<string, unknown>, Rec[]?];
-
-interface PageRec {
-  ep: number;
-  n: number;
-  d: number;
-  e: Rec[];
-}
-
-interface MetaRec {
-  ep: number;
-  n: number;
-  d: number;
-}
-
-const META = "evmeta";
-const CLS: readonly EventClass[] = ["dose", "alert", "info"];
-const DOSE = 0;
-const ALERT = 1;
-const INFO = 2;
-
-function pageName(p: number): string {
-  return "evp" + p.toString(36);
-}
-
-function isCount(x: unknown): x is number {
-  return typeof x === "number" && Number.isInteger(x) && x >= 0;
-}
-
-function validRec(r: unknown): r is Rec {
-  if (!Array.isArray(r) || r.length < 6 || r.length > 7) return false;
-  const [seq, mono, wall, type, c, data, co] = r as unknown[];
-  return (
-    isCount(seq) &&
-    seq > 0 &&
-    typeof mono === "number" &&
-    (wall === null || typeof wall === "number") &&
-    typeof type === "string" &&
-    (c === DOSE || c === ALERT || c === INFO) &&
-    typeof data === "object" &&
-    data !== null &&
-    !Array.isArray(data) &&
-    (co === undefined || (Array.isArray(co) && co.every(validRec)))
-  );
-}
-
-function recBytes(r: Rec): number {
-  return utf8Length(JSON.stringify(r));
-}
-
-/** Bytes a page's events take: the sum of (event bytes + 1), i.e. the JSON array length - 1. */
-function pageFill(e: Rec[]): number {
-  return e.length === 0 ? 0 : utf8Length(JSON.stringify(e)) - 1;
-}
-
 export class EventLog {
   private readonly store: Store;
   private readonly deviceId: string;
@@ -114,12 +60,8 @@ export class EventLog {
   private epoch = 1;
   private n = 1;
   private d = 0;
-  /** RAM index, ascending seq: [0, count). */
-  private count = 0;
-  private seqs: Float64Array;
-  private cls: Uint8Array;
-  private pg: Uint8Array;
-  private sz: Uint16Array;
+  /** RAM index, ascending seq. */
+  private readonly ix: EventIndex;
   /** Per page: sum of (event bytes + 1). */
   private readonly fill: Uint16Array;
 
@@ -143,10 +85,7 @@ export class EventLog {
     this.pageBytes = pageBytes;
     this.maxEventBytes = maxEv;
     this.onFault = opts.onFault;
-    this.seqs = new Float64Array(cap);
-    this.cls = new Uint8Array(cap);
-    this.pg = new Uint8Array(cap);
-    this.sz = new Uint16Array(cap);
+    this.ix = new EventIndex(cap);
     this.fill = new Uint16Array(pages);
     this.run(() => this.boot());
   }
@@ -163,20 +102,20 @@ export class EventLog {
   /** Up to `max` not-yet-acknowledged events, oldest (lowest seq) first. */
   pending(max: number): LoggedEvent[] {
     return this.run(() => {
-      const k = Math.min(Math.max(0, Math.floor(max)), this.count);
+      const k = Math.min(Math.max(0, Math.floor(max)), this.ix.count);
       const out: LoggedEvent[] = [];
       const pages = new Map<number, Map<number, Rec>>();
       for (let i = 0; i < k; i++) {
-        const p = this.pg[i];
+        const p = this.ix.pg[i];
         let m = pages.get(p);
         if (m === undefined) {
           m = new Map<number, Rec>();
           for (const r of this.readPage(p)) m.set(r[0], r);
           pages.set(p, m);
         }
-        const r = m.get(this.seqs[i]);
+        const r = m.get(this.ix.seqs[i]);
         if (r !== undefined) out.push(this.toEvent(r));
-        else this.fault("EVENTLOG_INDEX", `seq ${this.seqs[i]} not in page ${p}`);
+        else this.fault("EVENTLOG_INDEX", `seq ${this.ix.seqs[i]} not in page ${p}`);
       }
       return out;
     });
@@ -185,23 +124,23 @@ export class EventLog {
   /** The event `seq` was delivered: remove it from the outbox (persisted). Unknown seqs are ignored. */
   ack(seq: number): void {
     this.run(() => {
-      const i = this.find(seq);
+      const i = this.ix.find(seq);
       if (i < 0) return;
-      const p = this.pg[i];
+      const p = this.ix.pg[i];
       this.writePage(
         p,
         this.readPage(p).filter((r) => r[0] !== seq),
         this.n,
         this.d,
-        this.fill[p] - this.sz[i] - 1,
+        this.fill[p] - this.ix.sz[i] - 1,
       );
-      this.removeAt(i);
+      this.ix.removeAt(i);
     });
   }
 
   /** Events waiting for delivery. */
   depth(): number {
-    return this.count;
+    return this.ix.count;
   }
 
   /** Events lost to the overflow policy since the last erase (dropped victims + refused events). */
@@ -221,7 +160,7 @@ export class EventLog {
       this.epoch++;
       this.n = 1;
       this.d = 0;
-      this.count = 0;
+      this.ix.count = 0;
       this.fill.fill(0);
       for (let p = 0; p < this.nPages; p++) this.store.remove(pageName(p));
     });
@@ -292,7 +231,7 @@ export class EventLog {
       this.fill[p] = Math.min(pageFill(ok), 0xffff);
     }
     const order = found.map((_, i) => i).sort((a, b) => found[a][0] - found[b][0]);
-    if (order.length > this.cap) this.grow(order.length);
+    if (order.length > this.cap) this.ix.grow(order.length);
     let last = 0;
     for (const i of order) {
       const r = found[i];
@@ -301,26 +240,11 @@ export class EventLog {
         continue;
       }
       last = r[0];
-      this.push(r[0], r[4], where[i], recBytes(r));
+      this.ix.push(r[0], r[4], where[i], recBytes(r));
     }
     this.n = n;
     this.d = d;
     if (!metaOk || meta.ep !== ep) this.store.save(META, { ep, n, d } satisfies MetaRec);
-  }
-
-  private grow(size: number): void {
-    const s = new Float64Array(size);
-    const c = new Uint8Array(size);
-    const p = new Uint8Array(size);
-    const z = new Uint16Array(size);
-    s.set(this.seqs);
-    c.set(this.cls);
-    p.set(this.pg);
-    z.set(this.sz);
-    this.seqs = s;
-    this.cls = c;
-    this.pg = p;
-    this.sz = z;
   }
 
   private doAppend(type: string, cls: EventClass, data: Record<string, unknown>, mono: number, wall: number | null): LoggedEvent {
@@ -337,21 +261,21 @@ export class EventLog {
       rec = [seq, m, w, type, c, { _truncated: true, bytes }];
       bytes = recBytes(rec);
     }
-    const limit = this.count + 2;
+    const limit = this.ix.count + 2;
     for (let guard = 0; guard <= limit; guard++) {
-      if (this.count < this.cap) {
+      if (this.ix.count < this.cap) {
         const p = this.pick(bytes, -1);
         if (p >= 0) {
           const e = this.readPage(p);
           e.push(rec);
           this.writePage(p, e, seq + 1, this.d, this.fill[p] + bytes + 1);
           this.n = seq + 1;
-          this.push(seq, c, p, bytes);
+          this.ix.push(seq, c, p, bytes);
           return this.toEvent(rec);
         }
       }
       // Full (count or bytes): make room by the overflow policy.
-      const v = this.victim(c);
+      const v = this.ix.victim(c);
       if (v >= 0) {
         this.drop(v);
         continue;
@@ -364,34 +288,23 @@ export class EventLog {
       const ev = this.coalesce(rec);
       if (ev !== undefined) return ev;
       // Flash budget exhausted by dose events alone: the oldest must go.
-      this.fault("EVENTLOG_DOSE_DROPPED", `seq ${this.seqs[0]}`);
+      this.fault("EVENTLOG_DOSE_DROPPED", `seq ${this.ix.seqs[0]}`);
       this.drop(0);
     }
     throw new RangeError("EVENTLOG_NO_ROOM");
   }
 
-  /** Index of the oldest event an incoming event of class `c` may evict, or -1. */
-  private victim(c: number): number {
-    if (c === DOSE || c === ALERT || c === INFO) {
-      for (let i = 0; i < this.count; i++) if (this.cls[i] === INFO) return i;
-    }
-    if (c === DOSE || c === ALERT) {
-      for (let i = 0; i < this.count; i++) if (this.cls[i] === ALERT) return i;
-    }
-    return -1;
-  }
-
   /** Remove the event at index `i` by policy (counted in dropped, with any events coalesced in it). */
   private drop(i: number): void {
-    const seq = this.seqs[i];
-    const p = this.pg[i];
+    const seq = this.ix.seqs[i];
+    const p = this.ix.pg[i];
     const e = this.readPage(p);
     const k = e.findIndex((r) => r[0] === seq);
     const lost = k < 0 ? 1 : 1 + (e[k][6]?.length ?? 0);
     if (k >= 0) e.splice(k, 1);
-    this.writePage(p, e, this.n, this.d + lost, this.fill[p] - this.sz[i] - 1);
+    this.writePage(p, e, this.n, this.d + lost, this.fill[p] - this.ix.sz[i] - 1);
     this.d += lost;
-    this.removeAt(i);
+    this.ix.removeAt(i);
   }
 
   /**
@@ -401,14 +314,14 @@ export class EventLog {
    * after, so a power cut in between duplicates (never loses) the victim.
    */
   private coalesce(rec: Rec): LoggedEvent | undefined {
-    if (this.count === 0) return undefined;
-    const vseq = this.seqs[0];
-    const vp = this.pg[0];
+    if (this.ix.count === 0) return undefined;
+    const vseq = this.ix.seqs[0];
+    const vp = this.ix.pg[0];
     const vpage = this.readPage(vp);
     const vi = vpage.findIndex((r) => r[0] === vseq);
     if (vi < 0) {
       this.fault("EVENTLOG_INDEX", `seq ${vseq} not in page ${vp}`);
-      this.removeAt(0);
+      this.ix.removeAt(0);
       return undefined;
     }
     const v = vpage[vi];
@@ -419,13 +332,13 @@ export class EventLog {
     if (cb > this.pageBytes) return undefined;
     const seq = rec[0];
     vpage.splice(vi, 1);
-    const vfill = this.fill[vp] - this.sz[0] - 1;
+    const vfill = this.fill[vp] - this.ix.sz[0] - 1;
     if (vfill + cb + 1 <= this.pageBytes) {
       vpage.push(comp);
       this.writePage(vp, vpage, seq + 1, this.d, vfill + cb + 1);
       this.n = seq + 1;
-      this.removeAt(0);
-      this.push(seq, DOSE, vp, cb);
+      this.ix.removeAt(0);
+      this.ix.push(seq, DOSE, vp, cb);
       return this.toEvent(comp);
     }
     const p = this.pick(cb, vp);
@@ -434,8 +347,8 @@ export class EventLog {
     e.push(comp);
     this.writePage(p, e, seq + 1, this.d, this.fill[p] + cb + 1);
     this.n = seq + 1;
-    this.removeAt(0);
-    this.push(seq, DOSE, p, cb);
+    this.ix.removeAt(0);
+    this.ix.push(seq, DOSE, p, cb);
     this.writePage(vp, vpage, this.n, this.d, vfill);
     return this.toEvent(comp);
   }
@@ -460,36 +373,6 @@ export class EventLog {
   private writePage(p: number, e: Rec[], n: number, d: number, fill: number): void {
     this.store.save(pageName(p), { ep: this.epoch, n, d, e } satisfies PageRec);
     this.fill[p] = Math.max(0, Math.min(fill, 0xffff));
-  }
-
-  private find(seq: number): number {
-    let lo = 0;
-    let hi = this.count - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const s = this.seqs[mid];
-      if (s === seq) return mid;
-      if (s < seq) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
-  }
-
-  private push(seq: number, c: number, p: number, bytes: number): void {
-    if (this.count >= this.seqs.length) this.grow(this.count + 1);
-    const i = this.count++;
-    this.seqs[i] = seq;
-    this.cls[i] = c;
-    this.pg[i] = p;
-    this.sz[i] = Math.min(bytes, 0xffff);
-  }
-
-  private removeAt(i: number): void {
-    this.seqs.copyWithin(i, i + 1, this.count);
-    this.cls.copyWithin(i, i + 1, this.count);
-    this.pg.copyWithin(i, i + 1, this.count);
-    this.sz.copyWithin(i, i + 1, this.count);
-    this.count--;
   }
 
   private idOf(seq: number): string {
