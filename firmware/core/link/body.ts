@@ -7,6 +7,7 @@
  * and the config itself is validated by the dispenser. XS-clean.
  */
 import { daysFromCivil, daysInMonth } from "../schedule/civil";
+import { isObj } from "../protocol/json";
 
 export interface BodyError {
   readonly code: string;
@@ -21,9 +22,6 @@ export const CMD_MAX_LIFETIME_MS = 60 * 60_000;
 export const CMD_ID_MAX = 40;
 export const COMMAND_NAMES: readonly string[] = ["tare", "calibrate", "identify", "silence", "decommission"];
 
-function isObj(x: unknown): x is Record<string, unknown> {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
-}
 
 function digits(s: string, from: number, n: number): number {
   let v = 0;

@@ -11,107 +11,38 @@
  * `dispenser.acked(seq)`. Unacked publishes stay in the client's inflight table and are
  * retransmitted (DUP) after a reconnect; after a reboot the outbox offers them again.
  */
-import type { Ports, TimerId } from "../ports";
-import type { DeviceIdentity, Dispenser, Uplink } from "../dispenser";
+import type { TimerId } from "../ports";
+import type { Dispenser, Uplink } from "../dispenser";
 import type { LoggedEvent } from "../log/eventlog";
-import { MqttClient, type MqttClientOptions, type MqttMessageInfo } from "../mqtt/client";
-import { openEnvelope, type TrustedKey } from "../crypto/signed";
+import { MqttClient, type MqttMessageInfo } from "../mqtt/client";
+import { openEnvelope } from "../crypto/signed";
 import { validateConfig } from "../config/validate";
 import { canonicalJson } from "../config/canonical";
 import { configHash } from "../config/hash";
 import { isoUtc } from "../schedule/civil";
 import { sha256 } from "../crypto/sha256";
 import { bytesToHex } from "../crypto/hex";
-import { utf8Decode } from "../crypto/utf8";
 import { Store } from "../log/store";
 import { ReplayRing } from "./replay";
 import { COMMAND_NAMES, checkCommandBody, checkConfigBody, timeWindow, type BodyError } from "./body";
 import { EV, type EventType } from "../protocol/events";
-
-export interface BrokerSettings {
-  readonly host: string;
-  readonly port: number;
-  readonly tls: boolean;
-  readonly username: string;
-  readonly password: string;
-}
-
-export interface LinkDeps {
-  readonly ports: Ports;
-  readonly identity: DeviceIdentity;
-  /** Seeded PRNG in [0, 1) (reconnect jitter). */
-  readonly random: () => number;
-  readonly broker: BrokerSettings;
-  readonly trustedKeys: ReadonlyArray<TrustedKey>;
-  /** Decommission: the platform wipes its credentials (Wi-Fi, broker password, keys). */
-  readonly onErase?: () => void;
-  /** Overrides of the MQTT client options (tests: backoff, keep-alive). */
-  readonly mqtt?: Partial<
-    Omit<MqttClientOptions, "host" | "port" | "tls" | "clientId" | "username" | "password" | "will" | "cleanSession">
-  >;
-  /** Telemetry period. Default TELE_PERIOD_MS. */
-  readonly teleMs?: number;
-}
-
-export interface Link {
-  readonly uplink: Uplink;
-  attach(d: Dispenser): void;
-  start(): void;
-  stop(): void;
-  /** "idle" | "connecting" | "connected" | "waiting" | "stopped" (the MQTT client's state). */
-  readonly state: string;
-  /** True once a decommission command erased the device; the link stays stopped. */
-  readonly erased: boolean;
-}
-
-export const TELE_PERIOD_MS = 5 * 60_000;
-/** QoS 1 inflight table of the client; events may use all but STAT_RESERVE of it. */
-export const LINK_MAX_INFLIGHT = 16;
-export const STAT_RESERVE = 4;
-/** Largest incoming packet: an envelope with the largest payload openEnvelope accepts (21 848 base64 chars) fits. */
-export const LINK_MAX_PACKET = 24_576;
-/** Unauthenticated junk (malformed, unsigned, forged) is logged at most this many times per window. */
-export const JUNK_LOG_MAX = 10;
-export const JUNK_WINDOW_MS = 60_000;
-/** While the wall clock is unset a received config is held (newest only) and retried this often. */
-export const HELD_RETRY_MS = 5_000;
-
-function isObj(x: unknown): x is Record<string, unknown> {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
-}
-
-function parseJson(payload: Uint8Array): { ok: true; value: unknown } | { ok: false } {
-  const text = utf8Decode(payload);
-  if (text === undefined) return { ok: false };
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch {
-    return { ok: false };
-  }
-}
-
-function errs(list: readonly { code: string; path: string }[]): BodyError[] {
-  const out: BodyError[] = [];
-  for (let i = 0; i < list.length && i < 8; i++) out.push({ code: list[i].code, path: list[i].path });
-  return out;
-}
-
-function versionOf(body: unknown): number | null {
-  return isObj(body) && typeof body.version === "number" ? body.version : null;
-}
+import { checkReceipt, errs, eventPayload, executeCommand, JunkLimiter, telePayload, versionOf } from "./messages";
+import { isObj, parseJsonBytes } from "../protocol/json";
+import { commandTopic, configTopic, deviceTopic, VERB } from "../protocol/topics";
+import { TELE_PERIOD_MS, LINK_MAX_INFLIGHT, STAT_RESERVE, LINK_MAX_PACKET, HELD_RETRY_MS, type LinkDeps, type Link } from "./link-types";
+export * from "./link-types";
 
 export function createLink(deps: LinkDeps): Link {
   const { ports, identity, trustedKeys } = deps;
   const { clock, timers } = ports;
   const id = identity.deviceId;
-  const base = "dk/" + id;
-  const T_EVT = base + "/evt";
-  const T_TELE = base + "/tele";
-  const T_STAT = base + "/stat";
-  const T_STATUS = base + "/status";
-  const T_CMND = base + "/cmnd/";
-  const T_CONFIG = base + "/cmnd/config";
-  const T_RCPT = base + "/rcpt";
+  const T_EVT = deviceTopic(id, VERB.evt);
+  const T_TELE = deviceTopic(id, VERB.tele);
+  const T_STAT = deviceTopic(id, VERB.stat);
+  const T_STATUS = deviceTopic(id, VERB.status);
+  const T_CMND = commandTopic(id, "");
+  const T_CONFIG = configTopic(id);
+  const T_RCPT = deviceTopic(id, VERB.rcpt);
   const maxInflight = deps.mqtt?.maxInflight ?? LINK_MAX_INFLIGHT;
   const eventSlots = Math.max(1, maxInflight - STAT_RESERVE);
 
@@ -130,9 +61,7 @@ export function createLink(deps: LinkDeps): Link {
   /** Envelope (sha-256 prefix) last answered on this connection: a retained or duplicate config is answered once. */
   let answeredEnv: string | undefined;
   let lastClientFault: string | undefined;
-  let junkWindowStart = -JUNK_WINDOW_MS;
-  let junkCount = 0;
-  let junkSuppressed = 0;
+  const junkLimit = new JunkLimiter(clock);
 
   const client = new MqttClient(
     { network: ports.network, timers, clock, random: deps.random },
@@ -177,28 +106,6 @@ export function createLink(deps: LinkDeps): Link {
     log(EV.FAULT, "alert", { ...extra, code, detail });
   }
 
-  /** Rate limit for what anyone allowed to publish on our topics can trigger without a key. */
-  function junkAllowed(): boolean {
-    const m = clock.monoMs();
-    if (m - junkWindowStart >= JUNK_WINDOW_MS) {
-      junkWindowStart = m;
-      junkCount = 0;
-    }
-    if (junkCount >= JUNK_LOG_MAX) {
-      junkSuppressed++;
-      return false;
-    }
-    junkCount++;
-    return true;
-  }
-
-  function takeSuppressed(): Record<string, unknown> {
-    if (junkSuppressed === 0) return {};
-    const n = junkSuppressed;
-    junkSuppressed = 0;
-    return { suppressed: n };
-  }
-
   function stat(body: Record<string, unknown>): void {
     if (client.state !== "connected") return;
     try {
@@ -208,36 +115,10 @@ export function createLink(deps: LinkDeps): Link {
     }
   }
 
-  function eventPayload(ev: LoggedEvent): string {
-    return JSON.stringify({
-      v: 1,
-      id: ev.id,
-      seq: ev.seq,
-      type: ev.type,
-      cls: ev.cls,
-      t: ev.wall === null ? null : isoUtc(ev.wall),
-      mono: ev.mono,
-      data: ev.data,
-    });
-  }
-
   function publishTele(): void {
     if (dispenser === undefined || client.state !== "connected") return;
-    const s = dispenser.status();
-    const faults: string[] = [];
-    for (const f of s.faults) if (faults.length < 8) faults.push(f.code + "@" + f.channel);
-    const tele = {
-      v: 1,
-      t: now(),
-      fw: s.firmware,
-      cfg: s.config,
-      outbox: s.outbox,
-      dropped: s.dropped,
-      reset: s.resetReason,
-      uptimeS: Math.floor(clock.monoMs() / 1000),
-      faults,
-    };
-    client.publish(T_TELE, JSON.stringify(tele), { qos: 0, retain: true });
+    const tele = telePayload(dispenser.status(), now(), Math.floor(clock.monoMs() / 1000));
+    client.publish(T_TELE, tele, { qos: 0, retain: true });
   }
 
   // ------------------------------------------------------------------ session
@@ -294,7 +175,8 @@ export function createLink(deps: LinkDeps): Link {
     if (topic === T_CONFIG) onConfig(payload, info);
     else if (topic === T_RCPT) onReceipt(payload);
     else if (topic.startsWith(T_CMND)) onCommand(topic.substring(T_CMND.length), payload);
-    else if (junkAllowed()) fault("PROTO_TOPIC", "unexpected topic", { topic: topic.substring(0, 64), ...takeSuppressed() });
+    else if (junkLimit.allowed())
+      fault("PROTO_TOPIC", "unexpected topic", { topic: topic.substring(0, 64), ...junkLimit.takeSuppressed() });
   }
 
   // ------------------------------------------------------------------ configs
@@ -304,10 +186,10 @@ export function createLink(deps: LinkDeps): Link {
   }
 
   function refuseConfig(env: string, code: string, errors: BodyError[], version: number | null, by: string | null, junk: boolean): void {
-    if (junk && !junkAllowed()) return;
+    if (junk && !junkLimit.allowed()) return;
     const running = dispenser?.status().config ?? null;
     const r = running === null ? null : running.version;
-    log(EV.CONFIG_REFUSED, "alert", { code, version, errors, running: r, by, ...(junk ? takeSuppressed() : {}) });
+    log(EV.CONFIG_REFUSED, "alert", { code, version, errors, running: r, by, ...(junk ? junkLimit.takeSuppressed() : {}) });
     stat({ ref: "config", env, ok: false, code, errors, version, running: r });
   }
 
@@ -322,7 +204,7 @@ export function createLink(deps: LinkDeps): Link {
   function processConfig(payload: Uint8Array, env: string, retained: boolean): void {
     const d = dispenser;
     if (d === undefined) return;
-    const parsed = parseJson(payload);
+    const parsed = parseJsonBytes(payload);
     if (!parsed.ok) return refuseConfig(env, "PROTO_JSON", [{ code: "PROTO_JSON", path: "" }], null, null, true);
     const open = openEnvelope(parsed.value, trustedKeys);
     if (!open.ok) return refuseConfig(env, open.code, [{ code: open.code, path: "" }], null, null, true);
@@ -390,37 +272,16 @@ export function createLink(deps: LinkDeps): Link {
   // ------------------------------------------------------------------ commands
 
   function refuseCmd(name: string, cmdId: string | null, by: string | null, code: string, junk: boolean, path?: string): void {
-    if (junk && !junkAllowed()) return;
-    log(EV.CMD, "alert", { name, id: cmdId, by, result: code, ...(path !== undefined ? { path } : {}), ...(junk ? takeSuppressed() : {}) });
+    if (junk && !junkLimit.allowed()) return;
+    log(EV.CMD, "alert", {
+      name,
+      id: cmdId,
+      by,
+      result: code,
+      ...(path !== undefined ? { path } : {}),
+      ...(junk ? junkLimit.takeSuppressed() : {}),
+    });
     stat({ ref: cmdId === null ? "cmd:" + name : "cmd:" + name + ":" + cmdId, ok: false, code, ...(path !== undefined ? { path } : {}) });
-  }
-
-  function num(x: unknown): number | undefined {
-    return typeof x === "number" && x - x === 0 ? x : undefined;
-  }
-
-  function execute(d: Dispenser, name: string, args: Record<string, unknown>): string {
-    switch (name) {
-      case "tare": {
-        if (args.channel === undefined) return d.tare();
-        const ch = num(args.channel);
-        return ch === undefined || !Number.isInteger(ch) ? "CMD_ARGS" : d.tare(ch);
-      }
-      case "calibrate": {
-        const ch = num(args.channel);
-        const g = num(args.grams);
-        if (ch === undefined || !Number.isInteger(ch) || g === undefined) return "CMD_ARGS";
-        return d.calibrate(ch, g);
-      }
-      case "identify": {
-        const s = args.seconds === undefined ? 10 : num(args.seconds);
-        return s === undefined ? "CMD_ARGS" : d.identify(s);
-      }
-      case "silence":
-        return d.silence();
-      default:
-        return "CMD_UNKNOWN";
-    }
   }
 
   function onCommand(name: string, payload: Uint8Array): void {
@@ -428,7 +289,7 @@ export function createLink(deps: LinkDeps): Link {
     if (d === undefined) return;
     const shown = name.substring(0, 24);
     if (COMMAND_NAMES.indexOf(name) < 0) return refuseCmd(shown, null, null, "CMD_UNKNOWN", true);
-    const parsed = parseJson(payload);
+    const parsed = parseJsonBytes(payload);
     if (!parsed.ok) return refuseCmd(name, null, null, "PROTO_JSON", true);
     const open = openEnvelope(parsed.value, trustedKeys);
     if (!open.ok) return refuseCmd(name, null, null, open.code, true);
@@ -445,7 +306,7 @@ export function createLink(deps: LinkDeps): Link {
     if (ring.has(body.id)) return refuseCmd(name, body.id, by, "CMD_REPLAY", false, "id");
     ring.add(body.id);
     if (name === "decommission") return decommission(d, body.id, by);
-    const result = execute(d, name, body.args);
+    const result = executeCommand(d, name, body.args);
     log(EV.CMD, "alert", { name, id: body.id, by, result, args: body.args });
     stat(
       result === "OK" ? { ref: "cmd:" + name + ":" + body.id, ok: true } : { ref: "cmd:" + name + ":" + body.id, ok: false, code: result },
@@ -471,25 +332,18 @@ export function createLink(deps: LinkDeps): Link {
   // ------------------------------------------------------------------ receipts
 
   function onReceipt(payload: Uint8Array): void {
-    const parsed = parseJson(payload);
+    const parsed = parseJsonBytes(payload);
     if (!parsed.ok) {
-      if (junkAllowed()) fault("PROTO_JSON", "rcpt is not JSON", { topic: "rcpt", ...takeSuppressed() });
+      if (junkLimit.allowed()) fault("PROTO_JSON", "rcpt is not JSON", { topic: "rcpt", ...junkLimit.takeSuppressed() });
       return;
     }
-    const r = parsed.value;
-    if (!isObj(r) || r.v !== 1) {
-      if (junkAllowed()) fault("PROTO_VERSION", "rcpt without v:1", { topic: "rcpt", ...takeSuppressed() });
+    const c = checkReceipt(parsed.value);
+    if (!c.ok) {
+      if (junkLimit.allowed())
+        fault(c.code, c.detail, { topic: "rcpt", ...(c.path !== undefined ? { path: c.path } : {}), ...junkLimit.takeSuppressed() });
       return;
     }
-    const status = r.status;
-    if (typeof r.key !== "string" || r.key.length > 128 || (status !== "delivered" && status !== "failed" && status !== "cancelled")) {
-      if (junkAllowed())
-        fault("PROTO_FIELD", "rcpt key/status", { topic: "rcpt", path: typeof r.key !== "string" ? "key" : "status", ...takeSuppressed() });
-      return;
-    }
-    const data: Record<string, unknown> = { key: r.key, status };
-    if (typeof r.ch === "string" && r.ch.length <= 16) data.ch = r.ch;
-    if (typeof r.code === "string" && r.code.length <= 48) data.code = r.code;
+    const data = c.data;
     log(EV.RELAY_RECEIPT, "info", data);
   }
 

@@ -10,8 +10,7 @@
  *
  * XS-clean. See docs/mqtt-client.md for the state machine, parameters and error codes.
  */
-
-import type { Clock, Network, StreamConnection, TimerId, Timers } from "../ports";
+import type { StreamConnection, TimerId } from "../ports";
 import {
   CONNACK_REASONS,
   MQTT_OVERSIZE,
@@ -27,108 +26,30 @@ import {
   isValidTopicName,
   utf8Length,
 } from "./codec";
-import type { MqttPacket, Subscription } from "./codec";
+import { Subscriptions } from "./subscriptions";
+import type { MqttPacket } from "./codec";
+import {
+  MQTT_PROTOCOL,
+  MQTT_REFUSED,
+  MQTT_SUB_REFUSED,
+  MQTT_CALLBACK_THREW,
+  type MqttClientOptions,
+  type MqttClientDeps,
+  type MqttMessageInfo,
+  type MqttClientHandlers,
+  type MqttClientState,
+} from "./client-options";
+export * from "./client-options";
 
-export interface MqttWill {
-  topic: string;
-  payload: Uint8Array | string;
-  qos: 0 | 1;
-  /** Default true: a retained will lets late subscribers see that the device went away. */
-  retain?: boolean;
-}
-
-export interface MqttClientOptions {
-  host: string;
-  port: number;
-  tls?: boolean;
-  clientId: string;
-  username?: string;
-  password?: Uint8Array | string;
-  /** Seconds (0..65535, 0 = off). Default 60. */
-  keepAliveSec?: number;
-  /** Default false: the broker keeps subscriptions and QoS 1 messages across connections. */
-  cleanSession?: boolean;
-  will?: MqttWill;
-  /** Capacity of the QoS 1 inflight table. Default 16. */
-  maxInflight?: number;
-  /** Capacity of the subscription registry. Default 16. */
-  maxSubscriptions?: number;
-  /** Largest incoming remaining length accepted. Default 16384. */
-  maxPacketBytes?: number;
-  /** Largest outgoing PUBLISH packet (whole packet). Default 16384. */
-  maxPublishBytes?: number;
-  /** TCP/TLS connect + CONNACK deadline. Default 20000 ms. */
-  connectTimeoutMs?: number;
-  /** PINGRESP deadline after a PINGREQ. Default 10000 ms. */
-  pingTimeoutMs?: number;
-  /** Backoff cap of the first retry; doubles per failure. Default 1000 ms. */
-  backoffInitialMs?: number;
-  /** Upper bound of the backoff cap. Default 300000 ms (5 min). */
-  backoffMaxMs?: number;
-  /** A session that lasted at least this long resets the backoff. Default 60000 ms. */
-  stableMs?: number;
-}
-
-export interface MqttClientDeps {
-  network: Network;
-  timers: Timers;
-  clock: Clock;
-  /** Seeded PRNG returning numbers in [0, 1); used only for reconnect jitter. */
-  random: () => number;
-}
-
-export interface MqttMessageInfo {
-  qos: 0 | 1;
-  retain: boolean;
-  dup: boolean;
-}
-
-export interface MqttClientHandlers {
-  /** CONNACK accepted; queued QoS 1 publishes and subscriptions were already (re)sent. */
-  onConnect?(sessionPresent: boolean): void;
-  /** Incoming PUBLISH. For QoS 1 the PUBACK is sent after this returns (also if it throws). */
-  onMessage?(topic: string, payload: Uint8Array, info: MqttMessageInfo): void;
-  /** PUBACK received for a QoS 1 publish; the message left the inflight table. */
-  onAck?(packetId: number): void;
-  /** SUBACK for `topic`: granted QoS 0/1/2, or 0x80 when the broker refused it. */
-  onSubscribed?(topic: string, granted: number): void;
-  /** An established session (after onConnect) ended; reconnect is already scheduled unless stopped. */
-  onOffline?(reason: string): void;
-  /** Something went wrong that the application may log (codes in docs/mqtt-client.md). */
-  onFault?(code: string, detail: string): void;
-}
-
-export type MqttClientState = "idle" | "connecting" | "connected" | "waiting" | "stopped";
-
-export const MQTT_PROTOCOL = "MQTT_PROTOCOL";
-export const MQTT_REFUSED = "MQTT_REFUSED";
-export const MQTT_SUB_REFUSED = "MQTT_SUB_REFUSED";
-export const MQTT_CALLBACK_THREW = "MQTT_CALLBACK_THREW";
-
-interface InflightEntry {
+export interface InflightEntry {
   id: number;
   bytes: Uint8Array;
   sent: boolean;
 }
 
-const SUB_WANT = 0; // needs SUBSCRIBE
-const SUB_PENDING = 1; // SUBSCRIBE sent, waiting SUBACK
-const SUB_ACTIVE = 2; // SUBACK received
-const SUB_UNWANT = 3; // needs UNSUBSCRIBE
-const SUB_UNPENDING = 4; // UNSUBSCRIBE sent, waiting UNSUBACK
+export const NO_TIMER = -1;
 
-interface SubEntry {
-  topic: string;
-  qos: 0 | 1;
-  st: number;
-  pid: number;
-}
-
-/** Filters per SUBSCRIBE / UNSUBSCRIBE packet when flushing the registry. */
-const FILTERS_PER_PACKET = 8;
-const NO_TIMER = -1;
-
-function opt(v: number | undefined, dflt: number, min: number, max: number, name: string): number {
+export function opt(v: number | undefined, dflt: number, min: number, max: number, name: string): number {
   const x = v === undefined ? dflt : v;
   if (!(Number.isInteger(x) && x >= min && x <= max)) throw new RangeError("MQTT_BAD_OPTION: " + name);
   return x;
@@ -163,7 +84,7 @@ export class MqttClient {
   private tPingResp: TimerId = NO_TIMER;
   private tWriteFail: TimerId = NO_TIMER;
   private readonly inflight: InflightEntry[] = [];
-  private readonly subs: SubEntry[] = [];
+  private readonly subs: Subscriptions;
   private lastDelay = 0;
 
   constructor(deps: MqttClientDeps, options: MqttClientOptions, handlers: MqttClientHandlers) {
@@ -173,6 +94,7 @@ export class MqttClient {
     this.keepAliveMs = opt(options.keepAliveSec, 60, 0, 65535, "keepAliveSec") * 1000;
     this.maxInflight = opt(options.maxInflight, 16, 1, 1000, "maxInflight");
     this.maxSubs = opt(options.maxSubscriptions, 16, 1, 1000, "maxSubscriptions");
+    this.subs = new Subscriptions(this.maxSubs);
     this.maxPublishBytes = opt(options.maxPublishBytes, 16384, 16, 268435460, "maxPublishBytes");
     this.connectTimeoutMs = opt(options.connectTimeoutMs, 20000, 1, 3600000, "connectTimeoutMs");
     this.pingTimeoutMs = opt(options.pingTimeoutMs, 10000, 1, 3600000, "pingTimeoutMs");
@@ -273,38 +195,23 @@ export class MqttClient {
   subscribe(filter: string, qos: 0 | 1 = 1): boolean {
     if (!isValidTopicFilter(filter)) throw new RangeError("MQTT_BAD_TOPIC: " + filter);
     if (qos !== 0 && qos !== 1) throw new RangeError("MQTT_MALFORMED: qos must be 0 or 1");
-    let e = this.findSub(filter);
-    if (e) {
-      if (e.st === SUB_UNWANT || e.st === SUB_UNPENDING || e.qos !== qos) e.st = SUB_WANT;
-      e.qos = qos;
-    } else {
-      if (this.subs.length >= this.maxSubs) return false;
-      e = { topic: filter, qos, st: SUB_WANT, pid: 0 };
-      this.subs.push(e);
-    }
+    if (!this.subs.want(filter, qos)) return false;
     if (this.st === "connected") this.flushSubs();
     return true;
   }
 
   /** Remove a subscription (UNSUBSCRIBE now or after CONNACK). Returns false if it was not registered. */
   unsubscribe(filter: string): boolean {
-    const e = this.findSub(filter);
-    if (!e) return false;
-    if (e.st !== SUB_UNPENDING) e.st = SUB_UNWANT;
+    if (!this.subs.unwant(filter)) return false;
     if (this.st === "connected") this.flushSubs();
     return true;
   }
 
   /* -------------------------------------------------------------- internals */
 
-  private findSub(filter: string): SubEntry | undefined {
-    for (const e of this.subs) if (e.topic === filter) return e;
-    return undefined;
-  }
-
   private idInUse(id: number): boolean {
     for (const e of this.inflight) if (e.id === id) return true;
-    for (const s of this.subs) if (s.pid === id && (s.st === SUB_PENDING || s.st === SUB_UNPENDING)) return true;
+    if (this.subs.usesId(id)) return true;
     return false;
   }
 
@@ -472,31 +379,18 @@ export class MqttClient {
         return; // unknown id (late duplicate ack): ignored
       }
       case "suback": {
-        const batch: SubEntry[] = [];
-        for (const e of this.subs) if (e.st === SUB_PENDING && e.pid === p.packetId) batch.push(e);
-        if (batch.length === 0) return;
-        if (batch.length !== p.granted.length)
-          return this.protocolError("SUBACK has " + p.granted.length + " codes for " + batch.length + " filters");
-        for (let i = 0; i < batch.length; i++) {
-          const e = batch[i];
-          const gq = p.granted[i];
-          if (gq === 0x80) {
-            this.subs.splice(this.subs.indexOf(e), 1);
-            this.fault(MQTT_SUB_REFUSED, e.topic);
-          } else {
-            e.st = SUB_ACTIVE;
-          }
-          this.safe("onSubscribed", () => this.h.onSubscribed && this.h.onSubscribed(e.topic, gq));
+        const r = this.subs.onSuback(p.packetId, p.granted);
+        if (r === undefined) return;
+        if (typeof r === "string") return this.protocolError(r);
+        for (const o of r) {
+          if (o.granted === 0x80) this.fault(MQTT_SUB_REFUSED, o.topic);
+          this.safe("onSubscribed", () => this.h.onSubscribed && this.h.onSubscribed(o.topic, o.granted));
         }
         return;
       }
-      case "unsuback": {
-        for (let i = this.subs.length - 1; i >= 0; i--) {
-          const e = this.subs[i];
-          if (e.st === SUB_UNPENDING && e.pid === p.packetId) this.subs.splice(i, 1);
-        }
+      case "unsuback":
+        this.subs.onUnsuback(p.packetId);
         return;
-      }
       case "pingresp":
         this.cancel("tPingResp");
         return;
@@ -509,18 +403,7 @@ export class MqttClient {
     this.st = "connected";
     this.connectedAt = this.deps.clock.monoMs();
     const g = this.gen;
-    // Subscription registry: what the broker may still hold depends on sessionPresent.
-    for (let i = this.subs.length - 1; i >= 0; i--) {
-      const e = this.subs[i];
-      if (!sessionPresent) {
-        if (e.st === SUB_UNWANT || e.st === SUB_UNPENDING) this.subs.splice(i, 1);
-        else e.st = SUB_WANT;
-      } else if (e.st === SUB_PENDING) {
-        e.st = SUB_WANT;
-      } else if (e.st === SUB_UNPENDING) {
-        e.st = SUB_UNWANT;
-      }
-    }
+    this.subs.onSession(sessionPresent);
     this.flushSubs();
     // Inflight QoS 1, oldest first; anything sent before carries DUP.
     for (const e of this.inflight) {
@@ -534,39 +417,11 @@ export class MqttClient {
   }
 
   private flushSubs(): void {
-    const want: Subscription[] = [];
-    const wantE: SubEntry[] = [];
-    const unwant: string[] = [];
-    const unwantE: SubEntry[] = [];
-    for (const e of this.subs) {
-      if (e.st === SUB_WANT) {
-        want.push({ topic: e.topic, qos: e.qos });
-        wantE.push(e);
-      } else if (e.st === SUB_UNWANT) {
-        unwant.push(e.topic);
-        unwantE.push(e);
-      }
-    }
-    for (let i = 0; i < want.length; i += FILTERS_PER_PACKET) {
-      const id = this.allocId();
-      if (id === 0) return;
-      const part = want.slice(i, i + FILTERS_PER_PACKET);
-      for (let k = i; k < i + part.length; k++) {
-        wantE[k].st = SUB_PENDING;
-        wantE[k].pid = id;
-      }
-      this.send(encodeSubscribe(id, part));
-    }
-    for (let i = 0; i < unwant.length; i += FILTERS_PER_PACKET) {
-      const id = this.allocId();
-      if (id === 0) return;
-      const part = unwant.slice(i, i + FILTERS_PER_PACKET);
-      for (let k = i; k < i + part.length; k++) {
-        unwantE[k].st = SUB_UNPENDING;
-        unwantE[k].pid = id;
-      }
-      this.send(encodeUnsubscribe(id, part));
-    }
+    this.subs.flush(
+      () => this.allocId(),
+      (id, part) => this.send(encodeSubscribe(id, part)),
+      (id, part) => this.send(encodeUnsubscribe(id, part)),
+    );
   }
 
   private schedulePing(): void {
