@@ -11,13 +11,11 @@
  * device waits (the relay's dead-man alert covers that case).
  */
 import type { LoadEvent } from "./load/events";
-import type { PrnDose } from "./config/types";
 import type { Ports, PressKind, TimerId } from "./ports";
 import type { ConfigOutcome, DeviceIdentity, Dispenser, DispenserOptions, DispenserStatus } from "./device-api";
-import { validateConfig, type ConfigError } from "./config/validate";
-import { canonicalJson } from "./config/canonical";
-import { configHash } from "./config/hash";
-import { activate, type Active, type ApplyRecord, rebaseSlots, safeToApply, type StateRecord } from "./config/active";
+import type { ConfigError } from "./config/validate";
+import { activate, admitConfig, type Active, type ApplyRecord, parseState, rebaseSlots, safeToApply, type StateRecord } from "./config/active";
+import { versionOf } from "./protocol/json";
 import { Store } from "./log/store";
 import { EventLog, type EventClass, type LoggedEvent } from "./log/eventlog";
 import { Outbox } from "./log/outbox";
@@ -25,20 +23,18 @@ import { LoadChannels } from "./load/channels";
 import { advance, type EscalationDeps, nextDeadline } from "./escalation/escalator";
 import { Outputs, type SoundWish } from "./outputs/outputs";
 import { wantedOutputs } from "./outputs/arbiter";
-import { attributeRemoval, checkPrn, creditSlot } from "./dose/removal";
+import { recordRemoval } from "./dose/intake";
 import { materialise } from "./dose/materialise";
 import { refillEvents } from "./dose/refill";
-import { doseSize, isCalling } from "./dose/slots";
+import { isCalling } from "./dose/slots";
 import { isoUtc } from "./schedule/civil";
+import { ClockWatch } from "./schedule/clock-watch";
 import { EV, type EventType } from "./protocol/events";
 
 export type { ConfigOutcome, DeviceIdentity, Dispenser, DispenserOptions, DispenserStatus, Uplink } from "./device-api";
 
 const PLAN_CAP_MS = 60_000;
 const CUE_MS = 10_000;
-const _MIN = 60_000;
-/** A wall-clock jump larger than this against the monotonic clock is logged as a step. */
-const STEP_TOLERANCE_MS = 2_000;
 
 export function createDispenser(ports: Ports, identity: DeviceIdentity, options: DispenserOptions = {}): Dispenser {
   const { clock, timers } = ports;
@@ -62,9 +58,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
   let planTimer: TimerId | undefined;
   let cueTimer: TimerId | undefined;
   let cue: SoundWish | undefined;
-  let timeWasSet = false;
-  let lastWall = 0;
-  let lastMono = 0;
+  const clockWatch = new ClockWatch(clock, (t, c, d) => void logEvent(t, c, d));
   const channels = new LoadChannels(
     ports,
     store,
@@ -92,21 +86,10 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
   // ---------------------------------------------------------------- config
 
   function receiveConfig(raw: unknown, by: string): ConfigOutcome {
-    const v = validateConfig(raw, identity.hw);
-    if (!v.ok) return refuse("CFG_INVALID", v.errors, raw);
-    const cfg = v.config;
-    if (cfg.device !== identity.deviceId) {
-      return refuse("CFG_WRONG_DEVICE", [{ code: "CFG_WRONG_DEVICE", path: "device", message: `addressed to ${cfg.device}` }], raw);
-    }
-    const newest = pending ?? (active ? { config: active.cfg, hash: active.hash } : undefined);
-    if (newest !== undefined && cfg.version <= newest.config.version) {
-      return refuse(
-        "CFG_STALE",
-        [{ code: "CFG_STALE", path: "version", message: `version ${cfg.version} is not above ${newest.config.version}` }],
-        raw,
-      );
-    }
-    const rec: ApplyRecord = { config: cfg, hash: configHash(canonicalJson(cfg)) };
+    const adm = admitConfig(raw, identity, pending ?? (active ? { config: active.cfg, hash: active.hash } : undefined));
+    if (!adm.ok) return refuse(adm.code, adm.errors, raw);
+    const rec = adm.rec;
+    const cfg = rec.config;
     // Persist as pending first: a power cut from here on leaves the old or the new, never a mix.
     store.save("cfgnext", rec);
     pending = rec;
@@ -117,13 +100,9 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
   }
 
   function refuse(code: string, errors: readonly ConfigError[], raw: unknown): ConfigOutcome {
-    const version =
-      typeof raw === "object" && raw !== null && typeof (raw as { version?: unknown }).version === "number"
-        ? (raw as { version: number }).version
-        : null;
     logEvent(EV.CONFIG_REFUSED, "alert", {
       code,
-      version,
+      version: versionOf(raw),
       errors: errors.slice(0, 8).map((e) => ({ code: e.code, path: e.path })),
       running: active ? active.cfg.version : null,
     });
@@ -153,15 +132,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
   }
 
   function loadState(): void {
-    const rec = store.load<StateRecord>("state");
-    if (rec && typeof rec === "object" && Array.isArray(rec.slots)) {
-      st = {
-        cursor: typeof rec.cursor === "number" ? rec.cursor : 0,
-        slots: rec.slots,
-        silencedUntil: typeof rec.silencedUntil === "number" ? rec.silencedUntil : 0,
-        prn: rec.prn ?? {},
-      };
-    }
+    st = parseState(store.load<StateRecord>("state")) ?? st;
   }
 
   // ---------------------------------------------------------------- schedule & escalation
@@ -186,38 +157,9 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
 
   // ---------------------------------------------------------------- time
 
-  function checkClock(): number | undefined {
-    const w = clock.wallMs();
-    const m = clock.monoMs();
-    if (w === undefined) {
-      if (timeWasSet || lastMono === 0) {
-        // Only log once per unset period.
-        if (timeWasSet || !unsetLogged) logEvent(EV.FAULT, "alert", { code: "TIME_UNSET" });
-        unsetLogged = true;
-      }
-      timeWasSet = false;
-      lastMono = m;
-      return undefined;
-    }
-    if (!timeWasSet) {
-      timeWasSet = true;
-      logEvent(EV.TIME_SYNC, "info", { wall: isoUtc(w) });
-    } else {
-      const expected = lastWall + (m - lastMono);
-      const delta = w - expected;
-      if (delta > STEP_TOLERANCE_MS || delta < -STEP_TOLERANCE_MS) {
-        logEvent(EV.TIME_STEP, "alert", { deltaS: Math.round(delta / 1000) });
-      }
-    }
-    lastWall = w;
-    lastMono = m;
-    return w;
-  }
-  let unsetLogged = false;
-
   function evaluate(): void {
     if (!running) return;
-    const now = checkClock();
+    const now = clockWatch.check();
     const a = active;
     if (now !== undefined && a !== undefined) {
       if (st.cursor === 0) st.cursor = now;
@@ -284,62 +226,27 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
   }
 
   function onRemoval(a: Active, compId: string, pills: number, mg: number, now: number): void {
-    const expected = doseSize(a.cfg, compId).pills;
-    const where = attributeRemoval(st.slots, compId, now, a.prnByComp.get(compId));
-    switch (where.kind) {
-      case "slot": {
-        const target = where.slot;
-        const c = creditSlot(target, pills, mg, expected, now);
-        logEvent(c.type, "dose", c.data);
-        if (c.resolved) {
-          if (c.excess > 0) logEvent(EV.DOSE_EXCESS, "alert", { slot: target.id, pills: target.pills, expected });
-          if (target.remote) logEvent(EV.RELAY_RESOLVE, "dose", { slot: target.id, outcome: target.state });
-          if (st.silencedUntil !== 0 && !st.slots.some((s) => s !== target && isCalling(s))) st.silencedUntil = 0;
-        }
+    switch (recordRemoval(escDeps, a, st, compId, pills, mg, now)) {
+      case "slot":
         advance(escDeps, a, st, now);
         saveState();
         refreshOutputs(a, now);
         plan(now);
         return;
-      }
-      case "prn":
-        onPrn(where.prn, pills, mg, expected, now);
-        return;
       case "wrong":
-        for (const s of where.calling) {
-          s.state = "wrong_compartment";
-          s.wrong = compId;
-          logEvent(EV.DOSE_WRONG_COMPARTMENT, "dose", { slot: s.id, expectedComp: s.comp, from: compId, pills, mg });
-        }
         saveState();
         playCue({ pattern: "alarm", volume: 80 });
         return;
+      case "prn-limit":
+        playCue({ pattern: "alarm", volume: 80 });
+        saveState();
+        return;
+      case "prn":
+        saveState();
+        return;
       case "unscheduled":
-        logEvent(EV.REMOVAL_UNSCHEDULED, "dose", { comp: compId, pills, mg });
         return;
     }
-  }
-
-  function onPrn(prn: PrnDose, pills: number, mg: number, expected: number, now: number): void {
-    const doses = Math.max(1, Math.round(pills / Math.max(1, expected)));
-    const verdict = checkPrn(st.prn[prn.id] ?? [], prn, doses, now);
-    st.prn[prn.id] = verdict.history;
-    const count24h = verdict.history.length;
-    const reason = verdict.reason;
-    if (reason === undefined) {
-      logEvent(EV.PRN_TAKEN, "dose", { prn: prn.id, comp: prn.compartment, pills, mg, count24h });
-    } else {
-      logEvent(EV.PRN_LIMIT, "dose", { prn: prn.id, comp: prn.compartment, pills, mg, count24h, reason });
-      logEvent(EV.RELAY_REQUEST, "dose", {
-        key: `${identity.deviceId}/${prn.id}@${isoUtc(now)}/limit`,
-        ch: "push",
-        to: prn.alert,
-        prn: prn.id,
-        reason,
-      });
-      playCue({ pattern: "alarm", volume: 80 });
-    }
-    saveState();
   }
 
   // ---------------------------------------------------------------- button
@@ -354,11 +261,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
       if (cueTimer !== undefined) timers.cancel(cueTimer);
       cueTimer = undefined;
     }
-    if (now !== undefined && a !== undefined && st.slots.some((s) => isCalling(s))) {
-      st.silencedUntil = now + a.cfg.defaults.silenceS * 1000;
-      logEvent(EV.SOUND_SILENCED, "info", { until: isoUtc(st.silencedUntil) });
-      saveState();
-    }
+    if (now !== undefined && a !== undefined && st.slots.some((s) => isCalling(s))) silenceFrom(a, now, {});
     refreshOutputs(a, now ?? 0);
     plan(now);
   }
@@ -420,13 +323,9 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
   }
 
   function calibrate(channel: number, knownGrams: number): string {
-    const d = channels.get(channel);
-    if (d === undefined) return "CMD_NO_CHANNEL";
-    if (!(knownGrams >= 1 && knownGrams <= 5000)) return "CMD_RANGE";
-    if (d.faulty) return "CMD_CHANNEL_FAULT";
-    const cal = d.calibrate(knownGrams);
-    channels.persist();
-    logEvent(EV.CALIBRATED, "alert", { channel, knownGrams, countsPerGram: Math.round(cal.countsPerGram * 1000) / 1000 });
+    const r = channels.calibrate(channel, knownGrams);
+    if (typeof r === "string") return r;
+    logEvent(EV.CALIBRATED, "alert", { channel, knownGrams, countsPerGram: Math.round(r.countsPerGram * 1000) / 1000 });
     return "OK";
   }
 
@@ -440,12 +339,17 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
   function silence(): string {
     const now = clock.wallMs();
     if (now === undefined || active === undefined) return "CMD_NOT_READY";
-    st.silencedUntil = now + active.cfg.defaults.silenceS * 1000;
-    logEvent(EV.SOUND_SILENCED, "info", { until: isoUtc(st.silencedUntil), remote: true });
-    saveState();
+    silenceFrom(active, now, { remote: true });
     refreshOutputs(active, now);
     plan(now);
     return "OK";
+  }
+
+  /** Mutes the sound for the config's silence time (the LED stays lit; sound resumes after). */
+  function silenceFrom(a: Active, now: number, extra: Record<string, unknown>): void {
+    st.silencedUntil = now + a.cfg.defaults.silenceS * 1000;
+    logEvent(EV.SOUND_SILENCED, "info", { until: isoUtc(st.silencedUntil), ...extra });
+    saveState();
   }
 
   function decommission(): void {

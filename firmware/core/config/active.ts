@@ -4,6 +4,9 @@
  */
 import type { DispenserConfig, FixedDose, Ladder, PrnDose } from "./types";
 import { canonicalJson } from "./canonical";
+import { configHash } from "./hash";
+import { type ConfigError, validateConfig } from "./validate";
+import type { DeviceIdentity } from "../device-api";
 import { flattenLadder, type Firing } from "../escalation/ladder";
 import { parsePosixTz, type PosixTz } from "../schedule/tz";
 import { isCalling, isOpen, makeSlot, windowOf, type Slot } from "../dose/slots";
@@ -115,4 +118,41 @@ export function rebaseSlots(
     }
     if (prev === undefined || st.cursor === 0 || st.cursor > now) st.cursor = now;
   }
+}
+
+export type Admission =
+  | { readonly ok: true; readonly rec: ApplyRecord }
+  | { readonly ok: false; readonly code: "CFG_INVALID" | "CFG_WRONG_DEVICE" | "CFG_STALE"; readonly errors: readonly ConfigError[] };
+
+/** A config that passed authentication: valid for this hardware, addressed to this device, newer than `newest`. */
+export function admitConfig(raw: unknown, identity: DeviceIdentity, newest: ApplyRecord | undefined): Admission {
+  const v = validateConfig(raw, identity.hw);
+  if (!v.ok) return { ok: false, code: "CFG_INVALID", errors: v.errors };
+  const cfg = v.config;
+  if (cfg.device !== identity.deviceId) {
+    return {
+      ok: false,
+      code: "CFG_WRONG_DEVICE",
+      errors: [{ code: "CFG_WRONG_DEVICE", path: "device", message: `addressed to ${cfg.device}` }],
+    };
+  }
+  if (newest !== undefined && cfg.version <= newest.config.version) {
+    return {
+      ok: false,
+      code: "CFG_STALE",
+      errors: [{ code: "CFG_STALE", path: "version", message: `version ${cfg.version} is not above ${newest.config.version}` }],
+    };
+  }
+  return { ok: true, rec: { config: cfg, hash: configHash(canonicalJson(cfg)) } };
+}
+
+/** The persisted state record, checked field by field; undefined when absent or unusable. */
+export function parseState(rec: StateRecord | undefined): StateRecord | undefined {
+  if (!rec || typeof rec !== "object" || !Array.isArray(rec.slots)) return undefined;
+  return {
+    cursor: typeof rec.cursor === "number" ? rec.cursor : 0,
+    slots: rec.slots,
+    silencedUntil: typeof rec.silencedUntil === "number" ? rec.silencedUntil : 0,
+    prn: rec.prn ?? {},
+  };
 }

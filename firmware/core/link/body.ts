@@ -22,7 +22,6 @@ export const CMD_MAX_LIFETIME_MS = 60 * 60_000;
 export const CMD_ID_MAX = 40;
 export const COMMAND_NAMES: readonly string[] = ["tare", "calibrate", "identify", "silence", "decommission"];
 
-
 function digits(s: string, from: number, n: number): number {
   let v = 0;
   for (let i = from; i < from + n; i++) {

@@ -19,9 +19,7 @@ export function errs(list: readonly { code: string; path: string }[]): BodyError
   return out;
 }
 
-export function versionOf(body: unknown): number | null {
-  return isObj(body) && typeof body.version === "number" ? body.version : null;
-}
+export { versionOf } from "../protocol/json";
 
 /** The evt payload (docs/protocol.md, "Events"). */
 export function eventPayload(ev: LoggedEvent): string {

@@ -8,7 +8,7 @@ import type { Store } from "../log/store";
 import type { Ports, TimerId } from "../ports";
 import type { DeviceIdentity } from "../device-api";
 import { ChannelDetector, type DetectorSnapshot } from "./detector";
-import type { LoadEvent } from "./events";
+import type { Calibration, LoadEvent } from "./events";
 
 const TARE_RECORD = "tare";
 /** Used when a channel has no factory calibration. */
@@ -78,6 +78,17 @@ export class LoadChannels {
     }
     if (n > 0) this.persist();
     return n > 0;
+  }
+
+  /** Calibrates a channel with a known mass on the empty bay: the new calibration, or a refusal code. */
+  calibrate(channel: number, knownGrams: number): Calibration | "CMD_NO_CHANNEL" | "CMD_RANGE" | "CMD_CHANNEL_FAULT" {
+    const d = this.detectors.get(channel);
+    if (d === undefined) return "CMD_NO_CHANNEL";
+    if (!(knownGrams >= 1 && knownGrams <= 5000)) return "CMD_RANGE";
+    if (d.faulty) return "CMD_CHANNEL_FAULT";
+    const cal = d.calibrate(knownGrams);
+    this.persist();
+    return cal;
   }
 
   persist(): void {

@@ -20,7 +20,20 @@
 
 import type { Store } from "./store";
 import { EventIndex } from "./event-index";
-import { CLS, DOSE, type EventClass, isCount, META, type MetaRec, type PageRec, pageFill, pageName, type Rec, recBytes, validRec } from "./records";
+import {
+  CLS,
+  DOSE,
+  type EventClass,
+  isCount,
+  META,
+  type MetaRec,
+  type PageRec,
+  pageFill,
+  pageName,
+  type Rec,
+  recBytes,
+  validRec,
+} from "./records";
 
 export type { EventClass };
 

@@ -79,7 +79,11 @@ export class Subscriptions {
    * Sends SUBSCRIBE / UNSUBSCRIBE packets for everything not yet asked, FILTERS_PER_PACKET
    * filters each; stops when no packet id is free (allocId returns 0).
    */
-  flush(allocId: () => number, subscribe: (id: number, subs: Subscription[]) => void, unsubscribe: (id: number, topics: string[]) => void): void {
+  flush(
+    allocId: () => number,
+    subscribe: (id: number, subs: Subscription[]) => void,
+    unsubscribe: (id: number, topics: string[]) => void,
+  ): void {
     const want: Subscription[] = [];
     const wantE: SubEntry[] = [];
     const unwant: string[] = [];

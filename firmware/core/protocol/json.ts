@@ -14,3 +14,8 @@ export function parseJsonBytes(payload: Uint8Array): { ok: true; value: unknown 
     return { ok: false };
   }
 }
+
+/** The `version` of a config-like body, or null. */
+export function versionOf(body: unknown): number | null {
+  return isObj(body) && typeof body.version === "number" ? body.version : null;
+}

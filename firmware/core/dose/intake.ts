@@ -1,0 +1,82 @@
+/**
+ * A removal seen by a load cell, recorded against the dose it belongs to: credited to its slot
+ * (taken, early, partial, excess; a resolve to the relay when it was asked), a PRN intake
+ * checked against its limits, a wrong compartment, or an unscheduled removal. The caller then
+ * persists the state and drives the outputs according to the outcome.
+ */
+import type { Active, StateRecord } from "../config/active";
+import type { PrnDose } from "../config/types";
+import type { EscalationDeps } from "../escalation/escalator";
+import { EV } from "../protocol/events";
+import { isoUtc } from "../schedule/civil";
+import { attributeRemoval, checkPrn, creditSlot } from "./removal";
+import { doseSize, isCalling } from "./slots";
+
+export type IntakeOutcome = "slot" | "wrong" | "prn" | "prn-limit" | "unscheduled";
+
+export function recordRemoval(
+  d: EscalationDeps,
+  a: Active,
+  st: StateRecord,
+  compId: string,
+  pills: number,
+  mg: number,
+  now: number,
+): IntakeOutcome {
+  const expected = doseSize(a.cfg, compId).pills;
+  const where = attributeRemoval(st.slots, compId, now, a.prnByComp.get(compId));
+  switch (where.kind) {
+    case "slot": {
+      const target = where.slot;
+      const c = creditSlot(target, pills, mg, expected, now);
+      d.log(c.type, "dose", c.data);
+      if (c.resolved) {
+        if (c.excess > 0) d.log(EV.DOSE_EXCESS, "alert", { slot: target.id, pills: target.pills, expected });
+        if (target.remote) d.log(EV.RELAY_RESOLVE, "dose", { slot: target.id, outcome: target.state });
+        if (st.silencedUntil !== 0 && !st.slots.some((s) => s !== target && isCalling(s))) st.silencedUntil = 0;
+      }
+      return "slot";
+    }
+    case "prn":
+      return recordPrn(d, st, where.prn, pills, mg, expected, now);
+    case "wrong":
+      for (const s of where.calling) {
+        s.state = "wrong_compartment";
+        s.wrong = compId;
+        d.log(EV.DOSE_WRONG_COMPARTMENT, "dose", { slot: s.id, expectedComp: s.comp, from: compId, pills, mg });
+      }
+      return "wrong";
+    case "unscheduled":
+      d.log(EV.REMOVAL_UNSCHEDULED, "dose", { comp: compId, pills, mg });
+      return "unscheduled";
+  }
+}
+
+function recordPrn(
+  d: EscalationDeps,
+  st: StateRecord,
+  prn: PrnDose,
+  pills: number,
+  mg: number,
+  expected: number,
+  now: number,
+): IntakeOutcome {
+  const doses = Math.max(1, Math.round(pills / Math.max(1, expected)));
+  const verdict = checkPrn(st.prn[prn.id] ?? [], prn, doses, now);
+  st.prn[prn.id] = verdict.history;
+  const count24h = verdict.history.length;
+  const reason = verdict.reason;
+  if (reason === undefined) {
+    d.log(EV.PRN_TAKEN, "dose", { prn: prn.id, comp: prn.compartment, pills, mg, count24h });
+  } else {
+    d.log(EV.PRN_LIMIT, "dose", { prn: prn.id, comp: prn.compartment, pills, mg, count24h, reason });
+    d.log(EV.RELAY_REQUEST, "dose", {
+      key: `${d.deviceId}/${prn.id}@${isoUtc(now)}/limit`,
+      ch: "push",
+      to: prn.alert,
+      prn: prn.id,
+      reason,
+    });
+  }
+  return reason === undefined ? "prn" : "prn-limit";
+}
