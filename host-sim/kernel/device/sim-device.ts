@@ -8,19 +8,21 @@
  * Everything observable goes to `emit(kind, jsonBody)` as timeline lines (docs/scenarios.md).
  * XS-clean.
  */
-import type { Buzzer, Button, Clock, Leds, LoadCells, Network, PressKind, Ports, ToneStep } from "../../../firmware/core/ports";
+import type { Button, Clock, LoadCells, Network, PressKind, Ports } from "../../../firmware/core/ports";
 import type { Calibration } from "../../../firmware/core/load/events";
 import type { LoggedEvent } from "../../../firmware/core/log/eventlog";
 import type { DeviceIdentity, Dispenser, DispenserStatus, Uplink } from "../../../firmware/core/dispenser";
-import { tonePattern } from "../../../firmware/core/outputs/tones";
 import { isoUtc } from "../../../firmware/core/schedule/civil";
-import { BayModel } from "../hw/mass-model";
+import type { BayModel } from "../hw/mass-model";
 import { KvEmulator, PowerCut } from "../hw/kv-emulator";
 import { createDevice, type DeviceLink } from "../../../firmware/app/device";
 import type { SchedulerLike } from "../time/scheduler";
-import type { TrustedKey } from "../../../firmware/core/crypto/signed";
-import type { SimBroker } from "./sim-broker";
 import { mulberry32 } from "../prng";
+import { SimBays } from "./sim-bays";
+import { SimOutputs } from "./sim-outputs";
+import { type Amount, type BayFault, compartmentsOf, type LinkFactory, type SimDeviceOptions, simCalibration } from "./sim-config";
+
+export { compartmentsOf, simCalibration, type Amount, type BayFault, type LinkFactory, type SimDeviceOptions };
 
 export const FIRMWARE_VERSION = "0.1.0-sim";
 
@@ -29,48 +31,9 @@ export type { SchedulerLike };
 /** What a boot's link needs and gives (firmware/app/device's DeviceLink). */
 export type SimLink = DeviceLink;
 
-export type LinkFactory = (ctx: { ports: Ports; identity: DeviceIdentity; networkUp: () => boolean }) => SimLink;
-
-export interface SimDeviceOptions {
-  readonly sched: SchedulerLike;
-  readonly id: string;
-  readonly channels: number;
-  readonly leds: number;
-  readonly sps: 10 | 80;
-  readonly seed: number;
-  /** Doses loaded in each compartment of the factory config at start. */
-  readonly loadedDoses: number;
-  readonly clockErrorMs: number;
-  /** Factory config, applied (unsigned) at the first boot. */
-  readonly config: Record<string, unknown>;
-  readonly network: boolean;
-  /** Timeline sink: kind and the JSON body fields (without braces). */
-  readonly emit: (kind: string, body: string) => void;
-  /**
-   * Network used by the core's byte-stream port and by `link`. Default: none (connections
-   * fail as unreachable) and the built-in broker stand-in as uplink.
-   */
-  readonly networkPort?: Network;
-  readonly link?: LinkFactory;
-  /**
-   * Run the device's real MQTT link (firmware/core/link.ts) against this simulated broker
-   * instead of the built-in stand-in. Needs the keys the device trusts for signed configs.
-   */
-  readonly broker?: SimBroker;
-  readonly trustedKeys?: readonly TrustedKey[];
-}
-
 /** Small deterministic PRNG (mulberry32) for the link's reconnect jitter. */
 export const seededRandom: (seed: number) => () => number = mulberry32;
 
-/** Factory calibration of the simulated channels (offset counts, counts per gram). */
-export function simCalibration(channel: number): Calibration {
-  // A 1 kg, 1 mV/V cell at gain 128 gives about 2147.5 counts per gram; each cell differs a little.
-  return { offset: 52_000 + 7_919 * channel, countsPerGram: 2147.5 * (1 - 0.013 * channel) };
-}
-
-/** Empty tray on each bay, grams. */
-const TRAY_GRAMS = 18;
 /** Built-in uplink: connection set-up after the network comes up, and broker round trip. */
 const LINK_UP_MS = 1_000;
 const ACK_MS = 40;
@@ -78,57 +41,13 @@ const ACK_MS = 40;
 const SNTP_MS = 2_000;
 const BOOT_MS = 1_000;
 
-interface CompInfo {
-  readonly channel: number;
-  readonly meds: readonly { readonly count: number; readonly unitMg: number }[];
-}
-
-export function compartmentsOf(config: Record<string, unknown>): Map<string, CompInfo> {
-  const out = new Map<string, CompInfo>();
-  const list = Array.isArray(config.compartments) ? config.compartments : [];
-  for (const c of list) {
-    if (typeof c !== "object" || c === null) continue;
-    const r = c as Record<string, unknown>;
-    if (typeof r.id !== "string" || typeof r.channel !== "number") continue;
-    const meds: { count: number; unitMg: number }[] = [];
-    if (Array.isArray(r.meds)) {
-      for (const m of r.meds) {
-        const mr = m as Record<string, unknown>;
-        if (typeof mr.count === "number" && typeof mr.unitMg === "number") meds.push({ count: mr.count, unitMg: mr.unitMg });
-      }
-    }
-    out.set(r.id, { channel: r.channel, meds });
-  }
-  return out;
-}
-
-function doseMg(c: CompInfo): number {
-  let mg = 0;
-  for (const m of c.meds) mg += m.count * m.unitMg;
-  return mg;
-}
-
-function patternName(steps: readonly ToneStep[]): string {
-  for (const name of ["chime", "beep", "alarm", "fault"] as const) {
-    const p = tonePattern(name);
-    if (p.length === steps.length && p.every((s, i) => s.hz === steps[i].hz && s.ms === steps[i].ms)) return name;
-  }
-  return "custom";
-}
-
-export type Amount = { readonly doses: number } | { readonly pills: number } | { readonly mg: number };
-export type BayFault = "disconnect" | "stuck" | "saturate" | "noisy";
-
 export class SimDevice {
   readonly kv = new KvEmulator();
-  readonly bays: BayModel[] = [];
+  readonly bays: BayModel[];
+  private readonly bayOps: SimBays;
   private readonly sched: SchedulerLike;
   private readonly o: SimDeviceOptions;
   private readonly origin: number;
-  /** Compartments of the factory config; replaced by the running config's (see compartment()). */
-  private comps: Map<string, CompInfo>;
-  /** The running config `comps` was derived from. */
-  private compsOf: unknown = undefined;
   private networkUp: boolean;
   private clockError: number;
   private timeSet = true;
@@ -139,9 +58,7 @@ export class SimDevice {
   private linkUp = false;
   private linkEpoch = 0;
   private buttonCb: ((k: PressKind) => void) | undefined;
-  private readonly ledOn: boolean[] = [];
-  private buzzing = false;
-  private buzzPattern = "";
+  private readonly out: SimOutputs;
   private provisioned = false;
   private tearFallback = 0;
   private offMs = 0;
@@ -153,17 +70,16 @@ export class SimDevice {
     this.o = o;
     this.sched = o.sched;
     this.origin = o.sched.now;
-    this.comps = compartmentsOf(o.config);
+    this.bayOps = new SimBays(o, () => this.dispenser?.currentConfig());
+    this.bays = this.bayOps.bays;
+    this.out = new SimOutputs(
+      o.leds,
+      () => this.alive,
+      (k, b) => this.emit(k, b),
+    );
     this.lastConfig = o.config;
     this.networkUp = o.network;
     this.clockError = o.clockErrorMs;
-    for (let ch = 0; ch < o.channels; ch++) {
-      let grams = TRAY_GRAMS;
-      for (const c of this.comps.values()) if (c.channel === ch) grams += (o.loadedDoses * doseMg(c)) / 1000;
-      this.bays.push(
-        new BayModel({ seed: o.seed * 7919 + ch * 104_729 + 1, sps: o.sps, calibration: simCalibration(ch), initialGrams: grams }),
-      );
-    }
   }
 
   private emit(kind: string, body: string): void {
@@ -179,29 +95,6 @@ export class SimDevice {
   private readonly clock: Clock = {
     monoMs: () => this.sched.now - this.bootAt,
     wallMs: () => (this.timeSet ? this.sched.now + this.clockError : undefined),
-  };
-
-  private readonly leds: Leds = {
-    count: 0,
-    set: (i: number, on: boolean): void => {
-      if (!this.alive || i < 0 || i >= this.o.leds) return;
-      this.ledOn[i] = on;
-      this.emit("led", `"i":${i},"on":${on}`);
-    },
-  };
-
-  private readonly buzzer: Buzzer = {
-    play: (steps: readonly ToneStep[], volume: number): void => {
-      if (!this.alive) return;
-      this.buzzing = true;
-      this.buzzPattern = patternName(steps);
-      this.emit("buzzer", `"on":true,"pattern":"${this.buzzPattern}","volume":${volume}`);
-    },
-    stop: (): void => {
-      if (!this.alive || !this.buzzing) return;
-      this.buzzing = false;
-      this.emit("buzzer", `"on":false`);
-    },
   };
 
   private readonly loadCells: LoadCells = {
@@ -254,13 +147,13 @@ export class SimDevice {
     this.buttonCb = undefined;
     this.kv.reboot();
     const o = this.o;
-    const leds = { ...this.leds, count: o.leds, set: this.leds.set };
+    const leds = { ...this.out.leds, count: o.leds, set: this.out.leds.set };
     const loadCells = { ...this.loadCells, channels: o.channels, sps: o.sps, read: this.loadCells.read };
     const ports: Ports = {
       clock: this.clock,
       timers: this.sched.timers(this.group),
       leds,
-      buzzer: this.buzzer,
+      buzzer: this.out.buzzer,
       loadCells,
       button: this.button,
       kv: this.kv,
@@ -343,16 +236,7 @@ export class SimDevice {
     if (!this.alive) return;
     // No goodbye on the wire: the power is gone (the broker finds out by keep-alive).
     this.sched.cancelGroup(this.group);
-    for (let i = 0; i < this.ledOn.length; i++) {
-      if (this.ledOn[i]) {
-        this.ledOn[i] = false;
-        this.emit("led", `"i":${i},"on":false`);
-      }
-    }
-    if (this.buzzing) {
-      this.buzzing = false;
-      this.emit("buzzer", `"on":false`);
-    }
+    this.out.dark();
     this.alive = false;
     this.linkUp = false;
     this.dispenser = undefined;
@@ -430,40 +314,23 @@ export class SimDevice {
 
   /** Remove pills: a hand presses, picks and leaves over durationMs. */
   remove(comp: string, amount: Amount, durationMs = 4000): boolean {
-    const c = this.compartment(comp);
-    if (c === undefined) return false;
-    this.bays[c.channel].removePills(this.rel(this.sched.now), this.mgOf(c, amount) / 1000, durationMs);
-    return true;
+    return this.bayOps.remove(this.rel(this.sched.now), comp, amount, durationMs);
   }
 
   add(comp: string, amount: Amount, durationMs = 4000): boolean {
-    const c = this.compartment(comp);
-    if (c === undefined) return false;
-    this.bays[c.channel].addMass(this.rel(this.sched.now), this.mgOf(c, amount) / 1000, durationMs);
-    return true;
+    return this.bayOps.add(this.rel(this.sched.now), comp, amount, durationMs);
   }
 
   bump(comp: string, grams = 300, durationMs = 300): boolean {
-    const c = this.compartment(comp);
-    if (c === undefined) return false;
-    this.bays[c.channel].bump(this.rel(this.sched.now), grams, durationMs);
-    return true;
+    return this.bayOps.bump(this.rel(this.sched.now), comp, grams, durationMs);
   }
 
   lift(comp: string, durationMs = 2500): boolean {
-    const c = this.compartment(comp);
-    if (c === undefined) return false;
-    this.bays[c.channel].liftAndReturn(this.rel(this.sched.now), durationMs);
-    return true;
+    return this.bayOps.lift(this.rel(this.sched.now), comp, durationMs);
   }
 
   fault(comp: string, kind: BayFault, durationMs?: number): boolean {
-    const c = this.compartment(comp);
-    if (c === undefined) return false;
-    const t = this.rel(this.sched.now);
-    if (durationMs !== undefined) this.bays[c.channel].fault(t, kind, t + durationMs);
-    else this.bays[c.channel].fault(t, kind);
-    return true;
+    return this.bayOps.fault(this.rel(this.sched.now), comp, kind, durationMs);
   }
 
   ntpSync(): void {
@@ -501,30 +368,11 @@ export class SimDevice {
     | { alive: false; network: boolean } {
     const d = this.dispenser;
     if (!this.alive || d === undefined) return { alive: false, network: this.networkUp };
-    const leds: boolean[] = [];
-    for (let i = 0; i < this.o.leds; i++) leds.push(this.ledOn[i] === true);
-    return { ...d.status(), alive: true, leds, buzzer: this.buzzing ? this.buzzPattern : null, network: this.networkUp };
+    return { ...d.status(), alive: true, ...this.out.state(), network: this.networkUp };
   }
 
   /** True mass on each bay (grams), for dashboards. */
   trueGrams(): number[] {
-    const t = this.rel(this.sched.now);
-    return this.bays.map((b) => Math.round(b.grams(t) * 1000) / 1000);
-  }
-
-  /** A compartment as the running config defines it (a config may arrive over the link). */
-  private compartment(id: string): CompInfo | undefined {
-    const cfg = this.dispenser?.currentConfig();
-    if (cfg !== undefined && cfg !== this.compsOf) {
-      this.compsOf = cfg;
-      this.comps = compartmentsOf(cfg as unknown as Record<string, unknown>);
-    }
-    return this.comps.get(id);
-  }
-
-  private mgOf(c: CompInfo, a: Amount): number {
-    if ("doses" in a) return a.doses * doseMg(c);
-    if ("pills" in a) return a.pills * (c.meds.length > 0 ? c.meds[0].unitMg : 0);
-    return a.mg;
+    return this.bayOps.trueGrams(this.rel(this.sched.now));
   }
 }
