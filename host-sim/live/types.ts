@@ -1,5 +1,6 @@
 /** Types shared by the live fleet and its transports (kept apart so neither imports the other). */
 import type { SimDevice } from "../kernel/device/sim-device";
+import type { StepFields } from "../kernel/scenario/steps";
 
 export interface LoggedEv {
   readonly seq: number;
@@ -17,3 +18,18 @@ export interface PushTarget {
   /** Events the device logs while `fn` runs. */
   capture(fn: () => void): LoggedEv[];
 }
+
+export const DEFAULT_CHANNELS = 4;
+export const DEFAULT_LEDS = 4;
+
+export interface TimelineLine {
+  /** Line number within the device (monotonic, for incremental UI updates). */
+  readonly n: number;
+  /** Virtual UTC ms. */
+  readonly t: number;
+  readonly k: string;
+  readonly d: Record<string, unknown>;
+}
+
+/** A dashboard action: a device step of the scenario vocabulary (kernel/scenario/steps, DEVICE_STEPS). */
+export type Action = StepFields;

@@ -26,6 +26,7 @@ import * as path from "node:path";
 import { build } from "esbuild";
 import { validateConfig } from "../../firmware/core/config/validate";
 import { DEFAULT_CHANNELS, DEFAULT_LEDS, type Action, type Fleet } from "../live/fleet";
+import { DEVICE_STEPS, readStepFields, type StepKind } from "../kernel/scenario/steps";
 import { fhirBundle, type DayAdherence } from "../live/history";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -147,37 +148,16 @@ function readBody(req: http.IncomingMessage): Promise<unknown> {
   });
 }
 
+/** A dashboard action: a device step of the scenario vocabulary (docs/scenarios.md), checked the same way. */
 function parseAction(b: unknown): Action {
-  if (typeof b !== "object" || b === null) throw new HttpError(400, "action must be an object");
+  if (typeof b !== "object" || b === null || Array.isArray(b)) throw new HttpError(400, "action must be an object");
   const r = b as Record<string, unknown>;
-  const comp = typeof r.comp === "string" ? r.comp : "";
-  const posInt = (x: unknown, max: number): number | undefined =>
-    typeof x === "number" && Number.isInteger(x) && x >= 1 && x <= max ? x : undefined;
-  switch (r.do) {
-    case "remove":
-    case "add": {
-      const pills = posInt(r.pills, 100);
-      const doses = posInt(r.doses, 30);
-      if (r.pills !== undefined && pills === undefined) throw new HttpError(400, "pills: integer 1..100");
-      if (r.doses !== undefined && doses === undefined) throw new HttpError(400, "doses: integer 1..30");
-      return { do: r.do, comp, ...(pills !== undefined ? { pills } : { doses: doses ?? 1 }) };
-    }
-    case "lift":
-    case "bump":
-      return { do: r.do, comp };
-    case "button":
-      return { do: "button", kind: r.kind === "long" ? "long" : "short" };
-    case "power-cut": {
-      const offMs = typeof r.offMs === "number" && Number.isFinite(r.offMs) ? r.offMs : 600_000;
-      return { do: "power-cut", offMs };
-    }
-    case "reboot":
-      return { do: "reboot" };
-    case "network":
-      return { do: "network", up: r.up === true };
-    default:
-      throw new HttpError(400, `unknown action ${JSON.stringify(r.do)}`);
-  }
+  if (typeof r.do !== "string" || DEVICE_STEPS.indexOf(r.do as StepKind) < 0)
+    throw new HttpError(400, `unknown action ${JSON.stringify(r.do)}`);
+  const faults: string[] = [];
+  const fields = readStepFields(r, r.do as StepKind, (f, m) => void faults.push(`${f}: ${m}`));
+  if (faults.length > 0) throw new HttpError(400, faults.join("; "));
+  return fields;
 }
 
 export async function startServer(o: ServerOptions): Promise<RunningServer> {

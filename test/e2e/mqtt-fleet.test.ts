@@ -94,7 +94,7 @@ describe("fleet over aedes (npm start stack, no browser)", () => {
     // 08:00:30: dk-sim-1's morning dose is due; take it.
     await fleet.jumpTo(Date.parse("2026-03-10T07:00:30Z"));
     expect(fleet.get("dk-sim-1")!.snapshot().buzzer).toBe("chime");
-    expect(fleet.get("dk-sim-1")!.act({ do: "remove", comp: "morning", doses: 1 }).ok).toBe(true);
+    expect(fleet.get("dk-sim-1")!.act({ do: "remove", compartment: "morning", doses: 1 }).ok).toBe(true);
     // To 08:50 local: dk-sim-2 (08:05) and dk-sim-3 (08:10) are 30+ min late → push requests.
     await fleet.jumpTo(Date.parse("2026-03-10T07:50:00Z"));
     await until(() => relay!.notifications.items.filter((n) => n.kind === "escalation").length >= 4, 8000, "push notifications");

@@ -128,23 +128,43 @@ function buildDevice(d) {
           { class: "btns" },
           el(
             "button",
-            { type: "button", "aria-label": `Take one dose from ${lbl}`, onclick: () => act(d.id, { do: "remove", comp: c.id, doses: 1 }) },
+            {
+              type: "button",
+              "aria-label": `Take one dose from ${lbl}`,
+              onclick: () => act(d.id, { do: "remove", compartment: c.id, doses: 1 }),
+            },
             "Take dose",
           ),
           el(
             "button",
-            { type: "button", "aria-label": `Take one pill from ${lbl}`, onclick: () => act(d.id, { do: "remove", comp: c.id, pills: 1 }) },
+            {
+              type: "button",
+              "aria-label": `Take one pill from ${lbl}`,
+              onclick: () => act(d.id, { do: "remove", compartment: c.id, pills: 1 }),
+            },
             "1 pill",
           ),
           el(
             "button",
-            { type: "button", "aria-label": `Lift and return the tray of ${lbl}`, onclick: () => act(d.id, { do: "lift", comp: c.id }) },
+            {
+              type: "button",
+              "aria-label": `Lift and return the tray of ${lbl}`,
+              onclick: () => act(d.id, { do: "lift", compartment: c.id }),
+            },
             "Lift",
           ),
-          el("button", { type: "button", "aria-label": `Bump ${lbl}`, onclick: () => act(d.id, { do: "bump", comp: c.id }) }, "Bump"),
           el(
             "button",
-            { type: "button", "aria-label": `Refill ${lbl} with 7 doses`, onclick: () => act(d.id, { do: "add", comp: c.id, doses: 7 }) },
+            { type: "button", "aria-label": `Bump ${lbl}`, onclick: () => act(d.id, { do: "bump", compartment: c.id }) },
+            "Bump",
+          ),
+          el(
+            "button",
+            {
+              type: "button",
+              "aria-label": `Refill ${lbl} with 7 doses`,
+              onclick: () => act(d.id, { do: "add", compartment: c.id, doses: 7 }),
+            },
             "Refill 7",
           ),
         ),

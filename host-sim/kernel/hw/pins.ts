@@ -13,8 +13,6 @@
 import type { Timers } from "../../../firmware/core/ports";
 import type { TimeSource } from "./manual-time";
 export * from "./manual-time";
-export * from "./digital";
-export * from "./pwm";
 
 // ---------------------------------------------------------------------------------------
 // The board: pins, their electrical state and the log

@@ -5,21 +5,16 @@
  */
 import { isoUtc } from "../../../firmware/core/schedule/civil";
 import { Scheduler } from "../time/scheduler";
-import { SimDevice, type Amount, type BayFault } from "../device/sim-device";
+import { SimDevice } from "../device/sim-device";
 import { SimBroker } from "../device/sim-broker";
 import { base64Decode } from "../../../firmware/core/crypto/base64";
-import type { Scenario, Step } from "./scenario";
+import type { Scenario } from "./scenario";
+import { runDeviceStep, type Step } from "./steps";
 
 export { FIRMWARE_VERSION, simCalibration } from "../device/sim-device";
 
 /** A power cut armed to tear a write happens at the latest this long after its step. */
 const TEAR_WAIT_MS = 600_000;
-
-function amountOf(s: Step): Amount {
-  if (s.doses !== undefined) return { doses: s.doses };
-  if (s.pills !== undefined) return { pills: s.pills };
-  return { mg: s.mg ?? 0 };
-}
 
 /** Run a parsed scenario; every timeline line goes to `sink` (default: collected and returned). */
 export function runScenario(sc: Scenario, sink?: (line: string) => void, hold?: (device: SimDevice) => void): string[] {
@@ -49,38 +44,8 @@ export function runScenario(sc: Scenario, sink?: (line: string) => void, hold?: 
 
   function doStep(s: Step): void {
     emit("sim", `"step":${JSON.stringify(s.raw)}`);
-    const comp = s.compartment ?? "";
+    if (runDeviceStep(dev, s, TEAR_WAIT_MS)) return;
     switch (s.do) {
-      case "remove":
-        dev.remove(comp, amountOf(s), s.durationMs ?? 4000);
-        return;
-      case "add":
-        dev.add(comp, amountOf(s), s.durationMs ?? 4000);
-        return;
-      case "bump":
-        dev.bump(comp, s.grams ?? 300, s.durationMs ?? 300);
-        return;
-      case "lift":
-        dev.lift(comp, s.durationMs ?? 2500);
-        return;
-      case "fault":
-        dev.fault(comp, s.kind as BayFault, s.durationMs);
-        return;
-      case "button":
-        dev.press(s.kind === "long" ? "long" : "short");
-        return;
-      case "power-cut":
-        dev.powerCut(
-          s.offMs ?? 5000,
-          s.tear !== undefined ? { mode: s.tear, afterWrites: s.afterWrites ?? 0, maxWaitMs: TEAR_WAIT_MS } : undefined,
-        );
-        return;
-      case "reboot":
-        dev.reboot(s.reason ?? "software");
-        return;
-      case "network":
-        dev.setNetwork(s.up === true);
-        return;
       case "ntp-sync":
         dev.ntpSync();
         return;

@@ -5,47 +5,9 @@
  */
 import { parsePosixTz, localToUtc, type PosixTz } from "../../../firmware/core/schedule/tz";
 import { daysFromCivil } from "../../../firmware/core/schedule/civil";
+import { readStepFields, STEP_KINDS as KINDS, type Step, type StepKind } from "./steps";
 
-export type StepKind =
-  | "remove"
-  | "add"
-  | "bump"
-  | "lift"
-  | "fault"
-  | "button"
-  | "power-cut"
-  | "reboot"
-  | "network"
-  | "ntp-sync"
-  | "clock-step"
-  | "config"
-  | "publish";
-
-export interface Step {
-  /** Resolved UTC ms. */
-  readonly t: number;
-  readonly do: StepKind;
-  /** The step as written (echoed in the timeline). */
-  readonly raw: Record<string, unknown>;
-  readonly compartment?: string;
-  readonly doses?: number;
-  readonly pills?: number;
-  readonly mg?: number;
-  readonly grams?: number;
-  readonly durationMs?: number;
-  readonly kind?: string;
-  readonly offMs?: number;
-  readonly tear?: "lost" | "truncated";
-  readonly afterWrites?: number;
-  readonly reason?: string;
-  readonly up?: boolean;
-  readonly deltaMs?: number;
-  readonly config?: unknown;
-  readonly patch?: Record<string, unknown>;
-  readonly topic?: string;
-  readonly payload?: string;
-  readonly retain?: boolean;
-}
+export type { Step, StepKind };
 
 export interface TrustEntry {
   readonly kid: string;
@@ -82,21 +44,6 @@ export interface ScenarioError {
   readonly message: string;
 }
 
-const KINDS: readonly StepKind[] = [
-  "remove",
-  "add",
-  "bump",
-  "lift",
-  "fault",
-  "button",
-  "power-cut",
-  "reboot",
-  "network",
-  "ntp-sync",
-  "clock-step",
-  "config",
-  "publish",
-];
 const MAX_STEPS = 2000;
 const MAX_SPAN_MS = 62 * 86_400_000;
 
@@ -268,22 +215,6 @@ function isInt(v: unknown, lo: number, hi: number): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi;
 }
 
-const STEP_FIELDS: Record<StepKind, readonly string[]> = {
-  remove: ["compartment", "doses", "pills", "mg", "durationMs"],
-  add: ["compartment", "doses", "pills", "mg", "durationMs"],
-  bump: ["compartment", "grams", "durationMs"],
-  lift: ["compartment", "durationMs"],
-  fault: ["compartment", "kind", "durationMs"],
-  button: ["kind"],
-  "power-cut": ["offMs", "tear", "afterWrites"],
-  reboot: ["reason"],
-  network: ["up"],
-  "ntp-sync": [],
-  "clock-step": ["deltaMs"],
-  config: ["config", "patch"],
-  publish: ["topic", "payload", "retain"],
-};
-
 function parseStep(
   raw: Obj,
   p: string,
@@ -299,80 +230,13 @@ function parseStep(
     faults++;
     err(`${p}.${f}`, m);
   };
-  for (const f of Object.keys(raw)) {
-    if (f !== "at" && f !== "do" && f !== "note" && STEP_FIELDS[k].indexOf(f) < 0) bad(f, `unknown field for "${k}"`);
-  }
   let t: number | undefined;
   if (typeof raw.at !== "string") bad("at", "required: +offset, UTC instant with Z, or local instant");
   else {
     t = raw.at.startsWith("+") ? (start === undefined ? undefined : start + (parseOffset(raw.at) ?? NaN)) : parseInstant(raw.at, tz);
     if (t === undefined || !(t === t)) bad("at", "not an instant: use +1h30m, 2026-03-29T06:00:00Z or 2026-03-29T08:00 (local)");
   }
-  const step: { -readonly [K in keyof Step]?: Step[K] } = { do: k, raw };
-  const num = (f: keyof Step & string, lo: number, hi: number, integer: boolean): void => {
-    const v = raw[f];
-    if (v === undefined) return;
-    if (typeof v !== "number" || !(v >= lo && v <= hi) || (integer && !Number.isInteger(v)))
-      bad(f, `${integer ? "integer" : "number"} ${lo}..${hi}`);
-    else (step as Record<string, unknown>)[f] = v;
-  };
-  if (STEP_FIELDS[k].indexOf("compartment") >= 0) {
-    if (typeof raw.compartment !== "string") bad("compartment", "required compartment id");
-    else step.compartment = raw.compartment;
-  }
-  num("doses", 0, 60, false);
-  num("pills", 1, 500, true);
-  num("mg", 1, 1_000_000, false);
-  num("grams", 1, 5000, false);
-  num("durationMs", 50, 600_000, true);
-  num("offMs", 0, 30 * 86_400_000, true);
-  num("afterWrites", 0, 1000, true);
-  num("deltaMs", -86_400_000 * 365, 86_400_000 * 365, true);
-  if (k === "remove" || k === "add") {
-    const n = (raw.doses !== undefined ? 1 : 0) + (raw.pills !== undefined ? 1 : 0) + (raw.mg !== undefined ? 1 : 0);
-    if (n !== 1) bad("doses", "give exactly one of doses, pills or mg");
-  }
-  if (k === "fault") {
-    if (raw.kind !== "disconnect" && raw.kind !== "stuck" && raw.kind !== "saturate" && raw.kind !== "noisy")
-      bad("kind", "disconnect, stuck, saturate or noisy");
-    else step.kind = raw.kind;
-  }
-  if (k === "button") {
-    const kd = raw.kind ?? "short";
-    if (kd !== "short" && kd !== "long") bad("kind", "short or long");
-    else step.kind = kd;
-  }
-  if (k === "power-cut" && raw.tear !== undefined) {
-    if (raw.tear !== "lost" && raw.tear !== "truncated") bad("tear", "lost or truncated");
-    else step.tear = raw.tear;
-  }
-  if (k === "reboot") {
-    const r = raw.reason ?? "software";
-    if (typeof r !== "string" || !/^[a-z_]{1,16}$/.test(r)) bad("reason", "a reset reason like software or watchdog");
-    else step.reason = r;
-  }
-  if (k === "network") {
-    if (typeof raw.up !== "boolean") bad("up", "required boolean");
-    else step.up = raw.up;
-  }
-  if (k === "clock-step" && raw.deltaMs === undefined) bad("deltaMs", "required");
-  if (k === "config") {
-    const n = (raw.config !== undefined ? 1 : 0) + (raw.patch !== undefined ? 1 : 0);
-    if (n !== 1) bad("config", "give exactly one of config (whole) or patch (top-level fields)");
-    if (raw.config !== undefined) step.config = raw.config;
-    if (raw.patch !== undefined) {
-      if (!isObj(raw.patch)) bad("patch", "must be an object");
-      else step.patch = raw.patch;
-    }
-  }
-  if (k === "publish") {
-    if (typeof raw.topic !== "string" || raw.topic.length === 0 || raw.topic.length > 128) bad("topic", "required MQTT topic name");
-    else step.topic = raw.topic;
-    if (typeof raw.payload !== "string") bad("payload", "required string (UTF-8 text)");
-    else step.payload = raw.payload;
-    if (raw.retain !== undefined && typeof raw.retain !== "boolean") bad("retain", "boolean");
-    else step.retain = raw.retain === true;
-  }
+  const step: { -readonly [K in keyof Step]?: Step[K] } = { ...readStepFields(raw, k, bad), raw };
   if (faults !== 0 || t === undefined) return undefined;
   step.t = t;
   return step as Step;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { PiezoBuzzer } from "../../../firmware/drivers/buzzer/buzzer";
-import { ManualTime, PinBoard, createPWMClass } from "../../../host-sim/kernel/hw/pins";
+import { ManualTime, PinBoard } from "../../../host-sim/kernel/hw/pins";
+import { createPWMClass } from "../../../host-sim/kernel/hw/pwm";
 import { rig } from "./helpers";
 
 const PIN = 25;

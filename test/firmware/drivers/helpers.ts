@@ -1,4 +1,6 @@
-import { ManualTime, PinBoard, createDigitalClass, createPWMClass } from "../../../host-sim/kernel/hw/pins";
+import { ManualTime, PinBoard } from "../../../host-sim/kernel/hw/pins";
+import { createDigitalClass } from "../../../host-sim/kernel/hw/digital";
+import { createPWMClass } from "../../../host-sim/kernel/hw/pwm";
 
 export function rig() {
   const time = new ManualTime(0);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ManualTime, PinBoard, createPWMClass } from "../../../../host-sim/kernel/hw/pins";
+import { ManualTime, PinBoard } from "../../../../host-sim/kernel/hw/pins";
+import { createPWMClass } from "../../../../host-sim/kernel/hw/pwm";
 import { rig } from "../../../firmware/drivers/helpers";
 
 describe("emulated embedded:io/digital", () => {
