@@ -21,7 +21,9 @@ import type { Provider, RelayDb } from "../../cloud/relay/types";
 import type { RelayHandle } from "../../cloud/relay/service";
 import { Fleet } from "./fleet";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker";
-import { MqttTransport, StandInTransport, type DeviceTransport, type PharmacistKey } from "./transport";
+import type { DeviceTransport } from "./transport";
+import { MqttTransport, type PharmacistKey } from "./mqtt-transport";
+import { StandInTransport } from "./stand-in-transport";
 import { startServer, localHistory, type HistorySource, type RunningServer } from "../server/server";
 import type { DayAdherence } from "./history";
 

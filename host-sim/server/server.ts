@@ -24,6 +24,10 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import * as path from "node:path";
 import { build } from "esbuild";
+import { HttpError, MIME, readBody, send } from "./http-util";
+import { AUDIT_MAX, type AuditEntry, mergedAudit } from "./audit";
+
+export type { AuditEntry };
 import { validateConfig } from "../../firmware/core/config/validate";
 import { DEFAULT_CHANNELS, DEFAULT_LEDS, type Action, type Fleet } from "../live/fleet";
 import { DEVICE_STEPS, readStepFields, type StepKind } from "../kernel/scenario/steps";
@@ -32,8 +36,6 @@ import { fhirBundle, type DayAdherence } from "../live/history";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const STATIC_DIR = path.resolve(HERE, "../dashboard/static");
 const CONFIG_TS = path.resolve(HERE, "../../firmware/core/config/validate.ts");
-const MAX_BODY = 64 * 1024;
-const AUDIT_MAX = 500;
 const STREAM_MS = 200;
 
 /** Where adherence history and FHIR exports come from: local device events now, the relay API later. */
@@ -52,16 +54,6 @@ export function localHistory(fleet: Fleet): HistorySource {
       return d === undefined ? undefined : fhirBundle(id, d.history.records, fleet.sched.now);
     },
   };
-}
-
-export interface AuditEntry {
-  /** Real time (ISO) and simulated time (ISO) of the action. */
-  readonly at: string;
-  readonly simAt: string;
-  readonly actor: string;
-  readonly action: string;
-  readonly device: string;
-  readonly detail: Record<string, unknown>;
 }
 
 /** A notification as the dashboard shows it (host-sim/live/stack.ts NotificationFeed). */
@@ -94,22 +86,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const MIME: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".svg": "image/svg+xml",
-  ".json": "application/json",
-};
-
-class HttpError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
-}
-
 async function bundleValidator(): Promise<string> {
   const r = await build({
     entryPoints: [CONFIG_TS],
@@ -121,31 +97,6 @@ async function bundleValidator(): Promise<string> {
     logLevel: "silent",
   });
   return r.outputFiles[0].text;
-}
-
-function readBody(req: http.IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    req.on("data", (c: Buffer) => {
-      n += c.length;
-      if (n > MAX_BODY) {
-        reject(new HttpError(413, "body too large"));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on("end", () => {
-      if (n === 0) return resolve({});
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
-      } catch {
-        reject(new HttpError(400, "body is not JSON"));
-      }
-    });
-    req.on("error", reject);
-  });
 }
 
 /** A dashboard action: a device step of the scenario vocabulary (docs/scenarios.md), checked the same way. */
@@ -211,46 +162,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     if (clients.size > 0 && flushTimer === undefined) flushTimer = setTimeout(flush, 0);
   }, 1000);
 
-  /** Console actions and the pharmacist library's pushes, newest first (real time order). */
-  const mergedAudit = (): Record<string, unknown>[] => {
-    const list: { real: string; e: Record<string, unknown> }[] = audit.map((a) => ({ real: a.at, e: { source: "console", ...a } }));
-    for (const r of fleet.transport.auditRecords?.() ?? []) {
-      list.push({
-        real: r.time,
-        e: {
-          source: "pharmacist",
-          at: r.time,
-          simAt: null,
-          actor: `${r.who.user} (key ${r.who.kid})`,
-          action: r.action,
-          device: r.device,
-          detail: {
-            version: r.version ?? null,
-            ok: r.outcome === "ack",
-            outcome: r.outcome,
-            code: r.code ?? null,
-            kid: r.who.kid,
-            env: r.env ?? null,
-            errors: r.errors ?? [],
-            via: "mqtt",
-          },
-        },
-      });
-    }
-    list.sort((a, b) => (a.real < b.real ? 1 : a.real > b.real ? -1 : 0));
-    return list.slice(0, AUDIT_MAX).map((x) => x.e);
-  };
-
   const device = (id: string) => {
     const d = fleet.get(id);
     if (d === undefined) throw new HttpError(404, `no device ${id}`);
     return d;
-  };
-
-  const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
-    const s = JSON.stringify(body);
-    res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers });
-    res.end(s);
   };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
@@ -267,7 +182,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       return;
     }
     if (m === "GET" && p === "/api/state") return send(res, 200, { ...fleet.snapshot(), relay: o.cloud?.snapshot() ?? null });
-    if (m === "GET" && p === "/api/audit") return send(res, 200, mergedAudit());
+    if (m === "GET" && p === "/api/audit") return send(res, 200, mergedAudit(audit, fleet.transport.auditRecords?.() ?? []));
     if (m === "GET" && p === "/api/notifications") return send(res, 200, o.notifications?.items.slice(-100) ?? []);
     if (m === "GET" && p === "/api/relay-audit") {
       if (o.relayAudit === undefined) return send(res, 200, { available: false, entries: [] });
