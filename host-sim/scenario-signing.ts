@@ -18,6 +18,7 @@ import { kidOf, publicKeyB64FromPrivatePem, signEnvelope } from "../cloud/signin
 import { parseInstant, parseOffset } from "./kernel/scenario/scenario";
 import { parsePosixTz } from "../firmware/core/schedule/tz";
 import { isoUtc } from "../firmware/core/schedule/civil";
+import { configTopic, commandTopic } from "../firmware/core/protocol/topics";
 
 function keyFromSeed(seedByte: number): { pem: string; kid: string; publicKey: string } {
   const der = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), Buffer.alloc(32, seedByte)]);
@@ -76,7 +77,7 @@ export function resolveSignedSteps(obj: Record<string, unknown>): Record<string,
       // A config stays valid for a day (an expired one ended an hour before the step).
       const until = mode === "expired" ? expires : at + 86_400_000;
       body = { type: "config", device: target, version: cfg.version, issuedAt: isoUtc(issued), expires: isoUtc(until), config: cfg };
-      topic = `dk/${device}/cmnd/config`;
+      topic = configTopic(device);
       retain = true;
     } else if (s.do === "command") {
       if (typeof s.name !== "string") throw new SignedStepError(`${path}.name: command name required`);
@@ -89,7 +90,7 @@ export function resolveSignedSteps(obj: Record<string, unknown>): Record<string,
         expires: isoUtc(expires),
         args: s.args ?? {},
       };
-      topic = `dk/${device}/cmnd/${s.name}`;
+      topic = commandTopic(device, s.name);
     } else throw new SignedStepError(`${path}.sign: only config and command steps are signed`);
     const key = mode === "unknown-key" ? STRANGER_KEY : TEST_KEY;
     const env = signEnvelope(body, key.pem, key.kid);

@@ -13,6 +13,7 @@ import type { Job, NewJob, Person, Providers, RelayDb, RemoteChannel, SendResult
 import { REMOTE_CHANNELS } from "./types";
 import { DEVICE_ID_RE as DEVICE_RE } from "../../firmware/core/protocol/ids";
 import { CLOSING_EVENTS } from "../../firmware/core/protocol/events";
+import { allDevices, deviceTopic, VERB } from "../../firmware/core/protocol/topics";
 
 export interface DeadmanOptions {
   /** A device silent (no evt, tele or status) this long is down. Default 10 min. */
@@ -195,7 +196,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   let shared = opts.shared === true;
   const topics = (sh: boolean): Record<string, { qos: 0 | 1 }> => {
     const p = sh ? `$share/${group}/` : "";
-    return { [p + "dk/+/evt"]: { qos: 1 }, [p + "dk/+/status"]: { qos: 1 }, [p + "dk/+/tele"]: { qos: 0 } };
+    return { [p + allDevices(VERB.evt)]: { qos: 1 }, [p + allDevices(VERB.status)]: { qos: 1 }, [p + allDevices(VERB.tele)]: { qos: 0 } };
   };
   const connect = (version: 4 | 5): Promise<MqttClient> =>
     new Promise((resolve, reject) => {
@@ -827,7 +828,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   /** QoS 1 publish; marked published on PUBACK. Unacknowledged receipts are republished (at least once). */
   function publishReceipt(key: string, device: string, json: string): void {
     if (dead) return;
-    client.publish(`dk/${device}/rcpt`, json, { qos: 1 }, (err) => {
+    client.publish(deviceTopic(device, VERB.rcpt), json, { qos: 1 }, (err) => {
       if (err || dead) return;
       const at = clock();
       unit((x) => x.db.receiptPublished(key, at)).catch(() => undefined);
