@@ -101,7 +101,7 @@ async function child(role: string): Promise<void> {
     process.send!({ ready: true });
   } else if (role === "relay") {
     const [brokerUrl, providerUrl, dir] = process.argv.slice(3);
-    const { openSqliteDb } = (await import(pathToFileURL(join(RELAY_DIR, "db.ts")).href)) as typeof import("../cloud/relay/db");
+    const { openSqliteDb } = (await import(pathToFileURL(join(RELAY_DIR, "db/index.ts")).href)) as typeof import("../cloud/relay/db");
     const { startRelay } = (await import(pathToFileURL(join(RELAY_DIR, "service.ts")).href)) as typeof import("../cloud/relay/service");
     const db = await openSqliteDb(join(dir, "bench.sqlite"));
     const relay = await startRelay({

@@ -1,0 +1,32 @@
+/**
+ * The relay's tables, for SQLite and PostgreSQL.
+ */
+export function schema(kind: "sqlite" | "postgres"): string {
+  const id = kind === "sqlite" ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY";
+  return `
+CREATE TABLE IF NOT EXISTS requests (key TEXT PRIMARY KEY, device TEXT NOT NULL, slot TEXT, evt_id TEXT NOT NULL,
+  ch TEXT NOT NULL, received_at BIGINT NOT NULL, wants_receipt INTEGER NOT NULL,
+  rcpt_status TEXT, rcpt_code TEXT, rcpt_at BIGINT, rcpt_json TEXT, rcpt_pub BIGINT);
+CREATE TABLE IF NOT EXISTS jobs (id ${id}, key TEXT NOT NULL, device TEXT NOT NULL, slot TEXT, ref TEXT NOT NULL,
+  person TEXT NOT NULL, ch TEXT NOT NULL, kind TEXT NOT NULL, priority TEXT NOT NULL, notice TEXT NOT NULL,
+  state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at BIGINT NOT NULL, created_at BIGINT NOT NULL,
+  is_fallback INTEGER NOT NULL, code TEXT, provider_id TEXT, owner TEXT, lease_until BIGINT NOT NULL DEFAULT 0,
+  updated_at BIGINT NOT NULL, UNIQUE (key, ref, ch));
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (state, next_at);
+CREATE INDEX IF NOT EXISTS jobs_slot ON jobs (device, slot);
+CREATE TABLE IF NOT EXISTS resolved (device TEXT NOT NULL, slot TEXT NOT NULL, outcome TEXT NOT NULL, t BIGINT NOT NULL,
+  PRIMARY KEY (device, slot));
+CREATE TABLE IF NOT EXISTS audit (id ${id}, t BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+  device TEXT, code TEXT, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_device ON audit (device, t);
+CREATE TABLE IF NOT EXISTS events (device TEXT NOT NULL, id TEXT NOT NULL, seq BIGINT, type TEXT NOT NULL, t_ms BIGINT,
+  slot TEXT, data TEXT NOT NULL, received_at BIGINT NOT NULL, PRIMARY KEY (device, id));
+CREATE INDEX IF NOT EXISTS events_type ON events (device, type);
+CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, last_seen BIGINT, online INTEGER, offline_since BIGINT);
+CREATE TABLE IF NOT EXISTS configs (device TEXT PRIMARY KEY, version BIGINT NOT NULL, json TEXT NOT NULL,
+  updated_at BIGINT NOT NULL, actor TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deadman (device TEXT NOT NULL, slot TEXT NOT NULL, t BIGINT NOT NULL, back_at BIGINT,
+  PRIMARY KEY (device, slot));
+CREATE TABLE IF NOT EXISTS kv (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at BIGINT NOT NULL);
+`;
+}
