@@ -1,0 +1,83 @@
+/**
+ * One incoming device message (dk/<id>/evt | status | tele), inside a commit unit: the topic and
+ * JSON are checked (problems audited, the message then acknowledged: a poison message never
+ * blocks the stream), liveness is updated, every event is recorded once by id, and the event
+ * types the relay acts on go to their handler.
+ */
+import { EV } from "../../../firmware/core/protocol/events";
+import { DEVICE_ID_RE } from "../../../firmware/core/protocol/ids";
+import { isObj } from "../../../firmware/core/protocol/json";
+import { parseTopic, VERB } from "../../../firmware/core/protocol/topics";
+import type { RelayCtx, Tx } from "../context";
+import type { DeviceLiveness } from "./devices";
+import { handleRefillMismatch } from "./refill";
+import { handleRequest } from "./request";
+import { handleResolve } from "./resolve";
+
+export async function onMessage(ctx: RelayCtx, live: DeviceLiveness, x: Tx, topic: string, payload: Buffer, now: number): Promise<void> {
+  if (ctx.life.dead) return;
+  const t = parseTopic(topic);
+  const device = t?.device ?? "";
+  if (t === undefined || t.name !== "" || !DEVICE_ID_RE.test(device)) {
+    await ctx.audit(x, "message.problem", null, "RELAY_TOPIC", { topic: topic.slice(0, 100) });
+    return;
+  }
+  const verb = t.verb;
+  let msg: unknown;
+  try {
+    msg = JSON.parse(payload.toString("utf8"));
+  } catch {
+    await ctx.audit(x, "message.problem", device, "RELAY_JSON", { topic, bytes: payload.length });
+    if (verb === VERB.evt) await live.seen(x, device, now);
+    return;
+  }
+  if (!isObj(msg) || msg.v !== 1) {
+    await ctx.audit(x, "message.problem", device, isObj(msg) ? "RELAY_VERSION" : "RELAY_FIELD", { topic });
+    return;
+  }
+  if (verb === VERB.status) {
+    if (typeof msg.online !== "boolean") {
+      await ctx.audit(x, "message.problem", device, "RELAY_FIELD", { topic, field: "online" });
+      return;
+    }
+    await x.db.setOnline(device, msg.online, now);
+    if (msg.online) {
+      live.forget(device);
+      await live.seen(x, device, now);
+    }
+    return;
+  }
+  if (verb === VERB.tele) {
+    await live.seen(x, device, now);
+    return;
+  }
+  if (verb !== VERB.evt) return;
+  await live.seen(x, device, now);
+  if (typeof msg.id !== "string" || msg.id.length === 0 || msg.id.length > 64 || typeof msg.type !== "string" || !isObj(msg.data ?? {})) {
+    await ctx.audit(x, "message.problem", device, "RELAY_FIELD", { topic, field: typeof msg.id !== "string" ? "id" : "type" });
+    return;
+  }
+  const data = (msg.data ?? {}) as Record<string, unknown>;
+  const tMs = typeof msg.t === "string" ? Date.parse(msg.t) : NaN;
+  const fresh = await x.db.recordEvent({
+    device,
+    id: msg.id,
+    seq: typeof msg.seq === "number" && Number.isSafeInteger(msg.seq) ? msg.seq : null,
+    type: msg.type,
+    tMs: Number.isFinite(tMs) ? tMs : null,
+    slot: typeof data.slot === "string" ? data.slot.slice(0, 64) : null,
+    data,
+    receivedAt: now,
+  });
+  switch (msg.type) {
+    case EV.RELAY_REQUEST:
+      await handleRequest(ctx, x, device, msg.id, data, now);
+      return;
+    case EV.RELAY_RESOLVE:
+      await handleResolve(ctx, x, device, data, now);
+      return;
+    case EV.REFILL_MISMATCH:
+      if (fresh) await handleRefillMismatch(ctx, x, device, msg.id, data, now);
+      return;
+  }
+}

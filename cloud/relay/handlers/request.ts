@@ -1,0 +1,58 @@
+/**
+ * relay.request: a device asks for a remote escalation step. Checked field by field (problems are
+ * audited, never fatal), planned into jobs and claimed once across instances with its key; a
+ * request whose slot is already resolved (an outbox replay) sends nothing.
+ */
+import { RECIPIENT_RE as REF_RE } from "../../../firmware/core/protocol/ids";
+import type { RelayCtx, Tx } from "../context";
+import { planJobs, type Problem } from "../jobs/plan";
+import { finalize } from "../jobs/receipts";
+import type { NoticeInput } from "../notices";
+import { REMOTE_CHANNELS, type RemoteChannel } from "../types";
+
+export async function handleRequest(
+  ctx: RelayCtx,
+  x: Tx,
+  device: string,
+  evtId: string,
+  data: Record<string, unknown>,
+  now: number,
+): Promise<void> {
+  const problems: Problem[] = [];
+  let key = typeof data.key === "string" && data.key.length <= 200 && data.key.startsWith(device + "/") ? data.key : undefined;
+  if (key === undefined) {
+    problems.push({ code: "RELAY_FIELD", detail: { field: "key", evt: evtId } });
+    key = `${device}/evt/${evtId}`;
+  }
+  const ch = (REMOTE_CHANNELS as readonly unknown[]).includes(data.ch) ? (data.ch as RemoteChannel) : undefined;
+  if (ch === undefined) problems.push({ code: "RELAY_FIELD", detail: { field: "ch", key } });
+  const rawTo = Array.isArray(data.to) ? data.to : [];
+  const refs = rawTo.filter((r): r is string => typeof r === "string" && REF_RE.test(r)).slice(0, 5);
+  if (!Array.isArray(data.to) || refs.length !== rawTo.length || refs.length === 0)
+    problems.push({ code: "RELAY_FIELD", detail: { field: "to", key } });
+  const slot = typeof data.slot === "string" && data.slot.length <= 64 ? data.slot : null;
+  const prn = typeof data.prn === "string" ? data.prn : undefined;
+  if (slot === null && prn === undefined) problems.push({ code: "RELAY_FIELD", detail: { field: "slot", key } });
+  if (ctx.book.devices[device] === undefined) problems.push({ code: "RELAY_UNKNOWN_DEVICE", detail: { key } });
+  const dueMs = typeof data.due === "string" ? Date.parse(data.due) : NaN;
+  const n: NoticeInput = {
+    kind: prn !== undefined && slot === null ? "prn" : "escalation",
+    key,
+    device,
+    ...(slot !== null ? { slot } : {}),
+    ...(typeof data.comp === "string" ? { comp: data.comp } : {}),
+    ...(typeof data.state === "string" ? { state: data.state } : {}),
+    ...(Number.isFinite(dueMs) ? { dueMs } : {}),
+    ...(prn !== undefined ? { prn } : {}),
+    ...(typeof data.reason === "string" ? { reason: data.reason } : {}),
+  };
+  const resolved = slot !== null && (await x.db.isResolved(device, slot));
+  // A request that arrives after its slot was resolved (outbox replay) is stale: nothing to send.
+  const jobs = resolved ? [] : planJobs(ctx, device, key, slot, refs, ch, n, now, problems);
+  const claimed = await x.db.claimRequest({ key, device, slot, evtId, ch: ch ?? "?", receivedAt: now, wantsReceipt: true }, jobs);
+  if (!claimed) return;
+  for (const p of problems) await ctx.audit(x, "request.problem", device, p.code, p.detail);
+  if (resolved) await ctx.audit(x, "request.stale", device, "RELAY_RESOLVED", { key, slot });
+  if (jobs.length === 0) await finalize(ctx, x, key);
+  else x.after(() => ctx.kick());
+}

@@ -1,0 +1,66 @@
+/**
+ * Cloud-side dead-man: a device silent for `silentMs` (or offline by its last will for
+ * `offlineMs`) while one of its doses is open gets an alert to its recipients, once per slot
+ * across instances (claimed in the store); "back online" follows when it is seen again.
+ */
+import { CLOSING_EVENTS } from "../../../firmware/core/protocol/events";
+import type { RelayCtx } from "../context";
+import { dueSlots } from "../schedules";
+import { claimRelayKey, deadmanRefs, planJobs, type Problem } from "./plan";
+
+export interface DeadmanSettings {
+  readonly silentMs: number;
+  readonly offlineMs: number;
+  readonly checkMs: number;
+}
+
+const CLOSING_TYPES: readonly string[] = CLOSING_EVENTS;
+
+export async function deadmanCheck(ctx: RelayCtx, dm: DeadmanSettings, reload: () => Promise<void>): Promise<void> {
+  const { db, schedules } = ctx;
+  const now = ctx.clock();
+  await reload();
+  for (const device of schedules.devices()) {
+    const st = await db.deviceState(device);
+    if (st === null || st.lastSeen === null) continue; // never seen: no baseline
+    const down =
+      now - st.lastSeen >= dm.silentMs || (st.online === false && st.offlineSince !== null && now - st.offlineSince >= dm.offlineMs);
+    if (!down) continue;
+    const s = schedules.get(device);
+    if (s === undefined) continue;
+    const maxWindow = Math.max(...s.config.doses.map((d) => (d.window ?? s.config.defaults.window).missedMin), 1) * 60_000;
+    let closed: Set<string> | undefined;
+    for (const due of dueSlots(s, now - maxWindow, now + 1)) {
+      if (now >= due.dueMs + due.window.missedMin * 60_000) continue;
+      if (await db.isResolved(device, due.slot)) continue;
+      closed ??= new Set((await db.eventsOf(device, CLOSING_TYPES)).map((e) => e.slot ?? ""));
+      if (closed.has(due.slot)) continue;
+      const lastSeen = st.lastSeen;
+      // The claim, the alert's jobs and its audit commit together.
+      await ctx.unit(async (x) => {
+        if (!(await x.db.claimDeadman(device, due.slot, now))) return;
+        const key = `${device}/${due.slot}/deadman`;
+        const problems: Problem[] = [];
+        const n = {
+          kind: "deadman" as const,
+          key,
+          device,
+          slot: due.slot,
+          comp: due.dose.compartment,
+          dueMs: due.dueMs,
+          lastSeenMs: lastSeen,
+        };
+        const jobs = planJobs(ctx, device, key, due.slot, deadmanRefs(ctx, device, due.slot), undefined, n, now, problems);
+        await claimRelayKey(ctx, x, device, key, due.slot, jobs, now);
+        await ctx.audit(x, "deadman.alert", device, null, {
+          slot: due.slot,
+          due: new Date(due.dueMs).toISOString(),
+          lastSeen: new Date(lastSeen).toISOString(),
+          online: st.online,
+          key,
+        });
+        for (const p of problems) await ctx.audit(x, "deadman.problem", device, p.code, p.detail);
+      });
+    }
+  }
+}
