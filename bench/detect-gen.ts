@@ -1,6 +1,6 @@
 /**
  * Labeled cases for the detector benchmark (bench/detect.ts): each case is one bay model
- * (host-sim/kernel/mass-model.ts) with one labeled action, run through a fresh ChannelDetector
+ * (host-sim/kernel/hw/mass-model.ts) with one labeled action, run through a fresh ChannelDetector
  * with the real sampling policy (nextIntervalMs).
  */
 import { BayModel, type BayFaultKind } from "../host-sim/kernel/hw/mass-model";

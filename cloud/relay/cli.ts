@@ -12,6 +12,7 @@ import { createWebPushProvider } from "./providers/webpush";
 import { scheduleFromConfig } from "./schedules";
 import { startRelay } from "./service";
 import type { Providers } from "./types";
+import { REMOTE_CHANNELS } from "../../firmware/core/protocol/channels";
 
 const HELP = `dosekeeper relay — turns dispensers' relay.request events into notifications
 
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
   if (args.has("console") || noneConfigured) {
     const file = str("console");
     const c = createConsoleProvider(file ? { file } : {});
-    for (const ch of ["push", "sms", "call"] as const) providers[ch] ??= c;
+    for (const ch of REMOTE_CHANNELS) providers[ch] ??= c;
   }
 
   if (str("configs")) {

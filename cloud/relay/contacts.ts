@@ -7,6 +7,7 @@
 import { parsePosixTz, localToUtc, utcToLocal, type PosixTz } from "../../firmware/core/schedule/tz";
 import { REMOTE_CHANNELS, type Person, type PushSubscriptionJson, type QuietHours, type RemoteChannel } from "./types";
 import { DEVICE_ID_RE as DEVICE } from "../../firmware/core/protocol/ids";
+import { channelInfo } from "../../firmware/core/protocol/channels";
 
 export interface DeviceContacts {
   /** Recipient reference → person id. */
@@ -91,11 +92,11 @@ function parsePerson(id: string, v: unknown, path: string, problems: ContactProb
         if (p) push.push(p);
       });
   }
-  let channels: RemoteChannel[] = ["push", "sms", "call"];
+  let channels: RemoteChannel[] = [...REMOTE_CHANNELS];
   if (v.channels !== undefined) {
     if (Array.isArray(v.channels) && v.channels.every((c) => (REMOTE_CHANNELS as readonly unknown[]).includes(c)))
       channels = [...new Set(v.channels as RemoteChannel[])];
-    else problems.push({ code: "RELAY_FIELD", path: path + ".channels", message: "channels: push, sms, call" });
+    else problems.push({ code: "RELAY_FIELD", path: path + ".channels", message: `channels: ${REMOTE_CHANNELS.join(", ")}` });
   }
   const quiet = v.quiet === undefined ? undefined : parseQuiet(v.quiet, path + ".quiet", problems);
   const lang = v.lang === "fr" ? "fr" : "en";
@@ -172,9 +173,10 @@ export function pharmacistOf(book: ContactBook, device: string): Person | undefi
   return id === undefined ? undefined : book.people[id];
 }
 
-/** Whether `person` can be reached on `ch` (has a phone for sms/call, a subscription for push). */
+/** Whether `person` can be reached on `ch`: the address the channel table says it needs (a phone, a push subscription). */
 export function reachable(p: Person, ch: RemoteChannel): boolean {
-  return ch === "push" ? p.push.length > 0 : p.phone !== undefined;
+  const reach = channelInfo(ch).reach;
+  return reach === "push-subscription" ? p.push.length > 0 : reach === "phone" ? p.phone !== undefined : false;
 }
 
 /** Channel to use: the requested one if reachable, else the person's first reachable preference. */

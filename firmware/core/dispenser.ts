@@ -14,7 +14,16 @@ import type { LoadEvent } from "./load/events";
 import type { Ports, PressKind, TimerId } from "./ports";
 import type { ConfigOutcome, DeviceIdentity, Dispenser, DispenserOptions, DispenserStatus } from "./device-api";
 import type { ConfigError } from "./config/validate";
-import { activate, admitConfig, type Active, type ApplyRecord, parseState, rebaseSlots, safeToApply, type StateRecord } from "./config/active";
+import {
+  activate,
+  admitConfig,
+  type Active,
+  type ApplyRecord,
+  parseState,
+  rebaseSlots,
+  safeToApply,
+  type StateRecord,
+} from "./config/active";
 import { versionOf } from "./protocol/json";
 import { Store } from "./log/store";
 import { EventLog, type EventClass, type LoggedEvent } from "./log/eventlog";

@@ -57,14 +57,14 @@ export interface Buzzer {
 }
 
 /**
- * Load-cell channels (one HX711 per compartment bay).
- * `read` is a poll: it returns the newest signed 24-bit raw count the driver has,
- * or NaN when the channel has no fresh reading (timeout, disconnected chip).
- * Saturation shows as 0x7FFFFF / -0x800000 and is left to the detector.
+ * Load-cell channels (one load-cell ADC per compartment bay: HX711, NAU7802, …).
+ * `read` is a poll: it returns the newest signed raw count the driver has, or NaN when the
+ * channel has no fresh reading (timeout, disconnected chip). Saturation shows as the chip's
+ * extreme counts and is left to the detector.
  */
 export interface LoadCells {
   readonly channels: number;
-  /** Samples per second the chips are converting at (10 or 80). */
+  /** Samples per second the chips are converting at (the HX711: 10 or 80). */
   readonly sps: number;
   read(channel: number): number;
 }

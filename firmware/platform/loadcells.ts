@@ -1,22 +1,32 @@
 /**
- * LoadCells port over HX711 drivers: channel i is chips[i].
- * read(i) returns the newest signed raw count, or NaN when the chip has no fresh
- * reading (settling, disconnected, powered down, closed). Saturated readings are
- * returned as-is (0x7FFFFF / -0x800000); the detector flags them.
+ * LoadCells port over load-cell ADC drivers, one per bay: channel i is adcs[i]. Any ECMA-419
+ * style driver with sample() and a conversion rate fits (the HX711 driver today; an I2C ADC
+ * such as the NAU7802 tomorrow): nothing here knows the chip.
+ * read(i) returns the newest signed raw count, or NaN when the driver has no fresh reading
+ * (settling, disconnected, powered down, closed). Saturated readings are returned as-is; the
+ * detector flags them.
  */
 
 import type { LoadCells } from "../core/ports";
-import type { HX711 } from "../drivers/hx711/hx711";
+
+/** What the port needs of a load-cell ADC driver. */
+export interface RawAdc {
+  /** Conversions per second. */
+  readonly rate: number;
+  /** The newest raw count, or undefined when there is no fresh reading. */
+  sample(): number | undefined;
+}
 
 export interface LoadCellsOptions {
-  chips: HX711[];
-  sps: 10 | 80;
+  chips: readonly RawAdc[];
+  /** Conversions per second of every chip (they are sampled together). */
+  sps: number;
 }
 
 export function createLoadCells(options: LoadCellsOptions): LoadCells {
   const chips = options.chips.slice();
   const sps = options.sps;
-  if (sps !== 10 && sps !== 80) throw new RangeError("loadcells: sps must be 10 or 80");
+  if (!(sps > 0 && sps <= 1000)) throw new RangeError("loadcells: sps must be in (0, 1000]");
   if (chips.length === 0) throw new RangeError("loadcells: at least one chip");
   for (let i = 0; i < chips.length; i++)
     if (chips[i].rate !== sps) throw new RangeError("loadcells: chip " + i + " converts at " + chips[i].rate + " SPS, not " + sps);

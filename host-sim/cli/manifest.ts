@@ -6,6 +6,7 @@
  *   npm run manifest            check manifests/esp32/manifest.json against firmware/
  *   npm run manifest -- --write rewrite its "modules" and "preload" lists
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,6 +51,10 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
     m.modules = want.modules;
     m.preload = want.preload;
     fs.writeFileSync(MANIFEST, `${JSON.stringify(m, null, 2)}\n`);
+    // In the project's format (npm run lint checks it).
+    spawnSync(process.execPath, [path.join(ROOT, "node_modules/@biomejs/biome/bin/biome"), "format", "--write", MANIFEST], {
+      stdio: "ignore",
+    });
     process.stdout.write(`manifest: ${want.preload.length} modules, all preloaded\n`);
   } else {
     const same = JSON.stringify(m.modules) === JSON.stringify(want.modules) && JSON.stringify(m.preload) === JSON.stringify(want.preload);

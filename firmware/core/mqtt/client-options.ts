@@ -79,3 +79,48 @@ export const MQTT_PROTOCOL = "MQTT_PROTOCOL";
 export const MQTT_REFUSED = "MQTT_REFUSED";
 export const MQTT_SUB_REFUSED = "MQTT_SUB_REFUSED";
 export const MQTT_CALLBACK_THREW = "MQTT_CALLBACK_THREW";
+
+function opt(v: number | undefined, dflt: number, min: number, max: number, name: string): number {
+  const x = v === undefined ? dflt : v;
+  if (!(Number.isInteger(x) && x >= min && x <= max)) throw new RangeError("MQTT_BAD_OPTION: " + name);
+  return x;
+}
+
+/** The client's limits and timings: the options with their defaults, each checked (RangeError "MQTT_BAD_OPTION"). */
+export interface ClientLimits {
+  readonly keepAliveMs: number;
+  readonly maxInflight: number;
+  readonly maxSubs: number;
+  readonly maxPublishBytes: number;
+  readonly maxPacketBytes: number;
+  readonly connectTimeoutMs: number;
+  readonly pingTimeoutMs: number;
+  readonly backoffInitialMs: number;
+  readonly backoffMaxMs: number;
+  readonly stableMs: number;
+}
+
+export function clientLimits(o: MqttClientOptions): ClientLimits {
+  const backoffInitialMs = opt(o.backoffInitialMs, 1000, 1, 86400000, "backoffInitialMs");
+  return {
+    keepAliveMs: opt(o.keepAliveSec, 60, 0, 65535, "keepAliveSec") * 1000,
+    maxInflight: opt(o.maxInflight, 16, 1, 1000, "maxInflight"),
+    maxSubs: opt(o.maxSubscriptions, 16, 1, 1000, "maxSubscriptions"),
+    maxPublishBytes: opt(o.maxPublishBytes, 16384, 16, 268435460, "maxPublishBytes"),
+    maxPacketBytes: opt(o.maxPacketBytes, 16384, 2, 268435455, "maxPacketBytes"),
+    connectTimeoutMs: opt(o.connectTimeoutMs, 20000, 1, 3600000, "connectTimeoutMs"),
+    pingTimeoutMs: opt(o.pingTimeoutMs, 10000, 1, 3600000, "pingTimeoutMs"),
+    backoffInitialMs,
+    backoffMaxMs: opt(o.backoffMaxMs, 300000, backoffInitialMs, 86400000, "backoffMaxMs"),
+    stableMs: opt(o.stableMs, 60000, 0, 86400000, "stableMs"),
+  };
+}
+
+/** Reconnect delay after `attempt` failed attempts: full jitter over an exponential cap (`r` in [0, 1)). */
+export function backoffDelay(k: ClientLimits, attempt: number, r: number): number {
+  const exp = attempt < 30 ? attempt : 30;
+  let cap = k.backoffInitialMs * 2 ** exp;
+  if (cap > k.backoffMaxMs) cap = k.backoffMaxMs;
+  const u = r >= 0 && r < 1 ? r : 0.5;
+  return Math.floor(u * cap);
+}

@@ -20,12 +20,12 @@ import {
   encodePingreq,
   encodePuback,
   encodePublish,
+  publishPacketBytes,
   encodeSubscribe,
   encodeUnsubscribe,
   isValidTopicFilter,
-  isValidTopicName,
-  utf8Length,
 } from "./codec";
+import { Inflight, PacketIds } from "./inflight";
 import { Subscriptions } from "./subscriptions";
 import type { MqttPacket } from "./codec";
 import {
@@ -38,36 +38,20 @@ import {
   type MqttMessageInfo,
   type MqttClientHandlers,
   type MqttClientState,
+  backoffDelay,
+  clientLimits,
+  type ClientLimits,
 } from "./client-options";
 export * from "./client-options";
 
-export interface InflightEntry {
-  id: number;
-  bytes: Uint8Array;
-  sent: boolean;
-}
-
 export const NO_TIMER = -1;
-
-export function opt(v: number | undefined, dflt: number, min: number, max: number, name: string): number {
-  const x = v === undefined ? dflt : v;
-  if (!(Number.isInteger(x) && x >= min && x <= max)) throw new RangeError("MQTT_BAD_OPTION: " + name);
-  return x;
-}
 
 export class MqttClient {
   private readonly deps: MqttClientDeps;
   private readonly o: MqttClientOptions;
   private readonly h: MqttClientHandlers;
-  private readonly keepAliveMs: number;
-  private readonly maxInflight: number;
-  private readonly maxSubs: number;
-  private readonly maxPublishBytes: number;
-  private readonly connectTimeoutMs: number;
-  private readonly pingTimeoutMs: number;
-  private readonly backoffInitialMs: number;
-  private readonly backoffMaxMs: number;
-  private readonly stableMs: number;
+  /** Options with their defaults, checked. */
+  private readonly k: ClientLimits;
   private readonly connectBytes: Uint8Array;
   private readonly parser: MqttParser;
 
@@ -77,13 +61,13 @@ export class MqttClient {
   private attempt = 0;
   private connectedAt = 0;
   private lastSentMs = 0;
-  private nextId = 1;
+  private readonly ids = new PacketIds((id) => this.inflight.has(id) || this.subs.usesId(id));
   private tReconnect: TimerId = NO_TIMER;
   private tConnect: TimerId = NO_TIMER;
   private tPing: TimerId = NO_TIMER;
   private tPingResp: TimerId = NO_TIMER;
   private tWriteFail: TimerId = NO_TIMER;
-  private readonly inflight: InflightEntry[] = [];
+  private readonly inflight: Inflight;
   private readonly subs: Subscriptions;
   private lastDelay = 0;
 
@@ -91,23 +75,16 @@ export class MqttClient {
     this.deps = deps;
     this.o = options;
     this.h = handlers;
-    this.keepAliveMs = opt(options.keepAliveSec, 60, 0, 65535, "keepAliveSec") * 1000;
-    this.maxInflight = opt(options.maxInflight, 16, 1, 1000, "maxInflight");
-    this.maxSubs = opt(options.maxSubscriptions, 16, 1, 1000, "maxSubscriptions");
-    this.subs = new Subscriptions(this.maxSubs);
-    this.maxPublishBytes = opt(options.maxPublishBytes, 16384, 16, 268435460, "maxPublishBytes");
-    this.connectTimeoutMs = opt(options.connectTimeoutMs, 20000, 1, 3600000, "connectTimeoutMs");
-    this.pingTimeoutMs = opt(options.pingTimeoutMs, 10000, 1, 3600000, "pingTimeoutMs");
-    this.backoffInitialMs = opt(options.backoffInitialMs, 1000, 1, 86400000, "backoffInitialMs");
-    this.backoffMaxMs = opt(options.backoffMaxMs, 300000, this.backoffInitialMs, 86400000, "backoffMaxMs");
-    this.stableMs = opt(options.stableMs, 60000, 0, 86400000, "stableMs");
-    this.parser = new MqttParser({ maxPacketBytes: opt(options.maxPacketBytes, 16384, 2, 268435455, "maxPacketBytes") });
+    this.k = clientLimits(options);
+    this.subs = new Subscriptions(this.k.maxSubs);
+    this.inflight = new Inflight(this.k.maxInflight);
+    this.parser = new MqttParser({ maxPacketBytes: this.k.maxPacketBytes });
     const w = options.will;
     // Encoded once: also validates client id, credentials and will up front (throws RangeError).
     this.connectBytes = encodeConnect({
       clientId: options.clientId,
       cleanSession: options.cleanSession === true,
-      keepAlive: this.keepAliveMs / 1000,
+      keepAlive: this.k.keepAliveMs / 1000,
       will: w ? { topic: w.topic, payload: w.payload, qos: w.qos, retain: w.retain !== false } : null,
       username: options.username === undefined ? null : options.username,
       password: options.password === undefined ? null : options.password,
@@ -122,12 +99,12 @@ export class MqttClient {
 
   /** Number of QoS 1 publishes not yet acknowledged (sent or waiting to be sent). */
   get inflightCount(): number {
-    return this.inflight.length;
+    return this.inflight.count;
   }
 
   /** Packet ids of the inflight table, oldest first. */
   inflightIds(): number[] {
-    return this.inflight.map((e) => e.id);
+    return this.inflight.ids();
   }
 
   /** Delay (ms) chosen for the most recently scheduled reconnect. */
@@ -165,25 +142,19 @@ export class MqttClient {
   publish(topic: string, payload: Uint8Array | string, options?: { qos?: 0 | 1; retain?: boolean }): number | false {
     const qos = options && options.qos !== undefined ? options.qos : 0;
     if (qos !== 0 && qos !== 1) throw new RangeError("MQTT_MALFORMED: qos must be 0 or 1");
-    if (!isValidTopicName(topic)) throw new RangeError("MQTT_BAD_TOPIC: " + topic);
     const retain = options !== undefined && options.retain === true;
     // Size check before anything else, so an oversized message throws whatever the state.
-    const pl = typeof payload === "string" ? utf8Length(payload, true) : payload.length;
-    if (pl < 0) throw new RangeError("MQTT_BAD_UTF8: payload string");
-    const rem = 2 + utf8Length(topic) + (qos === 1 ? 2 : 0) + pl;
-    const total = 1 + (rem < 128 ? 1 : rem < 16384 ? 2 : rem < 2097152 ? 3 : 4) + rem;
-    if (total > this.maxPublishBytes) throw new RangeError(MQTT_OVERSIZE + ": publish of " + total + " bytes");
+    const total = publishPacketBytes(topic, payload, qos);
+    if (total > this.k.maxPublishBytes) throw new RangeError(MQTT_OVERSIZE + ": publish of " + total + " bytes");
     if (qos === 0) {
       if (this.st !== "connected") return false;
       return this.send(encodePublish({ topic, payload, qos: 0, retain })) ? 0 : false;
     }
-    if (this.inflight.length >= this.maxInflight) return false;
+    if (this.inflight.full) return false;
     const id = this.allocId();
     if (id === 0) return false;
     const bytes = encodePublish({ topic, payload, qos: 1, retain, packetId: id });
-    const e: InflightEntry = { id, bytes, sent: false };
-    this.inflight.push(e);
-    if (this.st === "connected") e.sent = this.send(bytes);
+    this.inflight.add(id, bytes, this.st === "connected" ? (b) => this.send(b) : undefined);
     return id;
   }
 
@@ -209,19 +180,8 @@ export class MqttClient {
 
   /* -------------------------------------------------------------- internals */
 
-  private idInUse(id: number): boolean {
-    for (const e of this.inflight) if (e.id === id) return true;
-    if (this.subs.usesId(id)) return true;
-    return false;
-  }
-
   private allocId(): number {
-    for (let k = 0; k < 65535; k++) {
-      const id = this.nextId;
-      this.nextId = id === 65535 ? 1 : id + 1;
-      if (!this.idInUse(id)) return id;
-    }
-    return 0;
+    return this.ids.alloc();
   }
 
   private cancel(name: "tReconnect" | "tConnect" | "tPing" | "tPingResp" | "tWriteFail"): void {
@@ -269,7 +229,7 @@ export class MqttClient {
     const g = ++this.gen;
     this.parser.reset();
     this.st = "connecting";
-    this.tConnect = this.deps.timers.once(this.connectTimeoutMs, () => {
+    this.tConnect = this.deps.timers.once(this.k.connectTimeoutMs, () => {
       this.tConnect = NO_TIMER;
       if (g === this.gen) this.drop("connect_timeout");
     });
@@ -316,13 +276,8 @@ export class MqttClient {
     if (this.st !== "connecting" && this.st !== "connected") return;
     const was = this.st === "connected";
     this.teardown();
-    if (was && this.deps.clock.monoMs() - this.connectedAt >= this.stableMs) this.attempt = 0;
-    const exp = this.attempt < 30 ? this.attempt : 30;
-    let cap = this.backoffInitialMs * 2 ** exp;
-    if (cap > this.backoffMaxMs) cap = this.backoffMaxMs;
-    let r = this.deps.random();
-    if (!(r >= 0 && r < 1)) r = 0.5;
-    const delay = Math.floor(r * cap);
+    if (was && this.deps.clock.monoMs() - this.connectedAt >= this.k.stableMs) this.attempt = 0;
+    const delay = backoffDelay(this.k, this.attempt, this.deps.random());
     this.attempt++;
     this.lastDelay = delay;
     this.st = "waiting";
@@ -369,14 +324,9 @@ export class MqttClient {
         return;
       }
       case "puback": {
-        for (let i = 0; i < this.inflight.length; i++) {
-          if (this.inflight[i].id === p.packetId) {
-            this.inflight.splice(i, 1);
-            this.safe("onAck", () => this.h.onAck && this.h.onAck(p.packetId));
-            return;
-          }
-        }
-        return; // unknown id (late duplicate ack): ignored
+        // An unknown id (late duplicate ack) is ignored.
+        if (this.inflight.ack(p.packetId)) this.safe("onAck", () => this.h.onAck && this.h.onAck(p.packetId));
+        return;
       }
       case "suback": {
         const r = this.subs.onSuback(p.packetId, p.granted);
@@ -406,12 +356,13 @@ export class MqttClient {
     this.subs.onSession(sessionPresent);
     this.flushSubs();
     // Inflight QoS 1, oldest first; anything sent before carries DUP.
-    for (const e of this.inflight) {
-      if (g !== this.gen) return;
-      if (e.sent) e.bytes[0] |= 0x08;
-      e.sent = this.send(e.bytes);
-    }
-    if (g !== this.gen) return;
+    if (
+      !this.inflight.resend(
+        (b) => this.send(b),
+        () => g === this.gen,
+      )
+    )
+      return;
     this.schedulePing();
     this.safe("onConnect", () => this.h.onConnect && this.h.onConnect(sessionPresent));
   }
@@ -425,19 +376,19 @@ export class MqttClient {
   }
 
   private schedulePing(): void {
-    if (this.keepAliveMs === 0) return;
+    if (this.k.keepAliveMs === 0) return;
     this.cancel("tPing");
     const now = this.deps.clock.monoMs();
-    let wait = this.lastSentMs + this.keepAliveMs - now;
+    let wait = this.lastSentMs + this.k.keepAliveMs - now;
     if (wait < 0) wait = 0;
     const g = this.gen;
     this.tPing = this.deps.timers.once(wait, () => {
       this.tPing = NO_TIMER;
       if (g !== this.gen || this.st !== "connected") return;
-      if (this.deps.clock.monoMs() - this.lastSentMs >= this.keepAliveMs) {
+      if (this.deps.clock.monoMs() - this.lastSentMs >= this.k.keepAliveMs) {
         this.send(encodePingreq());
         if (this.tPingResp === NO_TIMER) {
-          this.tPingResp = this.deps.timers.once(this.pingTimeoutMs, () => {
+          this.tPingResp = this.deps.timers.once(this.k.pingTimeoutMs, () => {
             this.tPingResp = NO_TIMER;
             if (g === this.gen) this.drop("ping_timeout");
           });

@@ -26,7 +26,7 @@ import {
   type Subscription,
   type MqttPacket,
 } from "./packets";
-import { encodeFail, utf8Encode, isValidTopicName, isValidTopicFilter } from "./strings";
+import { encodeFail, utf8Encode, utf8Length, isValidTopicName, isValidTopicFilter } from "./strings";
 
 /* ----------------------------------------------------------------- writer */
 
@@ -287,4 +287,13 @@ export function encodePacket(p: MqttPacket): Uint8Array {
     case "disconnect":
       return encodeDisconnect();
   }
+}
+
+/** Bytes of the PUBLISH packet for `topic` and `payload` (RangeError on a bad topic or a payload string with a lone surrogate). */
+export function publishPacketBytes(topic: string, payload: Uint8Array | string, qos: 0 | 1): number {
+  if (!isValidTopicName(topic)) throw new RangeError("MQTT_BAD_TOPIC: " + topic);
+  const pl = typeof payload === "string" ? utf8Length(payload, true) : payload.length;
+  if (pl < 0) throw new RangeError("MQTT_BAD_UTF8: payload string");
+  const rem = 2 + utf8Length(topic) + (qos === 1 ? 2 : 0) + pl;
+  return 1 + (rem < 128 ? 1 : rem < 16384 ? 2 : rem < 2097152 ? 3 : 4) + rem;
 }

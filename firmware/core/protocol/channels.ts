@@ -13,15 +13,17 @@ export interface ChannelInfo {
   readonly remote: boolean;
   /** Words for people (dashboard, docs). */
   readonly label: string;
+  /** What a recipient needs to be reached on it ("box": nothing, it acts on the dispenser). */
+  readonly reach: "box" | "push-subscription" | "phone";
 }
 
 export const CHANNEL_TABLE = Object.freeze([
-  Object.freeze({ id: "led", remote: false, label: "compartment light" }),
-  Object.freeze({ id: "sound", remote: false, label: "sound" }),
-  Object.freeze({ id: "push", remote: true, label: "push notification" }),
-  Object.freeze({ id: "sms", remote: true, label: "text message" }),
-  Object.freeze({ id: "call", remote: true, label: "voice call" }),
-] as const);
+  Object.freeze({ id: "led", remote: false, label: "compartment light", reach: "box" }),
+  Object.freeze({ id: "sound", remote: false, label: "sound", reach: "box" }),
+  Object.freeze({ id: "push", remote: true, label: "push notification", reach: "push-subscription" }),
+  Object.freeze({ id: "sms", remote: true, label: "text message", reach: "phone" }),
+  Object.freeze({ id: "call", remote: true, label: "voice call", reach: "phone" }),
+] as const satisfies readonly ChannelInfo[]);
 
 export type Channel = (typeof CHANNEL_TABLE)[number]["id"];
 export type RemoteChannel = Extract<(typeof CHANNEL_TABLE)[number], { readonly remote: true }>["id"];
@@ -31,6 +33,12 @@ export const CHANNELS: readonly Channel[] = Object.freeze(CHANNEL_TABLE.map((c) 
 export const REMOTE_CHANNELS: readonly RemoteChannel[] = Object.freeze(
   CHANNEL_TABLE.filter((c): c is Extract<(typeof CHANNEL_TABLE)[number], { readonly remote: true }> => c.remote).map((c) => c.id),
 );
+
+/** The table row of a channel. */
+export function channelInfo(ch: Channel): ChannelInfo {
+  for (const c of CHANNEL_TABLE) if (c.id === ch) return c;
+  throw new RangeError("unknown channel " + ch);
+}
 
 export function isChannel(x: unknown): x is Channel {
   return typeof x === "string" && (CHANNELS as readonly string[]).indexOf(x) >= 0;

@@ -1,8 +1,8 @@
 // Dosekeeper live simulator dashboard: fleet view, time controls, live updates over SSE.
 // Plain ES module, no build step. The pharmacist console lives in console.js.
 import { initConsole, onFleetState } from "/console.js";
+import { $ } from "/dom.js";
 
-const $ = (sel, root = document) => root.querySelector(sel);
 const el = (tag, attrs = {}, ...kids) => {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {

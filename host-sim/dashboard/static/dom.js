@@ -1,0 +1,2 @@
+// DOM helpers shared by the dashboard scripts.
+export const $ = (sel, root = document) => root.querySelector(sel);
