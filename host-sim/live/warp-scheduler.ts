@@ -80,6 +80,10 @@ export class WarpScheduler implements SchedulerLike {
     this.q.cancel(id);
   }
 
+  newGroup(): number {
+    return this.q.newGroup();
+  }
+
   cancelGroup(group: number): void {
     this.q.cancelGroup(group);
   }

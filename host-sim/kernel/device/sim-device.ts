@@ -51,7 +51,10 @@ export class SimDevice {
   private networkUp: boolean;
   private clockError: number;
   private timeSet = true;
+  /** Timer group of the running boot, from the scheduler (unique across the devices sharing it). */
   private group = 0;
+  /** Boots so far (seeds the link's reconnect jitter). */
+  private boots = 0;
   private bootAt = 0;
   private dispenser: Dispenser | undefined;
   private link: SimLink | undefined;
@@ -140,7 +143,8 @@ export class SimDevice {
 
   /** Power on (first boot provisions the factory config). */
   boot(reason: string): void {
-    this.group++;
+    this.group = this.sched.newGroup();
+    this.boots++;
     this.alive = true;
     this.bootAt = this.sched.now;
     this.linkUp = false;
@@ -178,7 +182,7 @@ export class SimDevice {
           : o.broker !== undefined
             ? {
                 mqtt: {
-                  random: seededRandom(o.seed * 7919 + this.group),
+                  random: seededRandom(o.seed * 7919 + this.boots),
                   broker: { host: "broker.sim", port: 1883, tls: false, username: o.id, password: "sim" },
                   trustedKeys: o.trustedKeys ?? [],
                 },

@@ -21,12 +21,15 @@ export interface SchedulerLike {
   cancel(id: number): void;
   cancelGroup(group: number): void;
   timers(group: number): Timers;
+  /** A timer group no one else has (one per device boot: a power cut cancels only its own timers). */
+  newGroup(): number;
 }
 
 export class Scheduler implements SchedulerLike {
   private readonly heap = new TimerHeap<Entry>();
   private order = 0;
   private nextId = 1;
+  private lastGroup = 0;
   /** Ids still pending (cancelling removes them; entries of removed ids are skipped when popped). */
   private readonly pending = new Map<number, number>();
   private readonly groups = new Map<number, Set<number>>();
@@ -59,6 +62,10 @@ export class Scheduler implements SchedulerLike {
     if (group === undefined) return;
     this.pending.delete(id);
     if (group !== 0) this.groups.get(group)?.delete(id);
+  }
+
+  newGroup(): number {
+    return ++this.lastGroup;
   }
 
   /** Cancel every pending callback of a group (power cut). */
