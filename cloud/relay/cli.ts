@@ -145,7 +145,7 @@ async function main(): Promise<void> {
   let httpApi: { url: string; close(): Promise<void> } | undefined;
   if (str("http")) {
     const tokens = str("tokens") ? (JSON.parse(readFileSync(str("tokens") as string, "utf8")) as Record<string, string>) : undefined;
-    httpApi = await startRelayHttp({ db, port: int("http", 0), ...(tokens ? { tokens } : {}) });
+    httpApi = await startRelayHttp({ db, port: int("http", 0), health: () => relay.health(), ...(tokens ? { tokens } : {}) });
     process.stderr.write(`[${relay.instanceId}] HTTP API on ${httpApi.url}\n`);
   }
   process.stderr.write(`[${relay.instanceId}] ready\n`);

@@ -23,6 +23,8 @@ export interface RelayHttpOptions {
   clock?: () => number;
   /** Longest history a request may span. Default 400 days. */
   maxDays?: number;
+  /** The relay's ingest health: /healthz answers 503 "degraded" while the store fails. */
+  health?: () => { state: "ok" | "degraded"; since: number | null; lastError: string | null; waiting: number };
 }
 
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
@@ -87,7 +89,12 @@ export function createRelayHttpHandler(o: RelayHttpOptions): (req: http.Incoming
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const u = new URL(req.url ?? "/", "http://relay");
     const path = u.pathname.split("/").filter(Boolean);
-    if (req.method === "GET" && u.pathname === "/healthz") return send(res, 200, { ok: true, db: o.db.kind });
+    if (req.method === "GET" && u.pathname === "/healthz") {
+      const h = o.health?.();
+      if (h !== undefined && h.state !== "ok")
+        return send(res, 503, { ok: false, state: h.state, db: o.db.kind, since: h.since, waiting: h.waiting });
+      return send(res, 200, { ok: true, state: "ok", db: o.db.kind });
+    }
     const actor = actorOf(req);
     if (path[0] === "api" && path[1] === "devices" && path.length === 4) {
       const device = path[2];

@@ -1,6 +1,9 @@
 /** What the relay is given (RelayOptions) and gives (RelayHandle). docs/relay.md. */
 import type { IClientOptions } from "mqtt";
+import type { Health } from "./ingest/durable";
 import type { Providers, RelayDb } from "./types";
+
+export type { Health };
 
 export interface DeadmanOptions {
   /** A device silent (no evt, tele or status) this long is down. Default 10 min. */
@@ -73,4 +76,6 @@ export interface RelayHandle {
   tick(): Promise<void>;
   /** Reloads contacts and configs from the database. */
   reload(): Promise<void>;
+  /** "degraded" while the store fails (acknowledgements held, retrying); /healthz reports it. */
+  health(): Health;
 }

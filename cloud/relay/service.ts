@@ -14,6 +14,7 @@ import { parseContacts } from "./contacts";
 import { direct, type RelayCtx, type Tx } from "./context";
 import { DeviceLiveness } from "./handlers/devices";
 import { onMessage } from "./handlers/message";
+import { DurableIngest } from "./ingest/durable";
 import { connectMqttIngest } from "./ingest/mqtt";
 import { CommitQueue } from "./jobs/commit";
 import { deadmanCheck, type DeadmanSettings } from "./jobs/deadman";
@@ -121,6 +122,9 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
 
   // ---- ingest ----
   const live = new DeviceLiveness(ctx);
+  const durable = new DurableIngest(ctx, (topic, payload, at, retained) =>
+    ctx.unit((x) => onMessage(ctx, live, x, topic, payload, at, retained)),
+  );
   const ingest = await connectMqttIngest(
     {
       brokerUrl: opts.brokerUrl,
@@ -134,7 +138,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       log,
       clock,
     },
-    (topic, payload, at) => ctx.unit((x) => onMessage(ctx, live, x, topic, payload, at)),
+    (topic, payload, at, retained) => durable.store(topic, payload, at, retained),
     () => commits.length,
     () => life.dead,
   );
@@ -202,5 +206,6 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     },
     tick,
     reload,
+    health: () => durable.health(),
   };
 }

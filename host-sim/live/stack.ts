@@ -176,7 +176,7 @@ export async function startRelayStack(o: RelayStackOptions): Promise<RelayStack>
     log: () => undefined,
     ...(o.mqtt !== undefined ? { mqtt: { username: o.mqtt.username, password: o.mqtt.password } } : {}),
   });
-  const api = await startRelayHttp({ db, port: 0, clock: o.clock });
+  const api = await startRelayHttp({ db, port: 0, clock: o.clock, health: () => handle.health() });
   let states: Record<string, CloudDeviceState> = {};
   const refreshStates = async (): Promise<void> => {
     const next: Record<string, CloudDeviceState> = {};

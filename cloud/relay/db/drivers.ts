@@ -85,7 +85,9 @@ export class SqliteDriver implements SqlDriver {
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
-    this.db.pragma("busy_timeout = 10000");
+    // Short: better-sqlite3 waits synchronously (the event loop stands still); a busy store is
+    // retried by the relay with its acknowledgement held (ingest/durable.ts).
+    this.db.pragma("busy_timeout = 500");
   }
   private prep(sql: string): { stmt: Database.Statement; reader: boolean } {
     let p = this.cache.get(sql);

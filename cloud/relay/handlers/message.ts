@@ -14,7 +14,15 @@ import { handleRefillMismatch } from "./refill";
 import { handleRequest } from "./request";
 import { handleResolve } from "./resolve";
 
-export async function onMessage(ctx: RelayCtx, live: DeviceLiveness, x: Tx, topic: string, payload: Buffer, now: number): Promise<void> {
+export async function onMessage(
+  ctx: RelayCtx,
+  live: DeviceLiveness,
+  x: Tx,
+  topic: string,
+  payload: Buffer,
+  now: number,
+  retained = false,
+): Promise<void> {
   if (ctx.life.dead) return;
   const t = parseTopic(topic);
   const device = t?.device ?? "";
@@ -28,7 +36,7 @@ export async function onMessage(ctx: RelayCtx, live: DeviceLiveness, x: Tx, topi
     msg = JSON.parse(payload.toString("utf8"));
   } catch {
     await ctx.audit(x, "message.problem", device, "RELAY_JSON", { topic, bytes: payload.length });
-    if (verb === VERB.evt) await live.seen(x, device, now);
+    if (verb === VERB.evt && !retained) await live.seen(x, device, now);
     return;
   }
   if (!isObj(msg) || msg.v !== 1) {
@@ -40,6 +48,12 @@ export async function onMessage(ctx: RelayCtx, live: DeviceLiveness, x: Tx, topi
       await ctx.audit(x, "message.problem", device, "RELAY_FIELD", { topic, field: "online" });
       return;
     }
+    if (retained) {
+      // A replay at (re)subscription says nothing about now: never liveness. Only a device the
+      // store knows nothing of gets its offline state recorded (a baseline for the dead-man).
+      if (!msg.online && (await x.db.deviceState(device)) === null) await x.db.setOnline(device, false, now);
+      return;
+    }
     await x.db.setOnline(device, msg.online, now);
     if (msg.online) {
       live.forget(device);
@@ -48,11 +62,11 @@ export async function onMessage(ctx: RelayCtx, live: DeviceLiveness, x: Tx, topi
     return;
   }
   if (verb === VERB.tele) {
-    await live.seen(x, device, now);
+    if (!retained) await live.seen(x, device, now);
     return;
   }
   if (verb !== VERB.evt) return;
-  await live.seen(x, device, now);
+  if (!retained) await live.seen(x, device, now);
   if (typeof msg.id !== "string" || msg.id.length === 0 || msg.id.length > 64 || typeof msg.type !== "string" || !isObj(msg.data ?? {})) {
     await ctx.audit(x, "message.problem", device, "RELAY_FIELD", { topic, field: typeof msg.id !== "string" ? "id" : "type" });
     return;

@@ -23,8 +23,12 @@ export interface MqttIngestOptions {
   readonly clock: () => number;
 }
 
-/** Stores one message (in a commit unit); resolves once committed. */
-export type Store = (topic: string, payload: Buffer, receivedAt: number) => Promise<void>;
+/**
+ * Stores one message; resolves true once committed (then it is acknowledged), false when it must
+ * not be acknowledged (the relay was aborted: the broker redelivers). `retained`: a replay of a
+ * retained message at (re)subscription, not a fresh one.
+ */
+export type Store = (topic: string, payload: Buffer, receivedAt: number, retained: boolean) => Promise<boolean>;
 
 export interface MqttIngest {
   readonly client: MqttClient;
@@ -82,18 +86,19 @@ export async function connectMqttIngest(
         const topic = packet.topic;
         const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
         const at = o.clock();
-        const stored = gate.then(() => store(topic, payload, at));
+        const stored = gate.then(() => store(topic, payload, at, packet.retain === true));
         const failed = (e: unknown): void => log(`[${instanceId}] message error ${String(e)}`);
+        // Never acknowledged before it is stored: store() retries until it is (or the relay is aborted).
         // PUBACK only once the transaction holding the message's effect has committed: a crash
-        // before leaves the message to the broker (redelivered; the claims dedupe it).
+        // before leaves the message to the broker (redelivered; the claims dedupe it). Back-pressure:
+        // beyond backlogMax waiting messages, mqtt.js reads the next packet only after done().
         if (!canDefer || backlog() >= o.backlogMax) {
           // One message at a time: mqtt.js sends the PUBACK, and reads the next packet, on done().
           stored.then(
-            () => done(),
-            (e) => {
-              failed(e);
-              done();
+            (ok) => {
+              if (ok) done();
             },
+            (e) => failed(e),
           );
           return;
         }
@@ -107,10 +112,12 @@ export async function connectMqttIngest(
             if (g !== gen || !c.connected || dead()) return;
             sendPacket.call(c, { cmd: "puback", messageId: id, ...(version === 5 ? { reasonCode: 0 } : {}) }, undefined, undefined, true);
           };
-          stored.then(ack, (e) => {
-            failed(e);
-            ack();
-          });
+          stored.then(
+            (ok) => {
+              if (ok) ack();
+            },
+            (e) => failed(e),
+          );
         } else {
           stored.catch(failed);
         }

@@ -31,7 +31,9 @@ describe("fleet isolation", () => {
     s.at(10, () => fired++, a);
     s.at(10, () => fired++, b);
     s.cancelGroup(a);
-    s.runUntil(20);
+    s.runUntil(20, (e) => {
+      throw e;
+    });
     expect(fired).toBe(1);
   });
 
