@@ -8,6 +8,7 @@ import { signEnvelope } from "../signing";
 import { osUser } from "./audit";
 import { envRef, connectBroker, awaitStat, audit, type BrokerOptions, type SigningKey, type Stat, type Outcome } from "./broker";
 import { configTopic, commandTopic } from "../../firmware/core/protocol/topics";
+import { COMMAND_MAX_BYTES } from "../../firmware/core/link/link-types";
 
 export interface CommandOptions {
   device: string;
@@ -45,6 +46,8 @@ export async function sendCommand(o: CommandOptions): Promise<CommandResult> {
     args: o.args ?? {},
   };
   const text = JSON.stringify(signEnvelope(body, o.key.privateKeyPem, o.key.kid));
+  if (Buffer.byteLength(text) > COMMAND_MAX_BYTES)
+    throw new RangeError(`CMD_TOO_BIG: the signed command is ${Buffer.byteLength(text)} bytes, at most ${COMMAND_MAX_BYTES}`);
   const env = envRef(text);
   const ref = `cmd:${o.name}:${id}`;
   let c: MqttClient | undefined;

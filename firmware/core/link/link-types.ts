@@ -51,3 +51,10 @@ export const LINK_MAX_PACKET = 24_576;
 /** Unauthenticated junk (malformed, unsigned, forged) is logged at most this many times per window. */
 /** While the wall clock is unset a received config is held (newest only) and retried this often. */
 export const HELD_RETRY_MS = 5_000;
+
+/**
+ * Largest command message (the signed envelope on dk/<id>/cmnd/<name>, not config): commands carry
+ * a few arguments. Bigger ones are refused by the device (CMD_TOO_BIG) and never sent by the
+ * pharmacist tools. Configs are bounded by the envelope (MAX_PAYLOAD_BYTES) and LINK_MAX_PACKET.
+ */
+export const COMMAND_MAX_BYTES = 2048;

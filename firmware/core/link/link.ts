@@ -14,7 +14,7 @@
 import type { TimerId } from "../ports";
 import type { Dispenser, Uplink } from "../dispenser";
 import type { LoggedEvent } from "../log/eventlog";
-import { MqttClient, type MqttMessageInfo } from "../mqtt/client";
+import { MqttClient, type MqttMessageInfo, type DiscardedPublish } from "../mqtt/client";
 import { openEnvelope } from "../crypto/signed";
 import { validateConfig } from "../config/validate";
 import { canonicalJson } from "../config/canonical";
@@ -29,7 +29,16 @@ import { EV, type EventType } from "../protocol/events";
 import { checkReceipt, errs, eventPayload, executeCommand, JunkLimiter, telePayload, versionOf } from "./messages";
 import { isObj, parseJsonBytes } from "../protocol/json";
 import { commandTopic, configTopic, deviceTopic, VERB } from "../protocol/topics";
-import { TELE_PERIOD_MS, LINK_MAX_INFLIGHT, STAT_RESERVE, LINK_MAX_PACKET, HELD_RETRY_MS, type LinkDeps, type Link } from "./link-types";
+import {
+  TELE_PERIOD_MS,
+  LINK_MAX_INFLIGHT,
+  STAT_RESERVE,
+  LINK_MAX_PACKET,
+  HELD_RETRY_MS,
+  type LinkDeps,
+  type Link,
+  COMMAND_MAX_BYTES,
+} from "./link-types";
 export * from "./link-types";
 
 export function createLink(deps: LinkDeps): Link {
@@ -81,6 +90,7 @@ export function createLink(deps: LinkDeps): Link {
     {
       onConnect: onConnect,
       onMessage: onMessage,
+      onDiscarded: onDiscarded,
       onAck: onAck,
       onFault: (code, detail) => {
         // A broker that keeps refusing us would otherwise log the same fault at every retry.
@@ -174,9 +184,23 @@ export function createLink(deps: LinkDeps): Link {
     if (dispenser === undefined || erased) return;
     if (topic === T_CONFIG) onConfig(payload, info);
     else if (topic === T_RCPT) onReceipt(payload);
-    else if (topic.startsWith(T_CMND)) onCommand(topic.substring(T_CMND.length), payload);
+    else if (topic.startsWith(T_CMND)) onCommand(topic.substring(T_CMND.length), payload, info);
     else if (junkLimit.allowed())
       fault("PROTO_TOPIC", "unexpected topic", { topic: topic.substring(0, 64), ...junkLimit.takeSuppressed() });
+  }
+
+  /**
+   * A message over LINK_MAX_PACKET was read through and discarded by the client (and
+   * acknowledged, so the broker does not redeliver it): a coded refusal, never a dropped session.
+   */
+  function onDiscarded(d: DiscardedPublish): void {
+    if (dispenser === undefined || erased) return;
+    const detail = `${d.bytes} bytes over the ${LINK_MAX_PACKET}-byte limit, discarded`;
+    if (d.topicComplete && d.topic === T_CONFIG)
+      return refuseConfig("", "PROTO_OVERSIZE", [{ code: "PROTO_OVERSIZE", path: "" }], null, null, true);
+    if (d.topicComplete && d.topic.startsWith(T_CMND))
+      return refuseCmd(d.topic.substring(T_CMND.length).substring(0, 24), null, null, "PROTO_OVERSIZE", true);
+    if (junkLimit.allowed()) fault("PROTO_OVERSIZE", detail, { topic: d.topic.substring(0, 64), ...junkLimit.takeSuppressed() });
   }
 
   // ------------------------------------------------------------------ configs
@@ -284,11 +308,17 @@ export function createLink(deps: LinkDeps): Link {
     stat({ ref: cmdId === null ? "cmd:" + name : "cmd:" + name + ":" + cmdId, ok: false, code, ...(path !== undefined ? { path } : {}) });
   }
 
-  function onCommand(name: string, payload: Uint8Array): void {
+  function onCommand(name: string, payload: Uint8Array, info: MqttMessageInfo): void {
     const d = dispenser;
     if (d === undefined) return;
+    // An empty retained payload is how a retained message is cleared: nothing to do.
+    if (payload.length === 0) return;
     const shown = name.substring(0, 24);
     if (COMMAND_NAMES.indexOf(name) < 0) return refuseCmd(shown, null, null, "CMD_UNKNOWN", true);
+    // Commands are never retained (docs/protocol.md): a retained one would run again at every
+    // resubscription. Refused, whatever its signature.
+    if (info.retain) return refuseCmd(name, null, null, "CMD_RETAINED", true);
+    if (payload.length > COMMAND_MAX_BYTES) return refuseCmd(name, null, null, "CMD_TOO_BIG", true);
     const parsed = parseJsonBytes(payload);
     if (!parsed.ok) return refuseCmd(name, null, null, "PROTO_JSON", true);
     const open = openEnvelope(parsed.value, trustedKeys);

@@ -2,6 +2,9 @@
  * What the MQTT client is given and gives: options (with their bounds), dependencies, handlers,
  * states and fault codes (docs/mqtt-client.md).
  */
+import type { DiscardedPublish } from "./decode";
+
+export type { DiscardedPublish };
 import type { Clock, Network, Timers } from "../ports";
 
 export interface MqttWill {
@@ -63,6 +66,11 @@ export interface MqttClientHandlers {
   onConnect?(sessionPresent: boolean): void;
   /** Incoming PUBLISH. For QoS 1 the PUBACK is sent after this returns (also if it throws). */
   onMessage?(topic: string, payload: Uint8Array, info: MqttMessageInfo): void;
+  /**
+   * An incoming PUBLISH over maxPacketBytes was read through and thrown away (never held whole);
+   * a QoS 1 one is acknowledged, so the broker does not redeliver it. The session goes on.
+   */
+  onDiscarded?(d: DiscardedPublish): void;
   /** PUBACK received for a QoS 1 publish; the message left the inflight table. */
   onAck?(packetId: number): void;
   /** SUBACK for `topic`: granted QoS 0/1/2, or 0x80 when the broker refused it. */

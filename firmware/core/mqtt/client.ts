@@ -27,7 +27,7 @@ import {
 } from "./codec";
 import { Inflight, PacketIds } from "./inflight";
 import { Subscriptions } from "./subscriptions";
-import type { MqttPacket } from "./codec";
+import type { DiscardedPublish, MqttPacket } from "./codec";
 import {
   MQTT_PROTOCOL,
   MQTT_REFUSED,
@@ -78,7 +78,7 @@ export class MqttClient {
     this.k = clientLimits(options);
     this.subs = new Subscriptions(this.k.maxSubs);
     this.inflight = new Inflight(this.k.maxInflight);
-    this.parser = new MqttParser({ maxPacketBytes: this.k.maxPacketBytes });
+    this.parser = new MqttParser({ maxPacketBytes: this.k.maxPacketBytes, onOversizePublish: (d) => this.onOversize(d) });
     const w = options.will;
     // Encoded once: also validates client id, credentials and will up front (throws RangeError).
     this.connectBytes = encodeConnect({
@@ -347,6 +347,16 @@ export class MqttClient {
       default:
         return this.protocolError("unexpected " + p.type);
     }
+  }
+
+  /** An oversized PUBLISH was read through: acknowledge it (QoS 1) and report it; never drop the session for content. */
+  private onOversize(d: DiscardedPublish): void {
+    if (this.st === "connecting") return this.protocolError("PUBLISH before CONNACK");
+    if (this.st !== "connected") return;
+    if (d.qos === 2) return this.protocolError("QoS 2 PUBLISH (never subscribed with QoS 2)");
+    const g = this.gen;
+    this.safe("onDiscarded", () => this.h.onDiscarded && this.h.onDiscarded(d));
+    if (d.qos === 1 && g === this.gen) this.send(encodePuback(d.packetId));
   }
 
   private onSession(sessionPresent: boolean): void {

@@ -223,6 +223,17 @@ describe("dosekeeper CLI x aedes x live device", () => {
     expect(long.code).toBe(2);
   });
 
+  it("a command over the size cap is refused before anything is published (CMD_TOO_BIG)", async () => {
+    const before = readAudit(audit).length;
+    const r = await run(
+      ["command", "identify", "--device", ID, "--key", keyFile, "--args", JSON.stringify({ seconds: 5, pad: "x".repeat(25_000) })],
+      env,
+    );
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("CMD_TOO_BIG");
+    expect(readAudit(audit).length).toBe(before);
+  });
+
   it("history prints the events published while listening, once each", async () => {
     const p = run(["history", "--device", ID, "--for", "1500ms"], env);
     await new Promise((r) => setTimeout(r, 400));

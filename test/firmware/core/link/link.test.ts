@@ -469,14 +469,23 @@ describe("link: malformed input keeps the session alive", () => {
     expect(dev.link.state).toBe("connected");
   });
 
-  it("an oversized packet is dropped by the client without killing the device; it reconnects", () => {
+  it("an oversized message is read through, acknowledged and refused with a code; the session never drops", () => {
     const { world, broker, dev } = setup();
-    const big = "x".repeat(30_000);
-    broker.deliver(`dk/${ID}/cmnd/config`, big);
+    const acks = broker.devicePubacks;
+    broker.deliver(`dk/${ID}/cmnd/config`, "x".repeat(30_000));
+    broker.deliver(`dk/${ID}/cmnd/tare`, "y".repeat(25_000));
+    broker.deliver(`dk/${ID}/cmnd/identify`, "z".repeat(1_000_000));
     world.run(10_000);
-    expect(evOf(dev, "fault").some((e) => e.data.code === "MQTT_OVERSIZE")).toBe(true);
+    // Acknowledged (the broker will not redeliver them), refused with a code, on the same session.
+    expect(broker.devicePubacks - acks).toBe(3);
+    expect(evOf(dev, "config.refused").some((e) => e.data.code === "PROTO_OVERSIZE")).toBe(true);
+    expect(
+      evOf(dev, "cmd")
+        .filter((e) => e.data.result === "PROTO_OVERSIZE")
+        .map((e) => e.data.name),
+    ).toEqual(["tare", "identify"]);
     expect(dev.link.state).toBe("connected");
-    expect(broker.connects.length).toBe(2);
+    expect(broker.connects.length).toBe(1);
   });
 });
 

@@ -394,11 +394,38 @@ describe("MqttClient", () => {
     expect(s.client.lastBackoffMs).toBe(1000); // attempt 1: cap 2000 * 0.5
   });
 
-  it("drops and reports MQTT_OVERSIZE on an oversized packet before it arrives in full", () => {
+  it("reads an oversized PUBLISH through in bounded memory, acknowledges it, reports it, and stays connected", () => {
+    const discarded: unknown[] = [];
+    const s = setup({ maxPacketBytes: 1024 }, () => 0.5, { onDiscarded: (d) => discarded.push(d) });
+    const c = online(s);
+    c.take();
+    // QoS 1 PUBLISH of 1,000,000 bytes to dk/x/cmnd/tare, packet id 7, fed in 4 KiB pieces.
+    const topic = Buffer.from("dk/x/cmnd/tare");
+    const rem = 2 + topic.length + 2 + (1_000_000 - 2 - topic.length - 2);
+    const head = [0x32, (rem & 0x7f) | 0x80, ((rem >> 7) & 0x7f) | 0x80, (rem >> 14) & 0x7f];
+    const body = Buffer.alloc(rem, 0x61);
+    body.writeUInt16BE(topic.length, 0);
+    topic.copy(body, 2);
+    body.writeUInt16BE(7, 2 + topic.length);
+    c.raw(head);
+    for (let i = 0; i < body.length; i += 4096) c.raw([...body.subarray(i, i + 4096)]);
+    expect(discarded).toEqual([
+      { topic: "dk/x/cmnd/tare", topicComplete: true, qos: 1, retain: false, dup: false, packetId: 7, bytes: rem },
+    ]);
+    expect(c.take()).toEqual([expect.objectContaining({ cmd: "puback", messageId: 7 })]);
+    expect(s.client.state).toBe("connected");
+    expect(c.closed).toBe(false);
+    expect(s.log.messages).toEqual([]);
+    // the session goes on
+    c.send({ cmd: "publish", topic: "ok", payload: Buffer.from("1"), qos: 0, retain: false, dup: false });
+    expect(s.log.messages.map((m) => m.topic)).toEqual(["ok"]);
+  });
+
+  it("drops and reports MQTT_OVERSIZE on an oversized packet other than PUBLISH, before it arrives in full", () => {
     const s = setup({ maxPacketBytes: 1024 });
     const c = online(s);
-    // PUBLISH header announcing 1,000,000 bytes; only the header is sent
-    c.raw([0x30, 0xc0, 0x84, 0x3d]);
+    // SUBACK header announcing 1,000,000 bytes; only the header is sent
+    c.raw([0x90, 0xc0, 0x84, 0x3d]);
     expect(s.log.faults).toEqual(["MQTT_OVERSIZE remaining length exceeds 1024"]);
     expect(s.client.state).toBe("waiting");
     expect(c.closed).toBe(true);

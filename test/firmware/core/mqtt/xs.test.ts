@@ -115,6 +115,7 @@ function clientPart(out) {
       onAck: (id) => log.push("ack " + id),
       onOffline: (r) => log.push("offline " + r),
       onFault: (c, d) => log.push("fault " + c + " " + d),
+      onDiscarded: (d) => log.push("discard " + d.topic + " " + d.bytes + " " + d.qos + " " + d.packetId + " " + d.topicComplete),
     },
   );
   client.subscribe("dk/\\u{1F48A}/#", 1);
@@ -140,7 +141,16 @@ function clientPart(out) {
   c = conns[conns.length - 1];
   c.h.onConnect();
   c.h.onData(encodePacket({ type: "connack", sessionPresent: true, returnCode: 0 }));
-  c.h.onData(new Uint8Array([0x30, 0xff, 0xff, 0x7f]));
+  // An oversized QoS 1 PUBLISH (20,000 bytes, topic dk/\u{1F48A}/big, packet id 9) in 1,000-byte pieces:
+  // read through, acknowledged, reported; then an oversized SUBACK header, which is a fault.
+  const big = new Uint8Array(20004);
+  const tb = utf8Encode("dk/\u{1F48A}/big");
+  big.set([0x32, 0xa0, 0x9c, 0x01], 0);
+  big.set([0, tb.length], 4);
+  big.set(tb, 6);
+  big.set([0, 9], 6 + tb.length);
+  for (let i = 0; i < big.length; i += 1000) c.h.onData(big.subarray(i, i + 1000));
+  c.h.onData(new Uint8Array([0x90, 0xff, 0xff, 0x7f]));
   out.push("conn2 " + c.written.join(" "));
   out.push("delays " + delays.join(","));
   out.push("log " + log.join(" | "));
@@ -163,6 +173,7 @@ describe("MQTT in XS", () => {
     expect(nodeOut).toContain("codec packets 300 equal true");
     expect(nodeOut).toContain("-> MQTT_BAD_UTF8");
     expect(nodeOut).toContain("fault MQTT_OVERSIZE");
+    expect(nodeOut).toMatch(/discard dk\/\u{1F48A}\/big 20000 1 9 true/u);
     expect(nodeOut).toMatch(/log connect false \| ack 3 \| msg dk\/\u{1F48A}\/x 6869 1/u);
     expect(nodeOut).toContain("state waiting inflight 2,4");
   });
