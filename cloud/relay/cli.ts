@@ -23,7 +23,8 @@ const HELP = `dosekeeper relay — turns dispensers' relay.request events into n
   --instance ID         instance / MQTT client id (default relay-<random>)
   --shared auto|on|off  MQTT shared subscription $share/relay/… (default auto: MQTT 5 and broker support)
   --http PORT           also serve the HTTP API (adherence, FHIR, config upload, audit) on 127.0.0.1:PORT
-  --tokens FILE         JSON {"<bearer token>": "<actor>"} required by the HTTP API
+  --tokens FILE         JSON {"<bearer token>": "<actor>"} (tokens of 16+ characters): required by --http
+  --insecure-dev        run the HTTP API without authentication (local development only)
   --console [FILE]      console/file provider for every channel not configured otherwise
   --lease-ms N          job lease (default 30000)   --poll-ms N  job poll (default 250)
   --receipt-retry-ms N  republish unacknowledged receipts after N ms (default 10000)
@@ -68,6 +69,8 @@ async function main(): Promise<void> {
   };
   const broker = str("broker");
   if (broker === undefined) throw new Error("--broker is required (see --help)");
+  if (str("http") && !str("tokens") && !args.has("insecure-dev"))
+    throw new Error("--http needs --tokens FILE (bearer tokens → actors); --insecure-dev runs it open, for local development only");
   const db = await openRelayDb(str("db") ?? "relay.sqlite");
   const env = process.env;
   const instanceId = str("instance") ?? "relay-" + Math.random().toString(16).slice(2, 10);
@@ -145,7 +148,13 @@ async function main(): Promise<void> {
   let httpApi: { url: string; close(): Promise<void> } | undefined;
   if (str("http")) {
     const tokens = str("tokens") ? (JSON.parse(readFileSync(str("tokens") as string, "utf8")) as Record<string, string>) : undefined;
-    httpApi = await startRelayHttp({ db, port: int("http", 0), health: () => relay.health(), ...(tokens ? { tokens } : {}) });
+    if (tokens === undefined) process.stderr.write(`[${relay.instanceId}] WARNING: HTTP API without authentication (--insecure-dev)\n`);
+    httpApi = await startRelayHttp({
+      db,
+      port: int("http", 0),
+      health: () => relay.health(),
+      ...(tokens ? { tokens } : { insecureDev: true }),
+    });
     process.stderr.write(`[${relay.instanceId}] HTTP API on ${httpApi.url}\n`);
   }
   process.stderr.write(`[${relay.instanceId}] ready\n`);

@@ -7,6 +7,7 @@
  *   GET  /api/audit?device=&action=&code=&limit=
  *   GET  /healthz
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { medicationAdministrationBundle } from "../fhir/medication-administration";
@@ -18,8 +19,13 @@ import { DEVICE_ID_RE as DEVICE_RE } from "../../firmware/core/protocol/ids";
 
 export interface RelayHttpOptions {
   db: RelayDb;
-  /** Bearer token → actor name. When absent, the actor is the X-Actor header (development only). */
+  /**
+   * Bearer token → actor name. Required: without tokens the API refuses to start unless
+   * `insecureDev` is set (then anyone may call it and the actor is the X-Actor header).
+   */
   tokens?: Record<string, string>;
+  /** Run without authentication (local development only; the CLI says so loudly). */
+  insecureDev?: boolean;
   clock?: () => number;
   /** Longest history a request may span. Default 400 days. */
   maxDays?: number;
@@ -39,6 +45,25 @@ class HttpError extends Error {
   }
 }
 
+/**
+ * Token → actor lookup over the given map's own entries only (no prototype: "constructor" or
+ * "__proto__" are not tokens), comparing digests in constant time against every entry.
+ */
+export function tokenTable(map: Record<string, string>): (presented: string) => string | undefined {
+  const entries: { digest: Buffer; actor: string }[] = [];
+  for (const k of Object.keys(map)) {
+    const v = Object.getOwnPropertyDescriptor(map, k)?.value;
+    if (typeof v === "string" && k.length >= 16) entries.push({ digest: createHash("sha256").update(k).digest(), actor: v });
+  }
+  if (entries.length === 0) throw new Error("relay HTTP API: no usable token (tokens are at least 16 characters)");
+  return (presented) => {
+    const d = createHash("sha256").update(presented).digest();
+    let found: string | undefined;
+    for (const e of entries) if (timingSafeEqual(e.digest, d)) found = e.actor;
+    return found;
+  };
+}
+
 function send(res: http.ServerResponse, status: number, body: unknown, type = "application/json"): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
@@ -50,7 +75,10 @@ async function readBody(req: http.IncomingMessage, max = 256 * 1024): Promise<st
   let n = 0;
   for await (const c of req) {
     n += (c as Buffer).length;
-    if (n > max) throw new HttpError(413, "HTTP_TOO_LARGE", "body too large");
+    if (n > max) {
+      req.pause();
+      throw new HttpError(413, "HTTP_TOO_LARGE", "body too large");
+    }
     chunks.push(c as Buffer);
   }
   return Buffer.concat(chunks).toString("utf8");
@@ -59,10 +87,13 @@ async function readBody(req: http.IncomingMessage, max = 256 * 1024): Promise<st
 export function createRelayHttpHandler(o: RelayHttpOptions): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   const clock = o.clock ?? Date.now;
   const maxDays = o.maxDays ?? 400;
+  if (o.tokens === undefined && o.insecureDev !== true)
+    throw new Error("relay HTTP API: tokens required (or insecureDev for local development)");
+  const tokens = o.tokens === undefined ? undefined : tokenTable(o.tokens);
   const actorOf = (req: http.IncomingMessage): string => {
-    if (o.tokens !== undefined) {
-      const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
-      const a = m ? o.tokens[m[1]] : undefined;
+    if (tokens !== undefined) {
+      const m = /^Bearer ([\x21-\x7e]{1,256})$/.exec(req.headers.authorization ?? "");
+      const a = m ? tokens(m[1]) : undefined;
       if (a === undefined) throw new HttpError(401, "HTTP_AUTH", "bearer token required");
       return a;
     }
@@ -135,6 +166,8 @@ export function createRelayHttpHandler(o: RelayHttpOptions): (req: http.Incoming
           if (e instanceof HttpError) throw e;
           throw new HttpError(400, "RELAY_JSON", "body is not JSON");
         }
+        if (typeof input !== "object" || input === null || Array.isArray(input))
+          throw new HttpError(400, "RELAY_JSON", "body must be a JSON object");
         const r = scheduleFromConfig(input);
         const t = clock();
         if (!r.ok || r.schedule.config.device !== device) {
@@ -188,8 +221,12 @@ export function createRelayHttpHandler(o: RelayHttpOptions): (req: http.Incoming
   };
   return (req, res) => {
     handle(req, res).catch((e: unknown) => {
-      if (e instanceof HttpError) send(res, e.status, { ok: false, code: e.code, message: e.message });
-      else {
+      if (e instanceof HttpError) {
+        // A refused upload is not read further: answer, then close the connection.
+        if (e.status === 413) res.setHeader("connection", "close");
+        send(res, e.status, { ok: false, code: e.code, message: e.message });
+        if (e.status === 413) res.once("finish", () => req.destroy());
+      } else {
         send(res, 500, { ok: false, code: "HTTP_INTERNAL", message: "internal error" });
       }
     });

@@ -13,6 +13,7 @@
  * Keys: a pharmacist Ed25519 key in <dataDir>/pharmacist.key.pem (made at first start); the
  * devices trust its public key. Audit log: <dataDir>/audit.jsonl. docs/simulator.md.
  */
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { generateKeyPair, publicKeyB64FromPrivatePem, kidOf } from "../../cloud/signing";
@@ -131,8 +132,13 @@ export interface RelayStack {
   putConfig(device: string, config: unknown): Promise<number>;
   /** GET /api/audit of the relay. */
   audit(limit?: number): Promise<Record<string, unknown>[]>;
+  /** Authorization header value for the relay API as `actor` ("simulator" or "pharmacist@console"). */
+  authorization(actor: RelayActor): string;
   close(): Promise<void>;
 }
+
+/** Who calls the relay API inside npm start; each has its own generated token. */
+export type RelayActor = "simulator" | "pharmacist@console";
 
 export interface RelayStackOptions {
   readonly brokerUrl: string;
@@ -176,7 +182,14 @@ export async function startRelayStack(o: RelayStackOptions): Promise<RelayStack>
     log: () => undefined,
     ...(o.mqtt !== undefined ? { mqtt: { username: o.mqtt.username, password: o.mqtt.password } } : {}),
   });
-  const api = await startRelayHttp({ db, port: 0, clock: o.clock, health: () => handle.health() });
+  // The relay API requires a bearer token: npm start generates one per caller, for this run only.
+  const tokenOf: Record<RelayActor, string> = {
+    simulator: randomBytes(24).toString("base64url"),
+    "pharmacist@console": randomBytes(24).toString("base64url"),
+  };
+  const tokens = Object.fromEntries(Object.entries(tokenOf).map(([actor, tok]) => [tok, actor]));
+  const authorization = (actor: RelayActor): string => `Bearer ${tokenOf[actor]}`;
+  const api = await startRelayHttp({ db, port: 0, clock: o.clock, health: () => handle.health(), tokens });
   let states: Record<string, CloudDeviceState> = {};
   const refreshStates = async (): Promise<void> => {
     const next: Record<string, CloudDeviceState> = {};
@@ -194,7 +207,7 @@ export async function startRelayStack(o: RelayStackOptions): Promise<RelayStack>
       .catch(() => undefined)
       .finally(() => (polling = false));
   }, 500);
-  const headers = { "content-type": "application/json", "x-actor": "simulator" };
+  const headers = { "content-type": "application/json", authorization: authorization("simulator") };
   return {
     apiUrl: api.url,
     db,
@@ -216,6 +229,7 @@ export async function startRelayStack(o: RelayStackOptions): Promise<RelayStack>
       const j = (await r.json()) as { entries?: Record<string, unknown>[] };
       return j.entries ?? [];
     },
+    authorization,
     close: async () => {
       clearInterval(poll);
       await handle.abort();
@@ -238,7 +252,7 @@ export function relayHistory(relay: RelayStack, fleet: Fleet): HistorySource {
   };
   const get = async (id: string, what: string): Promise<unknown> => {
     const r = await fetch(`${relay.apiUrl}/api/devices/${encodeURIComponent(id)}/${what}?${range(id)}`, {
-      headers: { "x-actor": "pharmacist@console" },
+      headers: { authorization: relay.authorization("pharmacist@console") },
     });
     if (!r.ok) throw new Error(`relay ${what}: HTTP ${r.status}`);
     return r.json();

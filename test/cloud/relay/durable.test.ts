@@ -91,7 +91,7 @@ describe("never acknowledge what is not stored", () => {
     const state = { down: false, failures: 0 };
     const sent: string[] = [];
     const r = await start(flaky(db, state), sent);
-    const api = await startRelayHttp({ db, port: 0, health: () => r.health() });
+    const api = await startRelayHttp({ db, port: 0, health: () => r.health(), tokens: { "ops-token-0123456789": "ops" } });
     cleanup.push(() => api.close());
     const d = await device(broker.url, "dk-0001");
     cleanup.push(() => d.c.endAsync());

@@ -37,7 +37,11 @@ beforeAll(async () => {
   tmp = tempDir();
   db = await openSqliteDb(join(tmp.dir, "h.sqlite"));
   await db.putKv("contacts", JSON.stringify(contactsFor("http://x")), 1);
-  api = await startRelayHttp({ db, tokens: { "tok-pharma": "pharmacist:dupont", "tok-care": "caregiver:marc" }, clock: () => NOW });
+  api = await startRelayHttp({
+    db,
+    tokens: { "tok-pharma-0123456789": "pharmacist:dupont", "tok-care-0123456789ab": "caregiver:marc" },
+    clock: () => NOW,
+  });
   const events = [
     // 2026-03-10: am on time, noon late, pm missed, bed partial
     ev("dose.taken", "am@2026-03-10", { comp: "morning", pills: 3, mg: 1240, lateMin: 5 }, "2026-03-10T07:05:00Z"),
@@ -59,7 +63,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-const get = (path: string, token = "tok-pharma") => fetch(api.url + path, { headers: { authorization: "Bearer " + token } });
+const get = (path: string, token = "tok-pharma-0123456789") => fetch(api.url + path, { headers: { authorization: "Bearer " + token } });
 
 describe("HTTP API", () => {
   it("refuses without a token; PUT config validates, versions and audits", async () => {
@@ -67,7 +71,7 @@ describe("HTTP API", () => {
     const put = (body: unknown) =>
       fetch(api.url + "/api/devices/dk-0001/config", {
         method: "PUT",
-        headers: { authorization: "Bearer tok-pharma" },
+        headers: { authorization: "Bearer tok-pharma-0123456789" },
         body: JSON.stringify(body),
       });
     expect((await put({ ...CONFIG, tz: "nowhere" })).status).toBe(422);
@@ -76,8 +80,13 @@ describe("HTTP API", () => {
     expect(ok.status).toBe(200);
     expect((await put(CONFIG)).status).toBe(409);
     expect(
-      (await fetch(api.url + "/api/devices/dk-0001/config", { method: "PUT", headers: { authorization: "Bearer tok-pharma" }, body: "{" }))
-        .status,
+      (
+        await fetch(api.url + "/api/devices/dk-0001/config", {
+          method: "PUT",
+          headers: { authorization: "Bearer tok-pharma-0123456789" },
+          body: "{",
+        })
+      ).status,
     ).toBe(400);
     const a = await db.auditList({ device: "dk-0001" });
     expect(a.map((x) => `${x.action}:${x.code ?? ""}:${x.actor}`)).toEqual([
@@ -89,8 +98,39 @@ describe("HTTP API", () => {
     expect(a[0].code).toMatch(/^CFG_/);
   });
 
+  it("hostile requests: prototype names are no tokens, spoofed actors ignored, bad bodies 400, big bodies 413", async () => {
+    for (const t of ["constructor", "__proto__", "toString", "hasOwnProperty", "tok-pharma"]) {
+      expect((await get("/api/devices/dk-0001/adherence", t)).status).toBe(401);
+    }
+    const anon = await fetch(api.url + "/api/devices/dk-0001/config", {
+      method: "PUT",
+      headers: { "x-actor": "pharmacist:dupont", "content-type": "application/json" },
+      body: JSON.stringify({ ...CONFIG, version: 99, doses: [] }),
+    });
+    expect(anon.status).toBe(401);
+    const auth = { authorization: "Bearer tok-pharma-0123456789", "x-actor": "someone-else" };
+    for (const body of ["null", "[]", "42", '"x"']) {
+      const r = await fetch(api.url + "/api/devices/dk-0001/config", { method: "PUT", headers: auth, body });
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as { code: string }).code).toBe("RELAY_JSON");
+    }
+    const big = await fetch(api.url + "/api/devices/dk-0001/config", { method: "PUT", headers: auth, body: "x".repeat(300 * 1024) });
+    expect(big.status).toBe(413);
+    // The actor is the token's, never the X-Actor header.
+    const a = await db.auditList({ device: "dk-0001", limit: 10000 });
+    expect(a.some((x) => x.actor === "someone-else")).toBe(false);
+  });
+
+  it("refuses to start without tokens unless explicitly insecure", async () => {
+    await expect(startRelayHttp({ db, port: 0 })).rejects.toThrow(/tokens required/);
+    await expect(startRelayHttp({ db, port: 0, tokens: { short: "x" } })).rejects.toThrow(/16 characters/);
+    const open = await startRelayHttp({ db, port: 0, insecureDev: true });
+    expect((await fetch(open.url + "/api/devices/dk-0009/adherence")).status).toBe(200);
+    await open.close();
+  });
+
   it("adherence per local day: on time / late / missed / partial / unreported", async () => {
-    const r = await get("/api/devices/dk-0001/adherence?from=2026-03-10&to=2026-03-11", "tok-care");
+    const r = await get("/api/devices/dk-0001/adherence?from=2026-03-10&to=2026-03-11", "tok-care-0123456789ab");
     expect(r.status).toBe(200);
     const j = (await r.json()) as { days: unknown[]; tz: string };
     expect(j.tz).toBe("CET-1CEST,M3.5.0,M10.5.0/3");
