@@ -1,4 +1,9 @@
-/** Texts of the notifications (English and French). No patient data comes from the device. */
+/**
+ * Texts of the notifications (English and French), from these templates and the relay's own
+ * copy of the pharmacist's config only: no text a device sent ever reaches a person (a
+ * compartment is named by the label in the config the relay holds, a state or reason by its
+ * word here; anything unknown gets a generic word). Bodies are capped at BODY_MAX characters.
+ */
 import type { DeviceSchedule } from "./schedules";
 import { doseOfSlot, localHm } from "./schedules";
 import type { Notice, NotificationKind, Priority } from "./types";
@@ -32,6 +37,12 @@ const T = {
     late: "late",
     due: "due",
     missed: "missed",
+    partial: "only part of the dose taken",
+    wrong_compartment: "pills taken from another compartment",
+    max24h: "the daily maximum is reached",
+    interval: "too soon after the previous dose",
+    aCompartment: "a compartment",
+    aDose: "an as-needed medication",
   },
   fr: {
     escalation: "Prise non effectuée",
@@ -43,44 +54,93 @@ const T = {
     late: "en retard",
     due: "à prendre",
     missed: "manquée",
+    partial: "dose prise en partie seulement",
+    wrong_compartment: "médicaments pris dans un autre compartiment",
+    max24h: "le maximum quotidien est atteint",
+    interval: "trop tôt après la prise précédente",
+    aCompartment: "un compartiment",
+    aDose: "un médicament à la demande",
   },
 } as const;
 
-function label(s: DeviceSchedule | undefined, comp: string | undefined, slot: string | undefined): string {
+/** Longest notification body (characters): an SMS segment pair. */
+export const BODY_MAX = 320;
+const LABEL_MAX = 40;
+
+type Words = (typeof T)["en"] | (typeof T)["fr"];
+
+/** A config label as shown to people: control characters removed, length capped. */
+function clean(label: string): string {
+  let out = "";
+  for (const ch of label) {
+    const c = ch.codePointAt(0) ?? 0;
+    if (c >= 0x20 && !(c >= 0x7f && c <= 0x9f)) out += ch;
+  }
+  return out.length > LABEL_MAX ? out.slice(0, LABEL_MAX - 1) + "…" : out;
+}
+
+/** The compartment as the relay's config names it (by compartment id, else by the slot's dose); generic otherwise. */
+function label(t: Words, s: DeviceSchedule | undefined, comp: string | undefined, slot: string | undefined): string {
   const c = s?.config.compartments.find((x) => x.id === comp);
-  if (c) return `"${c.label}"`;
+  if (c) return `"${clean(c.label)}"`;
   if (s && slot) {
     const d = doseOfSlot(s.config, slot);
     const cc = d && s.config.compartments.find((x) => x.id === d.compartment);
-    if (cc) return `"${cc.label}"`;
+    if (cc) return `"${clean(cc.label)}"`;
   }
-  return comp ?? slot ?? "?";
+  return t.aCompartment;
+}
+
+/** A PRN entry named by its compartment's label in the relay's config; generic otherwise. */
+function prnLabel(t: Words, s: DeviceSchedule | undefined, prn: string | undefined): string {
+  const p = s?.config.prn.find((x) => x.id === prn);
+  const c = p && s?.config.compartments.find((x) => x.id === p.compartment);
+  return c ? `"${clean(c.label)}"` : t.aDose;
+}
+
+/** A slot id as the device's schedule makes them (dose id @ local date), else nothing. */
+const SLOT_RE = /^[a-z0-9_-]{1,12}@[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
+function slotText(slot: string | undefined): string {
+  return slot !== undefined && SLOT_RE.test(slot) ? slot : "";
+}
+
+function cap(body: string): string {
+  return body.length > BODY_MAX ? body.slice(0, BODY_MAX - 1) + "…" : body;
 }
 
 export function buildNotice(i: NoticeInput, lang: "en" | "fr", s: DeviceSchedule | undefined): Notice {
   const t = T[lang];
   const fr = lang === "fr";
-  const what = label(s, i.comp, i.slot);
+  const what = label(t, s, i.comp, i.slot);
   const at = i.dueMs !== undefined && Number.isFinite(i.dueMs) ? localHm(s, i.dueMs) : undefined;
   let body: string;
   let priority: Priority = "high";
   switch (i.kind) {
     case "escalation": {
-      const st = i.state === "late" || i.state === "due" || i.state === "missed" ? t[i.state] : (i.state ?? "");
+      const st =
+        i.state === "late" || i.state === "due" || i.state === "missed" || i.state === "partial" || i.state === "wrong_compartment"
+          ? t[i.state]
+          : undefined;
+      // The slot id (dose id @ date, checked) is the reference a caregiver can quote.
+      const ref = slotText(i.slot);
       body = fr
-        ? `Dose ${what}${at ? ` prévue à ${at}` : ""} non prise (${st}).`
-        : `Dose ${what}${at ? ` due at ${at}` : ""} not taken yet (${st}).`;
+        ? `Dose ${what}${at ? ` prévue à ${at}` : ""} non prise${st ? ` : ${st}` : ""}.${ref ? ` (réf. ${ref})` : ""}`
+        : `Dose ${what}${at ? ` due at ${at}` : ""} not taken yet${st ? `: ${st}` : ""}.${ref ? ` (ref ${ref})` : ""}`;
       break;
     }
     case "prn":
-      body = fr
-        ? `Prise à la demande ${i.prn ?? ""} : limite atteinte (${i.reason ?? "?"}).`
-        : `As-needed dose ${i.prn ?? ""}: limit reached (${i.reason ?? "?"}).`;
+      {
+        const why = i.reason === "max24h" || i.reason === "interval" ? t[i.reason] : undefined;
+        const p = prnLabel(t, s, i.prn);
+        body = fr
+          ? `Prise à la demande ${p} refusée${why ? ` : ${why}` : ""}.`
+          : `As-needed dose ${p} taken against its limit${why ? `: ${why}` : ""}.`;
+      }
       break;
     case "fallback":
       body = fr
-        ? `Pilulier ${i.device}, ${i.slot ?? "?"} : envoi ${i.failedCh ?? "?"} à ${i.failedRef ?? "?"} impossible (${i.code ?? "?"}). Merci de prévenir le patient.`
-        : `Dispenser ${i.device}, ${i.slot ?? "?"}: could not send ${i.failedCh ?? "?"} to ${i.failedRef ?? "?"} (${i.code ?? "?"}). Please reach the patient.`;
+        ? `Pilulier ${i.device}, ${slotText(i.slot) || what} : envoi ${i.failedCh ?? "?"} à ${i.failedRef ?? "?"} impossible (${i.code ?? "?"}). Merci de prévenir le patient.`
+        : `Dispenser ${i.device}, ${slotText(i.slot) || what}: could not send ${i.failedCh ?? "?"} to ${i.failedRef ?? "?"} (${i.code ?? "?"}). Please reach the patient.`;
       break;
     case "deadman": {
       const seen = i.lastSeenMs !== undefined ? localHm(s, i.lastSeenMs) : "?";
@@ -91,9 +151,7 @@ export function buildNotice(i: NoticeInput, lang: "en" | "fr", s: DeviceSchedule
     }
     case "back-online":
       priority = "low";
-      body = fr
-        ? `Le pilulier ${i.device} est de nouveau en ligne (${i.slot ?? ""}).`
-        : `Dispenser ${i.device} is back online (${i.slot ?? ""}).`;
+      body = fr ? `Le pilulier ${i.device} est de nouveau en ligne.` : `Dispenser ${i.device} is back online.`;
       break;
     case "refill":
       priority = "low";
@@ -108,7 +166,7 @@ export function buildNotice(i: NoticeInput, lang: "en" | "fr", s: DeviceSchedule
     kind: i.kind,
     priority,
     title: "Dosekeeper: " + t[i.kind],
-    body,
+    body: cap(body),
     ...(i.slot !== undefined ? { slot: i.slot } : {}),
   };
 }

@@ -84,7 +84,7 @@ describe.skipIf(!hasMosquitto)("relay instances on Mosquitto with a shared subsc
     let fromA = 0;
     let killed = false;
     srv.respond = async (q) => {
-      const comp = /Dose (c\d+)/.exec(new URLSearchParams(q.body.toString()).get("Body") ?? "")?.[1] ?? "?";
+      const comp = /\(ref (s\d+)@/.exec(new URLSearchParams(q.body.toString()).get("Body") ?? "")?.[1] ?? "?";
       if (String(q.headers["user-agent"]).endsWith("/ra") && a.p.exitCode === null && a.p.signalCode === null && (++fromA >= 8 || killed)) {
         // From A's 8th request on, A's requests stay unanswered; 200 ms later (A has committed what
         // it got answers for) A is SIGKILLed with those requests in flight.
@@ -119,7 +119,7 @@ describe.skipIf(!hasMosquitto)("relay instances on Mosquitto with a shared subsc
         "delivered",
         delivered.size,
         "missing",
-        [...Array(N).keys()].filter((i) => !delivered.has("c" + i)).join(","),
+        [...Array(N).keys()].filter((i) => !delivered.has("s" + i)).join(","),
         "fromA",
         fromA,
         b.log.slice(-5),

@@ -1,0 +1,56 @@
+/**
+ * Notification texts come from the relay's templates and its own copy of the config: no text a
+ * device sent reaches a person (labels by compartment id from the config, words for states and
+ * reasons, generic words otherwise), and bodies are capped.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { BODY_MAX, buildNotice } from "../../../cloud/relay/notices";
+import { ScheduleBook } from "../../../cloud/relay/schedules";
+
+const CONFIG = readFileSync(join(__dirname, "../../fixtures/configs/dk-0001-4x.json"), "utf8");
+const book = new ScheduleBook();
+book.set("dk-0001", 1, CONFIG);
+const s = book.get("dk-0001");
+const morning = (JSON.parse(CONFIG) as { compartments: { id: string; label: string }[] }).compartments[0];
+const PHISH = "URGENT call +1 900 555 0100 or visit http://evil.example/pay NOW".repeat(20);
+
+describe("notices", () => {
+  it("a compartment is named by the relay's config label, never by the device's text", () => {
+    const n = buildNotice(
+      { kind: "escalation", key: "k", device: "dk-0001", slot: "am@2026-03-10", comp: morning.id, state: "late" },
+      "en",
+      s,
+    );
+    expect(n.body).toContain(`"${morning.label}"`);
+    const evil = buildNotice({ kind: "escalation", key: "k", device: "dk-0001", slot: PHISH, comp: PHISH, state: PHISH }, "en", s);
+    expect(evil.body).not.toContain("evil");
+    expect(evil.body).not.toContain("900");
+    expect(evil.body).toContain("a compartment");
+    const noConfig = buildNotice({ kind: "refill", key: "k", device: "dk-0009", comp: PHISH }, "fr", undefined);
+    expect(noConfig.body).not.toContain("evil");
+    expect(noConfig.body).toContain("un compartiment");
+  });
+
+  it("states and PRN reasons in words, in the recipient's language", () => {
+    const wc = buildNotice({ kind: "escalation", key: "k", device: "dk-0001", comp: morning.id, state: "wrong_compartment" }, "fr", s);
+    expect(wc.body).toContain("médicaments pris dans un autre compartiment");
+    expect(wc.body).not.toContain("wrong_compartment");
+    const prn = buildNotice({ kind: "prn", key: "k", device: "dk-0001", prn: PHISH, reason: "interval" }, "en", s);
+    expect(prn.body).toContain("too soon after the previous dose");
+    expect(prn.body).not.toContain("interval)");
+    expect(prn.body).not.toContain("evil");
+  });
+
+  it("bodies are capped", () => {
+    for (const kind of ["escalation", "prn", "fallback", "deadman", "back-online", "refill"] as const) {
+      const n = buildNotice(
+        { kind, key: "k", device: "dk-0001", slot: PHISH, comp: PHISH, prn: PHISH, reason: PHISH, failedRef: "x".repeat(500), code: PHISH },
+        "en",
+        s,
+      );
+      expect(n.body.length).toBeLessThanOrEqual(BODY_MAX);
+    }
+  });
+});
