@@ -34,7 +34,32 @@ export interface RelayCtx {
   /** Publish a receipt to a device (QoS 1); `done` after the broker acknowledged it. */
   publishReceipt(device: string, json: string, done: (err?: Error) => void): void;
   audit(x: Tx, action: string, device: string | null, code: string | null, detail: unknown): Promise<void>;
+  /** Whether one more fallback page (to the pharmacist / on-call) may go out for `device` now. */
+  allowFallback(device: string, now: number): boolean;
 }
+
+/** At most `max` events per `windowMs` per key (fixed windows), for at most 10,000 keys at a time. */
+export class WindowLimit {
+  private readonly w = new Map<string, { start: number; n: number }>();
+  constructor(
+    private readonly max: number,
+    private readonly windowMs: number,
+  ) {}
+  allow(key: string, now: number): boolean {
+    let e = this.w.get(key);
+    if (e === undefined || now - e.start >= this.windowMs || now < e.start) {
+      if (this.w.size >= 10_000) this.w.clear();
+      e = { start: now, n: 0 };
+      this.w.set(key, e);
+    }
+    if (e.n >= this.max) return false;
+    e.n++;
+    return true;
+  }
+}
+
+/** Fallback pages per device per hour: enough for every dose of a busy day, not for a flood. */
+export const FALLBACKS_PER_HOUR = 12;
 
 /** Recipient reference of a device's pharmacist (fallbacks, refill alerts). */
 export const PHARMACIST_REF = "@pharmacist";

@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { deviceTopic, VERB } from "../../firmware/core/protocol/topics";
 import { parseContacts } from "./contacts";
-import { direct, type RelayCtx, type Tx } from "./context";
+import { direct, FALLBACKS_PER_HOUR, type RelayCtx, type Tx, WindowLimit } from "./context";
 import { DeviceLiveness } from "./handlers/devices";
 import { onMessage } from "./handlers/message";
 import { DurableIngest } from "./ingest/durable";
@@ -46,6 +46,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
         };
 
   const life = { stopped: false, dead: false };
+  const fallbacks = new WindowLimit(FALLBACKS_PER_HOUR, 3_600_000);
   const commits = new CommitQueue(
     db,
     opts.batch === false
@@ -70,6 +71,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     kick: () => worker?.kick(),
     connected: () => connected(),
     publishReceipt: (device, json, done) => publish(device, json, done),
+    allowFallback: (device, now) => fallbacks.allow(device, now),
     async audit(x: Tx, action, device, code, detail) {
       if (life.dead) return;
       try {

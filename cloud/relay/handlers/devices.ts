@@ -5,11 +5,34 @@
 import type { RelayCtx, Tx } from "../context";
 import { claimRelayKey, deadmanRefs, planJobs, type Problem } from "../jobs/plan";
 
+/** At most one event a period per key (device id), for at most `maxKeys` keys at a time. */
+export class PerKeyLimit {
+  private readonly last = new Map<string, number>();
+  constructor(
+    private readonly everyMs: number,
+    private readonly maxKeys: number,
+  ) {}
+  allow(key: string, now: number): boolean {
+    const prev = this.last.get(key);
+    if (prev !== undefined && now - prev < this.everyMs && now >= prev) return false;
+    if (this.last.size >= this.maxKeys) this.last.clear();
+    this.last.set(key, now);
+    return true;
+  }
+}
+
 export class DeviceLiveness {
   /** Last touch written per device: at most one write a second per device. */
   private readonly lastTouch = new Map<string, number>();
 
+  /** Audit rows about unknown device ids: one an hour per id. */
+  private readonly unknown = new PerKeyLimit(3_600_000, 1000);
+
   constructor(private readonly ctx: RelayCtx) {}
+
+  unknownAllowed(device: string, now: number): boolean {
+    return this.unknown.allow(device, now);
+  }
 
   /** The device said it is online: its next touch is written at once. */
   forget(device: string): void {

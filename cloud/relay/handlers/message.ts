@@ -31,6 +31,13 @@ export async function onMessage(
     return;
   }
   const verb = t.verb;
+  // A device the relay does not serve (not in the contact book, no config) is refused: nothing of
+  // it is stored and nobody is paged for it; audited once an hour per device id.
+  if (ctx.book.devices[device] === undefined && ctx.schedules.get(device) === undefined) {
+    if (live.unknownAllowed(device, now))
+      await ctx.audit(x, "message.refused", device, "RELAY_UNKNOWN_DEVICE", { topic: topic.slice(0, 100) });
+    return;
+  }
   let msg: unknown;
   try {
     msg = JSON.parse(payload.toString("utf8"));

@@ -65,7 +65,9 @@ export function planJobs(
     if (wanted !== undefined && ch !== wanted) problems.push({ code: "RELAY_CHANNEL_SUBSTITUTED", detail: { key, ref, wanted, used: ch } });
     jobs.push(jobFor(ctx, device, key, slot, ref, p, ch, n, now, false));
   }
-  if (needFallback || refs.length === 0) {
+  if ((needFallback || refs.length === 0) && !ctx.allowFallback(device, now)) {
+    problems.push({ code: "RELAY_FALLBACK_LIMITED", detail: { key } });
+  } else if (needFallback || refs.length === 0) {
     const ph = pharmacistOf(book, device);
     const ch = ph && pickChannel(ph, "sms");
     if (ph && ch)

@@ -189,7 +189,9 @@ export class Worker {
       let ph = pharmacistOf(book, j.device);
       if (ph && ph.id === j.person) ph = book.fallback !== undefined && book.fallback !== j.person ? book.people[book.fallback] : undefined;
       const ch = ph && pickChannel(ph, "sms");
-      if (ph && ch) {
+      if (ph && ch && !ctx.allowFallback(j.device, now)) {
+        await ctx.audit(x, "notify.problem", j.device, "RELAY_FALLBACK_LIMITED", { key: j.key });
+      } else if (ph && ch) {
         const n: NoticeInput = {
           kind: "fallback",
           key: j.key,

@@ -229,16 +229,53 @@ describe("relay on aedes + SQLite", () => {
     const ok = request("dk-0001", "bed@2026-03-12", 3, "push", ["patient"]);
     await d.evt("relay.request", ok);
     await waitFor("valid request still delivered", () => d.rcpts.some((x) => x.key === ok.key && x.status === "delivered"));
-    await waitFor("fallbacks", () => srv.requests.filter((q) => q.url.endsWith("Messages.json")).length >= 4);
+    await waitFor("fallbacks", () => srv.requests.filter((q) => q.url.endsWith("Messages.json")).length >= 3);
+    await sleep(200);
     const all = await d1.auditList({ limit: 1000 });
     const codes = all.map((a) => a.code);
     for (const c of ["RELAY_JSON", "RELAY_VERSION", "RELAY_FIELD", "RELAY_UNKNOWN_RECIPIENT", "RELAY_BAD_PHONE", "RELAY_UNKNOWN_DEVICE"])
       expect(codes).toContain(c);
     expect((await d1.auditList({ action: "contacts.problem" })).map((a) => a.code)).toContain("RELAY_BAD_PHONE");
     const tos = srv.requests.filter((q) => q.url.endsWith("Messages.json")).map((q) => new URLSearchParams(q.body.toString()).get("To"));
-    // malformed request, unknown recipient, bad phone → the pharmacist; unknown device → on-call fallback
+    // malformed request, unknown recipient, bad phone → the pharmacist; an unknown device is refused:
+    // nothing stored, nobody paged, no receipt.
     expect(tos.filter((t) => t === "+33144444444").length).toBe(3);
-    expect(tos.filter((t) => t === "+33155555555").length).toBe(1);
-    expect(stranger.rcpts[0]).toMatchObject({ status: "failed", code: "RELAY_NO_RECIPIENT", fallback: "delivered" });
+    expect(tos.filter((t) => t === "+33155555555").length).toBe(0);
+    expect(stranger.rcpts).toEqual([]);
+    expect(all.filter((a) => a.device === "dk-9999").map((a) => `${a.action}:${a.code}`)).toEqual(["message.refused:RELAY_UNKNOWN_DEVICE"]);
+  });
+
+  it("a flood from unknown device ids pages nobody and stores nothing; fallback pages are capped per device", async () => {
+    const d1 = await db();
+    await relay(d1);
+    const fakes = await dev("dk-fake");
+    for (let i = 0; i < 60; i++) {
+      const id = `dk-fake-${i % 20}`;
+      await fakes.raw(
+        `dk/${id}/evt`,
+        JSON.stringify({
+          v: 1,
+          id: `${id}-1-${i}`,
+          seq: i + 1,
+          type: "relay.request",
+          cls: "dose",
+          t: null,
+          mono: i,
+          data: request(id, `x${i}@2026-03-12`, 1, "sms", ["patient"]),
+        }),
+      );
+    }
+    // A known device whose requests all name recipients nobody knows: each would page the pharmacist.
+    const d = await dev("dk-0001");
+    for (let i = 0; i < 30; i++) await d.evt("relay.request", request("dk-0001", `g${i}@2026-03-12`, 1, "sms", ["ghost-1"]));
+    await waitFor("the known device's receipts", () => d.rcpts.length === 30, 15_000);
+    await sleep(300);
+    const sms = srv.requests.filter((q) => q.url.endsWith("Messages.json"));
+    expect(sms.length).toBe(12); // FALLBACKS_PER_HOUR, then RELAY_FALLBACK_LIMITED
+    const all = await d1.auditList({ limit: 10000 });
+    expect(all.filter((a) => a.code === "RELAY_FALLBACK_LIMITED").length).toBe(18);
+    const refused = all.filter((a) => a.code === "RELAY_UNKNOWN_DEVICE");
+    expect(refused.length).toBe(20); // once per unknown id
+    for (let i = 0; i < 20; i++) expect(await d1.eventsOf(`dk-fake-${i}`, ["relay.request"])).toEqual([]);
   });
 });
