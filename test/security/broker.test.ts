@@ -135,6 +135,23 @@ describe.skipIf(!BINS)("broker security x Mosquitto", () => {
     await evil.endAsync(true);
   });
 
+  it("A's credentials with B's client id cannot take over B's session (client id bound to the user name)", async () => {
+    await waitFor("both connected", () => devA.link.state === "connected" && devB.link.state === "connected");
+    // B announces every (re)connection with a status online:true; a takeover would make it reconnect.
+    const sessionsOfB = () => pharmSeen.filter(([t, p]) => t === `dk/${B}/status` && JSON.parse(p).online === true).length;
+    await new Promise((r) => setTimeout(r, 300));
+    const before = sessionsOfB();
+    const thief = await connect(mq.port, { username: A, password: PW[A], clientId: B, clean: false });
+    await new Promise((r) => setTimeout(r, 1000));
+    // B was never kicked off: no new connection of B, its session is the one it opened.
+    expect(sessionsOfB()).toBe(before);
+    expect(devB.link.state).toBe("connected");
+    devB.dispenser.log("button", "info", { kind: "after-takeover-attempt" });
+    await waitFor("B still delivers", () => pharmSeen.some(([t, p]) => t === `dk/${B}/evt` && p.includes("after-takeover-attempt")));
+    await thief.endAsync(true);
+    await waitFor("A reconnected", () => devA.link.state === "connected", 10_000);
+  });
+
   it("unsigned or forged configs published by an allowed client are refused by the device", async () => {
     const before = devB.dispenser.status().config;
     const statOf = (code: string) => pharmSeen.some(([t, p]) => t === `dk/${B}/stat` && JSON.parse(p).code === code);

@@ -1,6 +1,6 @@
 /**
- * No message from the network can stop a device's session or its reminders, on a real Mosquitto:
- * oversized commands and configs (30 KB, 1 MB), a retained signed command, an empty retained
+ * No message from the network can stop a device's session or its reminders, on a real Mosquitto
+ * configured as shipped (deploy/mosquitto): oversized commands and configs (30 KB, 40 KB, 1 MB), a retained signed command, an empty retained
  * payload and garbage are refused with codes; the device stays on its first connection and every
  * event it logs meanwhile — dose events included — reaches the cloud.
  */
@@ -79,7 +79,9 @@ describe.skipIf(!BINS)("hostile messages on a real Mosquitto", () => {
       );
       await sleep(500);
       const cmd = dev.events.filter((e) => e.type === EV.CMD);
-      expect(cmd.filter((e) => e.data.result === "PROTO_OVERSIZE").map((e) => e.data.name)).toEqual(["tare", "identify"]);
+      // 30 KB reaches the device (over its 24 KiB limit): read through and refused. 1 MB is over the
+      // broker's message_size_limit (deploy/mosquitto/policy.conf): the broker never forwards it.
+      expect(cmd.filter((e) => e.data.result === "PROTO_OVERSIZE").map((e) => e.data.name)).toEqual(["tare"]);
       expect(cmd.some((e) => e.data.name === "silence" && e.data.result === "CMD_RETAINED")).toBe(true);
       expect(cmd.some((e) => e.data.result === "PROTO_JSON")).toBe(true);
       expect(dev.events.some((e) => e.type === EV.CONFIG_REFUSED && e.data.code === "PROTO_OVERSIZE")).toBe(true);

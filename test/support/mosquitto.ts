@@ -1,7 +1,7 @@
 /**
  * A real Mosquitto for tests on loopback ephemeral ports. With `users`, configured like production:
- * per-user passwords (mosquitto_passwd), an ACL with %u patterns (docs/protocol.md), no anonymous
- * access, optionally a TLS listener whose CA and server certificate are generated here with
+ * per-user passwords (mosquitto_passwd), the shipped policy and ACL (deploy/mosquitto: no anonymous
+ * access, client id bound to the user name, size and queue limits), optionally a TLS listener whose CA and server certificate are generated here with
  * `openssl`. Without `users`: anonymous access. Always `persistence false`.
  *
  * Skips cleanly: `mosquittoBin()` / `findMosquitto()` return null when the binaries are missing
@@ -50,20 +50,25 @@ export function findMosquitto(): MosquittoBins | null {
 
 export { freePort };
 
-/** The production ACL: devices see only their own subtree; `admins` see every device. */
+const DEPLOY = path.resolve(__dirname, "../../deploy/mosquitto");
+
+/** The shipped ACL (deploy/mosquitto/acl): devices see only their own subtree; `admins` see every device. */
 export function deviceAcl(admins: readonly string[]): string {
-  const lines = [
-    "# devices: user name = device id",
-    "pattern write dk/%u/evt",
-    "pattern write dk/%u/tele",
-    "pattern write dk/%u/stat",
-    "pattern write dk/%u/status",
-    "pattern read dk/%u/cmnd/#",
-    "pattern read dk/%u/rcpt",
-    "",
-  ];
+  const lines = [fs.readFileSync(path.join(DEPLOY, "acl"), "utf8"), ""];
   for (const a of admins) lines.push(`user ${a}`, "topic readwrite dk/#", "");
   return lines.join("\n");
+}
+
+/** The shipped broker policy (deploy/mosquitto/policy.conf): general lines, and lines for every listener. */
+export function brokerPolicy(): { general: string[]; perListener: string[] } {
+  const text = fs.readFileSync(path.join(DEPLOY, "policy.conf"), "utf8");
+  const [general, listener = ""] = text.split("# --- every listener");
+  const lines = (t: string): string[] =>
+    t
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0 && !l.startsWith("#") && !l.startsWith("("));
+  return { general: lines(general), perListener: lines(listener.slice(listener.indexOf("\n") + 1)) };
 }
 
 export interface MosquittoOptions {
@@ -123,13 +128,15 @@ export class Mosquitto {
   private async configure(): Promise<void> {
     this.port = await freePort();
     const conf = ["per_listener_settings false"];
+    const listenerPolicy = this.opts.users !== undefined ? brokerPolicy().perListener : [];
     if (this.opts.users !== undefined) {
       const passwd = this.bin("passwd");
       Object.entries(this.opts.users).forEach(([u, p], i) =>
         execFileSync(passwd, i === 0 ? ["-b", "-c", this.file("passwd"), u, p] : ["-b", this.file("passwd"), u, p], { stdio: "pipe" }),
       );
       fs.writeFileSync(this.file("acl"), deviceAcl(this.opts.admins ?? []));
-      conf.push("allow_anonymous false", `password_file ${this.file("passwd")}`, `acl_file ${this.file("acl")}`);
+      // As deployed: the shipped policy (no anonymous, client id = user name, limits) and ACL.
+      conf.push(...brokerPolicy().general, `password_file ${this.file("passwd")}`, `acl_file ${this.file("acl")}`);
     } else {
       conf.push("allow_anonymous true");
     }
@@ -140,6 +147,7 @@ export class Mosquitto {
       "log_type warning",
       ...(this.opts.extraConf ?? []),
       `listener ${this.port} 127.0.0.1`,
+      ...listenerPolicy,
     );
     if (os.userInfo().uid === 0) conf.unshift("user root"); // otherwise it drops to "mosquitto" and cannot read the temp dir
     if (this.opts.tls) {
@@ -203,6 +211,7 @@ export class Mosquitto {
         `certfile ${this.file("server.crt")}`,
         `keyfile ${this.file("server.key")}`,
         "tls_version tlsv1.2",
+        ...listenerPolicy,
       );
     }
     fs.writeFileSync(this.file("mosquitto.conf"), conf.join("\n") + "\n");
