@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { generateKeyPair } from "../signing";
-import { defaultAuditPath } from "./audit";
+import { defaultAuditPath, verifyAudit } from "./audit";
 import {
   COMMANDS,
   DEVICE_ID_RE,
@@ -45,9 +45,17 @@ Commands:
   status                 show a dispenser's retained status and telemetry
   history                show a dispenser's events
   command NAME           sign and send a command (${COMMANDS.join(", ")})
+  audit verify           check that the audit log's hash chain is intact
 
 Run "dosekeeper <command> --help" for its options.
 Exit codes: 0 ok, 1 error, 2 usage/invalid file, 3 refused by the device, 4 timeout.`,
+  "audit verify": `Usage: dosekeeper audit verify [--audit FILE]
+
+Checks the hash chain of the audit log (default ~/.dosekeeper/audit.jsonl, env DOSEKEEPER_AUDIT):
+every line carries the SHA-256 of the line before it, so an edited, inserted, deleted or
+reordered line is found. Torn lines (a write cut by a crash) are reported and tolerated.
+Prints the records, torn lines, breaks and the head hash (keep it elsewhere to detect a cut tail).
+Exit 0 intact, 3 broken.`,
   keygen: `Usage: dosekeeper keygen [--out DIR]
 
 Creates DIR/<kid>.key.pem (private, mode 0600) and DIR/<kid>.pub (raw public key, base64),
@@ -312,7 +320,16 @@ export async function main(
   const p = parseArgs(argv);
   const help = p.flags.has("help") || p.flags.has("h");
   const c0 = p.pos[0];
-  const topic = c0 === "config" ? (p.pos[1] === "push" ? "config push" : undefined) : c0;
+  const topic =
+    c0 === "config"
+      ? p.pos[1] === "push"
+        ? "config push"
+        : undefined
+      : c0 === "audit"
+        ? p.pos[1] === "verify"
+          ? "audit verify"
+          : undefined
+        : c0;
   try {
     if (c0 === undefined || c0 === "help") {
       io.out(HELP.main + "\n");
@@ -333,6 +350,15 @@ export async function main(
         return await cmdStatus(p, io);
       case "history":
         return await cmdHistory(p, io);
+      case "audit verify": {
+        const v = verifyAudit(auditPath(p, io));
+        io.out(
+          `audit: ${v.records} records, ${v.torn.length} torn line(s)${v.torn.length ? ` (${v.torn.join(", ")})` : ""}, head ${v.head}\n`,
+        );
+        for (const b of v.broken) io.out(`broken at line ${b.line}: ${b.reason}\n`);
+        io.out(v.ok ? "chain intact\n" : "chain BROKEN: the log was altered\n");
+        return v.ok ? EXIT.OK : EXIT.REFUSED;
+      }
       default:
         return await cmdCommand(p, io);
     }
