@@ -24,7 +24,7 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import * as path from "node:path";
 import { build } from "esbuild";
-import { HttpError, MIME, readBody, send } from "./http-util";
+import { HttpError, MIME, readBody, RequestGuard, send } from "./http-util";
 import { AUDIT_MAX, type AuditEntry, mergedAudit } from "./audit";
 
 export type { AuditEntry };
@@ -37,6 +37,10 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const STATIC_DIR = path.resolve(HERE, "../dashboard/static");
 const CONFIG_TS = path.resolve(HERE, "../../firmware/core/config/validate.ts");
 const STREAM_MS = 200;
+/** Bytes an event-stream client may leave unread before it is dropped. */
+export const SSE_MAX_BUFFERED = 1024 * 1024;
+/** Event-stream clients at once (a new one beyond is refused 503). */
+export const SSE_MAX_CLIENTS = 64;
 
 /** Where adherence history and FHIR exports come from: local device events now, the relay API later. */
 export interface HistorySource {
@@ -112,6 +116,9 @@ function parseAction(b: unknown): Action {
 }
 
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
+  const host = o.host ?? "127.0.0.1";
+  let listening = 0;
+  const guard = new RequestGuard(host, () => listening);
   const fleet = o.fleet;
   const history = o.history ?? localHistory(fleet);
   const actor = o.actor ?? "pharmacist@console";
@@ -132,6 +139,13 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     if (clients.size === 0) return;
     const state = JSON.stringify({ ...fleet.snapshot(), relay: o.cloud?.snapshot() ?? null });
     for (const c of clients) {
+      // A client that does not read (its socket buffer keeps growing) is dropped: it reconnects
+      // when it can, and the server's memory stays bounded whatever the clients do.
+      if (c.res.writableLength > SSE_MAX_BUFFERED) {
+        clients.delete(c);
+        c.res.destroy();
+        continue;
+      }
       const lines: Record<string, unknown[]> = {};
       let any = false;
       for (const d of fleet.devices.values()) {
@@ -172,7 +186,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     const url = new URL(req.url ?? "/", "http://localhost");
     const p = url.pathname;
     const m = req.method ?? "GET";
+    guard.check(req, m);
     if (m === "GET" && p === "/api/stream") {
+      if (clients.size >= SSE_MAX_CLIENTS) throw new HttpError(503, "too many event streams");
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive" });
       const c = { res, sent: new Map<string, number>(), notified: 0 };
       clients.add(c);
@@ -288,6 +304,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       } catch {
         throw new HttpError(404, "not found");
       }
+      // The page carries the CSRF token: only a same-origin page can read it.
+      if (rel === "index.html")
+        data = Buffer.from(data.toString("utf8").replace("<head>", `<head>\n<meta name="dk-csrf" content="${guard.csrf}">`));
       res.writeHead(200, { "content-type": MIME[path.extname(rel)] ?? "application/octet-stream", "cache-control": "no-store" });
       res.end(data);
       return;
@@ -299,8 +318,13 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     handle(req, res).catch((e: unknown) => {
       const status = e instanceof HttpError ? e.status : 500;
       if (status === 500) console.error("[server]", e);
-      if (!res.headersSent) send(res, status, { error: e instanceof Error ? e.message : String(e) });
-      else res.end();
+      // Internal errors say nothing of the inside.
+      const message = status === 500 ? "internal error" : e instanceof Error ? e.message : String(e);
+      if (!res.headersSent) {
+        if (status === 413) res.setHeader("connection", "close");
+        send(res, status, { error: message });
+        if (status === 413) res.once("finish", () => req.destroy());
+      } else res.end();
     });
   });
   server.on("connection", (s) => {
@@ -308,7 +332,6 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     s.on("close", () => sockets.delete(s));
   });
 
-  const host = o.host ?? "127.0.0.1";
   const listen = (port: number): Promise<number> =>
     new Promise((resolve, reject) => {
       const onErr = (e: NodeJS.ErrnoException): void => {
@@ -330,6 +353,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE") throw e;
     port = await listen(0);
   }
+  listening = port;
 
   return {
     url: `http://${host}:${port}/`,

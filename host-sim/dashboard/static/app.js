@@ -15,10 +15,14 @@ const el = (tag, attrs = {}, ...kids) => {
   return e;
 };
 
+const CSRF = document.querySelector('meta[name="dk-csrf"]')?.getAttribute("content") ?? "";
+
 export const api = async (method, url, body) => {
+  const headers = body ? { "content-type": "application/json" } : {};
+  if (method !== "GET") headers["x-csrf-token"] = CSRF;
   const r = await fetch(url, {
     method,
-    headers: body ? { "content-type": "application/json" } : {},
+    headers,
     body: body ? JSON.stringify(body) : undefined,
   });
   const j = await r.json().catch(() => ({}));
