@@ -17,7 +17,6 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { generateKeyPair, publicKeyB64FromPrivatePem, kidOf } from "../../cloud/signing";
-import { parsePosixTz, utcToLocal } from "../../firmware/core/schedule/tz";
 import type { Provider, RelayDb } from "../../cloud/relay/types";
 import type { RelayHandle } from "../../cloud/relay/service";
 import { Fleet } from "./fleet";
@@ -25,8 +24,8 @@ import { startEmbeddedBroker, type EmbeddedBroker } from "./broker";
 import type { DeviceTransport } from "./transport";
 import { MqttTransport, type PharmacistKey } from "./mqtt-transport";
 import { StandInTransport } from "./stand-in-transport";
-import { startServer, localHistory, type HistorySource, type RunningServer } from "../server/server";
-import type { DayAdherence } from "./history";
+import { startServer, type RunningServer } from "../server/server";
+import { relayHistory } from "./relay-history";
 
 // ------------------------------------------------------------------ keys
 
@@ -108,7 +107,7 @@ export function simContacts(maxDevices: number): Record<string, unknown> {
   return { fallback: "pharmacist", people, devices };
 }
 
-function sub(who: string): Record<string, unknown> {
+export function sub(who: string): Record<string, unknown> {
   return { endpoint: `https://push.invalid/sim/${who}`, keys: { p256dh: "sim", auth: "sim" } };
 }
 
@@ -238,46 +237,6 @@ export async function startRelayStack(o: RelayStackOptions): Promise<RelayStack>
     },
   };
 }
-
-/** Adherence and FHIR from the relay's HTTP API, over the fleet's dates; the local history when it fails. */
-export function relayHistory(relay: RelayStack, fleet: Fleet): HistorySource {
-  const local = localHistory(fleet);
-  const started = fleet.sched.now;
-  const range = (id: string): string => {
-    const tzs = fleet.get(id)?.normalizedConfig()?.tz;
-    const tz = tzs !== undefined ? parsePosixTz(tzs) : undefined;
-    const day = (t: number): string => new Date(tz !== undefined && tz.ok ? utcToLocal(tz.tz, t).localMs : t).toISOString().slice(0, 10);
-    // From the simulation's first day: slots before it were never scheduled on these boxes.
-    return `from=${day(started)}&to=${day(fleet.sched.now)}`;
-  };
-  const get = async (id: string, what: string): Promise<unknown> => {
-    const r = await fetch(`${relay.apiUrl}/api/devices/${encodeURIComponent(id)}/${what}?${range(id)}`, {
-      headers: { authorization: relay.authorization("pharmacist@console") },
-    });
-    if (!r.ok) throw new Error(`relay ${what}: HTTP ${r.status}`);
-    return r.json();
-  };
-  return {
-    kind: "relay",
-    adherence: async (id) => {
-      try {
-        return ((await get(id, "adherence")) as { days: DayAdherence[] }).days;
-      } catch {
-        return local.adherence(id);
-      }
-    },
-    fhir: async (id) => {
-      try {
-        return await get(id, "fhir");
-      } catch {
-        return local.fhir(id);
-      }
-    },
-  };
-}
-
-// ------------------------------------------------------------------ the whole stack
-
 export interface StackOptions {
   readonly baseConfig: Record<string, unknown>;
   readonly devices?: number;

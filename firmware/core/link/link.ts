@@ -24,21 +24,13 @@ import { sha256 } from "../crypto/sha256";
 import { bytesToHex } from "../crypto/hex";
 import { Store } from "../log/store";
 import { ReplayRing } from "./replay";
-import { COMMAND_NAMES, checkCommandBody, checkConfigBody, timeWindow, type BodyError } from "./body";
+import { checkConfigBody, timeWindow, type BodyError } from "./body";
 import { EV, type EventType } from "../protocol/events";
+import { gateCommand } from "./command-gate";
 import { checkReceipt, errs, eventPayload, executeCommand, JunkLimiter, telePayload, versionOf } from "./messages";
-import { isObj, parseJsonBytes } from "../protocol/json";
+import { parseJsonBytes } from "../protocol/json";
 import { commandTopic, configTopic, deviceTopic, VERB } from "../protocol/topics";
-import {
-  TELE_PERIOD_MS,
-  LINK_MAX_INFLIGHT,
-  STAT_RESERVE,
-  LINK_MAX_PACKET,
-  HELD_RETRY_MS,
-  type LinkDeps,
-  type Link,
-  COMMAND_MAX_BYTES,
-} from "./link-types";
+import { TELE_PERIOD_MS, LINK_MAX_INFLIGHT, STAT_RESERVE, LINK_MAX_PACKET, HELD_RETRY_MS, type LinkDeps, type Link } from "./link-types";
 export * from "./link-types";
 
 export function createLink(deps: LinkDeps): Link {
@@ -313,27 +305,9 @@ export function createLink(deps: LinkDeps): Link {
     if (d === undefined) return;
     // An empty retained payload is how a retained message is cleared: nothing to do.
     if (payload.length === 0) return;
-    const shown = name.substring(0, 24);
-    if (COMMAND_NAMES.indexOf(name) < 0) return refuseCmd(shown, null, null, "CMD_UNKNOWN", true);
-    // Commands are never retained (docs/protocol.md): a retained one would run again at every
-    // resubscription. Refused, whatever its signature.
-    if (info.retain) return refuseCmd(name, null, null, "CMD_RETAINED", true);
-    if (payload.length > COMMAND_MAX_BYTES) return refuseCmd(name, null, null, "CMD_TOO_BIG", true);
-    const parsed = parseJsonBytes(payload);
-    if (!parsed.ok) return refuseCmd(name, null, null, "PROTO_JSON", true);
-    const open = openEnvelope(parsed.value, trustedKeys);
-    if (!open.ok) return refuseCmd(name, null, null, open.code, true);
-    const by = open.kid;
-    const cb = checkCommandBody(open.body, name);
-    const bodyId = isObj(open.body) && typeof open.body.id === "string" && open.body.id.length <= 40 ? open.body.id : null;
-    if (!cb.ok) return refuseCmd(name, bodyId, by, cb.code, false, cb.errors.length > 0 ? cb.errors[0].path : undefined);
-    const body = cb.body;
-    if (body.device !== id) return refuseCmd(name, body.id, by, "CMD_WRONG_DEVICE", false, "device");
-    const wall = clock.wallMs();
-    if (wall === undefined) return refuseCmd(name, body.id, by, "CMD_TIME_UNSET", false);
-    const tw = timeWindow(body, wall);
-    if (tw !== undefined) return refuseCmd(name, body.id, by, "CMD_" + tw, false, tw === "EXPIRED" ? "expires" : "issuedAt");
-    if (ring.has(body.id)) return refuseCmd(name, body.id, by, "CMD_REPLAY", false, "id");
+    const g = gateCommand(name, payload, info, { trustedKeys, deviceId: id, wallMs: clock.wallMs(), seen: (cid) => ring.has(cid) });
+    if (!g.ok) return refuseCmd(g.name, g.id, g.by, g.code, g.junk, g.path);
+    const { body, by } = g;
     ring.add(body.id);
     if (name === "decommission") return decommission(d, body.id, by);
     const result = executeCommand(d, name, body.args);

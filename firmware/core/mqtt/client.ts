@@ -26,6 +26,7 @@ import {
   isValidTopicFilter,
 } from "./codec";
 import { Inflight, PacketIds } from "./inflight";
+import { KeepAlive } from "./keepalive";
 import { Subscriptions } from "./subscriptions";
 import type { DiscardedPublish, MqttPacket } from "./codec";
 import {
@@ -60,12 +61,10 @@ export class MqttClient {
   private gen = 0;
   private attempt = 0;
   private connectedAt = 0;
-  private lastSentMs = 0;
   private readonly ids = new PacketIds((id) => this.inflight.has(id) || this.subs.usesId(id));
   private tReconnect: TimerId = NO_TIMER;
   private tConnect: TimerId = NO_TIMER;
-  private tPing: TimerId = NO_TIMER;
-  private tPingResp: TimerId = NO_TIMER;
+  private readonly ka: KeepAlive;
   private tWriteFail: TimerId = NO_TIMER;
   private readonly inflight: Inflight;
   private readonly subs: Subscriptions;
@@ -78,6 +77,14 @@ export class MqttClient {
     this.k = clientLimits(options);
     this.subs = new Subscriptions(this.k.maxSubs);
     this.inflight = new Inflight(this.k.maxInflight);
+    this.ka = new KeepAlive({
+      timers: deps.timers,
+      clock: deps.clock,
+      keepAliveMs: this.k.keepAliveMs,
+      pingTimeoutMs: this.k.pingTimeoutMs,
+      ping: () => this.send(encodePingreq()),
+      timedOut: () => this.drop("ping_timeout"),
+    });
     this.parser = new MqttParser({ maxPacketBytes: this.k.maxPacketBytes, onOversizePublish: (d) => this.onOversize(d) });
     const w = options.will;
     // Encoded once: also validates client id, credentials and will up front (throws RangeError).
@@ -184,7 +191,7 @@ export class MqttClient {
     return this.ids.alloc();
   }
 
-  private cancel(name: "tReconnect" | "tConnect" | "tPing" | "tPingResp" | "tWriteFail"): void {
+  private cancel(name: "tReconnect" | "tConnect" | "tWriteFail"): void {
     const id = this[name];
     if (id !== NO_TIMER) {
       this.deps.timers.cancel(id);
@@ -210,7 +217,7 @@ export class MqttClient {
     const c = this.conn;
     if (c === null) return false;
     if (c.write(bytes)) {
-      this.lastSentMs = this.deps.clock.monoMs();
+      this.ka.sent();
       return true;
     }
     // Closed under us: drop on the next turn (never re-entrantly from inside publish()).
@@ -256,8 +263,7 @@ export class MqttClient {
   private teardown(): void {
     this.gen++;
     this.cancel("tConnect");
-    this.cancel("tPing");
-    this.cancel("tPingResp");
+    this.ka.stop();
     this.cancel("tWriteFail");
     this.parser.reset();
     const c = this.conn;
@@ -342,7 +348,7 @@ export class MqttClient {
         this.subs.onUnsuback(p.packetId);
         return;
       case "pingresp":
-        this.cancel("tPingResp");
+        this.ka.pong();
         return;
       default:
         return this.protocolError("unexpected " + p.type);
@@ -373,7 +379,8 @@ export class MqttClient {
       )
     )
       return;
-    this.schedulePing();
+    const g2 = this.gen;
+    this.ka.schedule(() => g2 === this.gen && this.st === "connected");
     this.safe("onConnect", () => this.h.onConnect && this.h.onConnect(sessionPresent));
   }
 
@@ -383,28 +390,5 @@ export class MqttClient {
       (id, part) => this.send(encodeSubscribe(id, part)),
       (id, part) => this.send(encodeUnsubscribe(id, part)),
     );
-  }
-
-  private schedulePing(): void {
-    if (this.k.keepAliveMs === 0) return;
-    this.cancel("tPing");
-    const now = this.deps.clock.monoMs();
-    let wait = this.lastSentMs + this.k.keepAliveMs - now;
-    if (wait < 0) wait = 0;
-    const g = this.gen;
-    this.tPing = this.deps.timers.once(wait, () => {
-      this.tPing = NO_TIMER;
-      if (g !== this.gen || this.st !== "connected") return;
-      if (this.deps.clock.monoMs() - this.lastSentMs >= this.k.keepAliveMs) {
-        this.send(encodePingreq());
-        if (this.tPingResp === NO_TIMER) {
-          this.tPingResp = this.deps.timers.once(this.k.pingTimeoutMs, () => {
-            this.tPingResp = NO_TIMER;
-            if (g === this.gen) this.drop("ping_timeout");
-          });
-        }
-      }
-      if (g === this.gen) this.schedulePing();
-    });
   }
 }

@@ -36,6 +36,7 @@ import {
   type MqttError,
 } from "./packets";
 import { fail, utf8Decode, isValidTopicName, isValidTopicFilter } from "./strings";
+import { type DiscardedPublish, OversizeSkip, TOPIC_KEEP } from "./skip";
 
 /* ----------------------------------------------------------------- parser */
 
@@ -207,22 +208,8 @@ export interface ParserOptions {
   onOversizePublish?: (d: DiscardedPublish) => void;
 }
 
-/** An oversized PUBLISH that was read through and discarded. */
-export interface DiscardedPublish {
-  /** The topic, or its first TOPIC_KEEP bytes (topicComplete false), as text (invalid UTF-8 becomes ""). */
-  readonly topic: string;
-  readonly topicComplete: boolean;
-  readonly qos: 0 | 1 | 2;
-  readonly retain: boolean;
-  readonly dup: boolean;
-  /** Packet id (0 for QoS 0). */
-  readonly packetId: number;
-  /** Remaining length of the packet. */
-  readonly bytes: number;
-}
-
-/** Bytes of an oversized PUBLISH's topic kept for the report. */
-export const TOPIC_KEEP = 128;
+export type { DiscardedPublish };
+export { TOPIC_KEEP };
 
 export const S_HEADER = 0;
 export const S_LENGTH = 1;
@@ -246,13 +233,7 @@ export class MqttParser {
   private err: MqttError | null = null;
   private epoch = 0;
   private readonly onOversize: ((d: DiscardedPublish) => void) | undefined;
-  /** S_SKIP: bytes of the packet still to read, phase (0-1 topic length, 2 topic, 3-4 packet id, 5 rest), topic. */
-  private skipLeft = 0;
-  private skipPhase = 0;
-  private tlen = 0;
-  private tgot = 0;
-  private pid = 0;
-  private readonly topicKeep = new Uint8Array(TOPIC_KEEP);
+  private readonly skipper = new OversizeSkip();
 
   constructor(options?: ParserOptions) {
     const m = options && options.maxPacketBytes !== undefined ? options.maxPacketBytes : MQTT_DEFAULT_MAX_PACKET_BYTES;
@@ -336,11 +317,7 @@ export class MqttParser {
             return this.die(MQTT_OVERSIZE, "remaining length exceeds " + this.maxPacketBytes);
           }
           this.state = S_SKIP;
-          this.skipLeft = this.len;
-          this.skipPhase = 0;
-          this.tlen = 0;
-          this.tgot = 0;
-          this.pid = 0;
+          this.skipper.start(this.first, this.len);
           continue;
         }
         if (this.len === 0) {
@@ -351,12 +328,13 @@ export class MqttParser {
           this.state = S_BODY;
         }
       } else if (this.state === S_SKIP) {
-        const r = this.skip(chunk, i);
-        if (r < 0) return false;
+        const r = this.skipper.feed(chunk, i);
+        if (typeof r !== "number") return this.die(r.code, r.detail);
         i = r;
-        if (this.skipLeft === 0) {
+        if (this.skipper.done) {
           this.state = S_HEADER;
-          if (!this.reportOversize(epoch)) return this.err === null;
+          if (this.onOversize !== undefined) this.onOversize(this.skipper.report());
+          if (this.epoch !== epoch || this.err !== null) return this.err === null;
         }
       } else {
         const want = this.body.length - this.have;
@@ -373,66 +351,6 @@ export class MqttParser {
       }
     }
     return true;
-  }
-
-  /** Consumes bytes of an oversized PUBLISH from chunk[i]; the next index, or -1 when malformed. */
-  private skip(chunk: Uint8Array, i: number): number {
-    const n = chunk.length;
-    const qos = (this.first >> 1) & 3;
-    while (i < n && this.skipLeft > 0) {
-      if (this.skipPhase === 5) {
-        const take = Math.min(n - i, this.skipLeft);
-        i += take;
-        this.skipLeft -= take;
-        break;
-      }
-      const b = chunk[i++];
-      this.skipLeft--;
-      if (this.skipPhase === 0) {
-        this.tlen = b << 8;
-        this.skipPhase = 1;
-      } else if (this.skipPhase === 1) {
-        this.tlen |= b;
-        if (this.tlen === 0 || this.tlen + 2 + (qos > 0 ? 2 : 0) > this.len) {
-          this.die(MQTT_MALFORMED, "oversized publish: topic length " + this.tlen);
-          return -1;
-        }
-        this.skipPhase = 2;
-      } else if (this.skipPhase === 2) {
-        if (this.tgot < TOPIC_KEEP) this.topicKeep[this.tgot] = b;
-        this.tgot++;
-        if (this.tgot === this.tlen) this.skipPhase = qos > 0 ? 3 : 5;
-      } else if (this.skipPhase === 3) {
-        this.pid = b << 8;
-        this.skipPhase = 4;
-      } else {
-        this.pid |= b;
-        if (this.pid === 0) {
-          this.die(MQTT_BAD_PACKET_ID, "oversized publish with packet id 0");
-          return -1;
-        }
-        this.skipPhase = 5;
-      }
-    }
-    return i;
-  }
-
-  private reportOversize(epoch: number): boolean {
-    const kept = this.tgot < TOPIC_KEEP ? this.tgot : TOPIC_KEEP;
-    const complete = this.tgot <= TOPIC_KEEP;
-    const text = utf8Decode(this.topicKeep, 0, kept);
-    const b = this.first;
-    const report: DiscardedPublish = {
-      topic: text === null ? "" : text,
-      topicComplete: complete && text !== null,
-      qos: ((b >> 1) & 3) as 0 | 1 | 2,
-      retain: (b & 1) === 1,
-      dup: (b & 8) === 8,
-      packetId: this.pid,
-      bytes: this.len,
-    };
-    if (this.onOversize !== undefined) this.onOversize(report);
-    return this.epoch === epoch && this.err === null;
   }
 
   /** Parse a complete body and deliver it; false if the parser died or was reset meanwhile. */
