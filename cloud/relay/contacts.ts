@@ -8,6 +8,7 @@ import { parsePosixTz, localToUtc, utcToLocal, type PosixTz } from "../../firmwa
 import { REMOTE_CHANNELS, type Person, type PushSubscriptionJson, type QuietHours, type RemoteChannel } from "./types";
 import { DEVICE_ID_RE as DEVICE } from "../../firmware/core/protocol/ids";
 import { channelInfo } from "../../firmware/core/protocol/channels";
+import { isObj } from "../../firmware/core/protocol/json";
 
 export interface DeviceContacts {
   /** Recipient reference → person id. */
@@ -42,8 +43,6 @@ const HM = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
 export function isE164(s: unknown): s is string {
   return typeof s === "string" && E164.test(s);
 }
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function parsePush(v: unknown, path: string, problems: ContactProblem[]): PushSubscriptionJson | undefined {
   if (

@@ -12,10 +12,8 @@ import { parsePosixTz, type PosixTz } from "../schedule/tz";
 import { isCalling, isOpen, makeSlot, windowOf, type Slot } from "../dose/slots";
 import type { EventClass } from "../log/eventlog";
 import { EV, type EventType } from "../protocol/events";
-import { isoUtc } from "../schedule/civil";
+import { isoUtc, MS_PER_MINUTE } from "../schedule/civil";
 import { occurrencesBetween } from "../schedule/occurrences";
-
-const MIN = 60_000;
 
 export interface ApplyRecord {
   readonly config: DispenserConfig;
@@ -108,7 +106,7 @@ export function rebaseSlots(
     for (const dose of next.cfg.doses) {
       if (prev !== undefined && sameDose(prev.doses.get(dose.id), dose)) continue;
       const w = windowOf(next.cfg, dose);
-      for (const o of occurrencesBetween(dose, next.tz, now + 1, now + w.earlyMin * MIN + 1, 2)) {
+      for (const o of occurrencesBetween(dose, next.tz, now + 1, now + w.earlyMin * MS_PER_MINUTE + 1, 2)) {
         if (!st.slots.some((x) => x.id === o.slotId)) {
           const slot = makeSlot(o.slotId, dose, o.dueUtcMs, w);
           st.slots.push(slot);

@@ -5,13 +5,12 @@
 import type { Active, StateRecord } from "../config/active";
 import type { EventClass } from "../log/eventlog";
 import { EV, type EventType } from "../protocol/events";
-import { isoUtc } from "../schedule/civil";
+import { isoUtc, MS_PER_MINUTE } from "../schedule/civil";
 import { occurrencesBetween } from "../schedule/occurrences";
 import { makeSlot, windowOf, type Slot } from "./slots";
 
 /** At most this many past occurrences are materialised at once (after a long power-off). */
 export const CATCHUP_MAX = 32;
-const MIN = 60_000;
 
 export function materialise(
   log: (type: EventType, cls: EventClass, data: Record<string, unknown>) => void,
@@ -25,7 +24,7 @@ export function materialise(
   const fresh: Slot[] = [];
   for (const dose of a.cfg.doses) {
     const w = windowOf(a.cfg, dose);
-    const occ = occurrencesBetween(dose, a.tz, from + w.earlyMin * MIN + 1, now + w.earlyMin * MIN + 1, CATCHUP_MAX);
+    const occ = occurrencesBetween(dose, a.tz, from + w.earlyMin * MS_PER_MINUTE + 1, now + w.earlyMin * MS_PER_MINUTE + 1, CATCHUP_MAX);
     for (const o of occ) {
       if (st.slots.some((s) => s.id === o.slotId)) continue;
       fresh.push(makeSlot(o.slotId, dose, o.dueUtcMs, w));

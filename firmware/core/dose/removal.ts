@@ -12,8 +12,8 @@
 import type { PrnDose } from "../config/types";
 import { REACHED_MISSED, isOpen, type Slot } from "./slots";
 import { EV, type EventType } from "../protocol/events";
+import { MS_PER_MINUTE } from "../schedule/civil";
 
-const MIN = 60_000;
 const DAY = 86_400_000;
 /** PRN intake times kept per PRN entry (bounded; ≥ the largest maxPer24h the validator allows). */
 export const PRN_HISTORY = 12;
@@ -65,8 +65,8 @@ export function creditSlot(slot: Slot, pills: number, mg: number, expected: numb
   const wasMissed = (slot.reached & REACHED_MISSED) !== 0;
   slot.state = early ? "taken_early" : "taken";
   const data: Record<string, unknown> = { slot: slot.id, comp: slot.comp, pills: slot.pills, mg: slot.mg };
-  if (early) data.earlyMin = Math.round((slot.due - now) / MIN);
-  else data.lateMin = Math.round((now - slot.due) / MIN);
+  if (early) data.earlyMin = Math.round((slot.due - now) / MS_PER_MINUTE);
+  else data.lateMin = Math.round((now - slot.due) / MS_PER_MINUTE);
   if (wasMissed) data.afterMissed = true;
   const excess = slot.pills - expected;
   if (excess > 0) data.excess = excess;
@@ -86,7 +86,7 @@ export function checkPrn(
   const hist = history.filter((t) => t > now - DAY);
   let reason: "max24h" | "interval" | undefined;
   if (hist.length + doses > prn.maxPer24h) reason = "max24h";
-  else if (hist.length > 0 && now - hist[hist.length - 1] < prn.minIntervalMin * MIN) reason = "interval";
+  else if (hist.length > 0 && now - hist[hist.length - 1] < prn.minIntervalMin * MS_PER_MINUTE) reason = "interval";
   for (let i = 0; i < doses; i++) hist.push(now);
   return { reason, history: hist.slice(-PRN_HISTORY) };
 }

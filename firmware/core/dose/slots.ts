@@ -15,6 +15,7 @@
  * Everything here is plain data so the whole list persists as one record.
  */
 import type { DispenserConfig, DoseWindow, FixedDose } from "../config/types";
+import { MS_PER_MINUTE } from "../schedule/civil";
 
 export type SlotState = "upcoming" | "due" | "late" | "missed" | "taken" | "taken_early" | "partial" | "wrong_compartment";
 
@@ -47,8 +48,6 @@ export const REACHED_DUE = 1;
 export const REACHED_LATE = 2;
 export const REACHED_MISSED = 4;
 
-const MIN = 60_000;
-
 export function windowOf(cfg: DispenserConfig, dose: FixedDose): DoseWindow {
   return dose.window ?? cfg.defaults.window;
 }
@@ -58,10 +57,10 @@ export function makeSlot(id: string, dose: FixedDose, dueUtc: number, w: DoseWin
     id,
     dose: dose.id,
     comp: dose.compartment,
-    open: dueUtc - w.earlyMin * MIN,
+    open: dueUtc - w.earlyMin * MS_PER_MINUTE,
     due: dueUtc,
-    late: dueUtc + w.lateMin * MIN,
-    missed: dueUtc + w.missedMin * MIN,
+    late: dueUtc + w.lateMin * MS_PER_MINUTE,
+    missed: dueUtc + w.missedMin * MS_PER_MINUTE,
     state: "upcoming",
     reached: 0,
     fired: 0,

@@ -10,12 +10,11 @@ import type { EventClass } from "../log/eventlog";
 import { EV, type EventType } from "../protocol/events";
 import { isRemote, type Firing } from "./ladder";
 import { REACHED_DUE, REACHED_LATE, REACHED_MISSED, doseSize, isOpen, windowOf, type Slot } from "../dose/slots";
-import { isoUtc } from "../schedule/civil";
+import { isoUtc, MS_PER_MINUTE } from "../schedule/civil";
 import { occurrencesBetween } from "../schedule/occurrences";
 
 /** A remote firing overdue by more than this is collapsed into a later overdue one (catch-up). */
 export const CATCHUP_GRACE_MS = 120_000;
-const MIN = 60_000;
 
 export interface EscalationDeps {
   readonly deviceId: string;
@@ -122,8 +121,8 @@ export function nextDeadline(a: Active, st: StateRecord, now: number, capMs: num
   }
   for (const dose of a.cfg.doses) {
     const w = windowOf(a.cfg, dose);
-    const occ = occurrencesBetween(dose, a.tz, now + w.earlyMin * MIN + 1, now + w.earlyMin * MIN + capMs + 1, 1);
-    if (occ.length > 0) t = Math.min(t, occ[0].dueUtcMs - w.earlyMin * MIN);
+    const occ = occurrencesBetween(dose, a.tz, now + w.earlyMin * MS_PER_MINUTE + 1, now + w.earlyMin * MS_PER_MINUTE + capMs + 1, 1);
+    if (occ.length > 0) t = Math.min(t, occ[0].dueUtcMs - w.earlyMin * MS_PER_MINUTE);
   }
   if (st.silencedUntil > now) t = Math.min(t, st.silencedUntil);
   return t;

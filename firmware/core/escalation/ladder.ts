@@ -5,6 +5,7 @@
  * never forgetting one.
  */
 import type { Channel, EscalationStep, Ladder, SoundPattern } from "../config/types";
+import { MS_PER_MINUTE } from "../schedule/civil";
 
 export { isRemote } from "../protocol/channels";
 
@@ -21,7 +22,6 @@ export interface Firing {
 }
 
 export const MAX_FIRINGS = 64;
-const MIN = 60_000;
 
 /** Flatten a ladder; stable order by time, then step index, then repetition. Bounded by MAX_FIRINGS. */
 export function flattenLadder(ladder: Ladder): Firing[] {
@@ -29,7 +29,7 @@ export function flattenLadder(ladder: Ladder): Firing[] {
   ladder.steps.forEach((s: EscalationStep, step: number) => {
     const reps = s.repeat ?? 0;
     for (let rep = 0; rep <= reps && out.length < MAX_FIRINGS; rep++) {
-      const atMs = (s.afterMin + rep * (s.everyMin ?? 0)) * MIN;
+      const atMs = (s.afterMin + rep * (s.everyMin ?? 0)) * MS_PER_MINUTE;
       const f: Firing = { atMs, step, rep, channel: s.channel };
       if (s.pattern !== undefined) (f as { pattern?: SoundPattern }).pattern = s.pattern;
       if (s.volume !== undefined) (f as { volume?: number }).volume = s.volume;

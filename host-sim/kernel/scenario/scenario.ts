@@ -6,6 +6,7 @@
 import { parsePosixTz, localToUtc, type PosixTz } from "../../../firmware/core/schedule/tz";
 import { daysFromCivil } from "../../../firmware/core/schedule/civil";
 import { readStepFields, STEP_KINDS as KINDS, type Step, type StepKind } from "./steps";
+import { isObj } from "../../../firmware/core/protocol/json";
 
 export type { Step, StepKind };
 
@@ -48,10 +49,6 @@ const MAX_STEPS = 2000;
 const MAX_SPAN_MS = 62 * 86_400_000;
 
 type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** "2026-03-29T01:00:00Z" / "…T01:00:00.000Z" (UTC) or "2026-03-29T03:00" / "…T03:00:00" (local in tz). */
 export function parseInstant(s: string, tz: PosixTz | undefined): number | undefined {

@@ -5,12 +5,9 @@
  */
 import type { SimDevice } from "../device/sim-device";
 import type { Amount, BayFault } from "../device/sim-config";
+import { isObj } from "../../../firmware/core/protocol/json";
 
 type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 export type StepKind =
   | "remove"
