@@ -52,22 +52,19 @@ export class Worker {
     });
   }
 
-  /** Resolves when no send is in flight (polls every `everyMs`). */
-  async idle(everyMs = 5): Promise<void> {
-    while (this.busy) {
-      await new Promise<void>((r) => {
-        this.inflightDone.add(r);
-        setTimeout(() => {
-          this.inflightDone.delete(r);
-          r();
-        }, everyMs);
-      });
-    }
+  /** Resolves when no send is in flight and no lease pass runs. */
+  idle(): Promise<void> {
+    return this.waitWhile(() => this.busy, 5);
   }
 
-  /** Resolves when no send is in flight, ignoring a pump pass in progress. */
-  async sendsDone(everyMs = 20): Promise<void> {
-    while (this.inflight > 0) {
+  /** Resolves when no send is in flight (a lease pass may still run). */
+  sendsDone(): Promise<void> {
+    return this.waitWhile(() => this.inflight > 0, 20);
+  }
+
+  /** Waits while `cond` holds: woken when a send finishes, else polled every `everyMs`. */
+  private async waitWhile(cond: () => boolean, everyMs: number): Promise<void> {
+    while (cond()) {
       await new Promise<void>((r) => {
         this.inflightDone.add(r);
         setTimeout(() => {
