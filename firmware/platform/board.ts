@@ -4,7 +4,7 @@
  * no PSRAM pins of WROVER modules (16, 17); inputs-only 34-39 serve only HX711 DOUT
  * (driven push-pull by the chip, so no pull-up is needed).
  */
-export const BOARD = {
+export const BOARD = Object.freeze({
   channels: 4,
   /** HX711 DOUT, one per compartment bay, channel order. */
   hx711Dout: [34, 35, 36, 39] as const,
@@ -20,4 +20,4 @@ export const BOARD = {
   buzzerPin: 25,
   /** Push button to GND, internal pull-up (+ optional external 10 kohm). */
   buttonPin: 27,
-} as const;
+} as const);

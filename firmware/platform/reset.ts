@@ -6,7 +6,7 @@
 import getResetReason from "resetReason";
 
 // Index = esp_reset_reason_t.
-const CODES = [
+const CODES: readonly string[] = Object.freeze([
   "unknown",
   "power_on",
   "external",
@@ -18,7 +18,7 @@ const CODES = [
   "deep_sleep",
   "brownout",
   "sdio",
-];
+]);
 
 export function resetReasonCode(reason: number): string {
   return Number.isInteger(reason) && reason >= 0 && reason < CODES.length ? CODES[reason] : "unknown";

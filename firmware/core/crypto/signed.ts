@@ -66,7 +66,7 @@ function isPrintableAscii(s: string): boolean {
   return true;
 }
 
-const FIELDS = ["v", "kid", "payload", "sig"];
+const FIELDS: readonly string[] = Object.freeze(["v", "kid", "payload", "sig"]);
 
 /**
  * Verify and decode an envelope (an already-parsed JSON object).

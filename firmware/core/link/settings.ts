@@ -17,7 +17,7 @@ import type { BrokerSettings } from "./link";
 import { keyIdOf, MAX_TRUSTED_KEYS, type TrustedKey } from "../crypto/signed";
 import { base64Decode } from "../crypto/base64";
 
-export const LINK_PREF_KEYS = ["mqttHost", "mqttPort", "mqttTls", "mqttUser", "mqttPass", "trustKeys"] as const;
+export const LINK_PREF_KEYS = Object.freeze(["mqttHost", "mqttPort", "mqttTls", "mqttUser", "mqttPass", "trustKeys"] as const);
 
 export type LinkSettingsResult =
   | { ok: true; broker: BrokerSettings; trustedKeys: TrustedKey[] }

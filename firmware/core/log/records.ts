@@ -23,7 +23,7 @@ export interface MetaRec {
 }
 
 export const META = "evmeta";
-export const CLS: readonly EventClass[] = ["dose", "alert", "info"];
+export const CLS: readonly EventClass[] = Object.freeze(["dose", "alert", "info"]);
 export const DOSE = 0;
 export const ALERT = 1;
 export const INFO = 2;

@@ -85,7 +85,7 @@ export class Reader {
 }
 
 // Required low-nibble flags per type (-1 = PUBLISH, free), index 0 and 15 invalid.
-export const REQUIRED_FLAGS = [-2, 0, 0, -1, 0, 0, 2, 0, 2, 0, 2, 0, 0, 0, 0, -2];
+export const REQUIRED_FLAGS: readonly number[] = Object.freeze([-2, 0, 0, -1, 0, 0, 2, 0, 2, 0, 2, 0, 0, 0, 0, -2]);
 
 export function parseBody(first: number, body: Uint8Array): MqttPacket {
   const type = first >> 4;

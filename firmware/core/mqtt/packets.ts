@@ -109,14 +109,14 @@ export const MQTT_DEFAULT_MAX_PACKET_BYTES = 16384;
 /** Fixed header is at most 1 type byte + 4 length bytes. */
 export const MQTT_MAX_HEADER_BYTES = 5;
 
-export const CONNACK_REASONS: readonly string[] = [
+export const CONNACK_REASONS: readonly string[] = Object.freeze([
   "accepted",
   "unacceptable protocol version",
   "identifier rejected",
   "server unavailable",
   "bad user name or password",
   "not authorized",
-];
+]);
 
 export const T_CONNECT = 1;
 export const T_CONNACK = 2;

@@ -27,7 +27,7 @@ export interface Occurrence {
 }
 
 /** Bit mask of weekdays (bit 0 = Sunday, as civil.weekday). */
-const WEEKDAY_BIT: Readonly<Record<Weekday, number>> = { sun: 1, mon: 2, tue: 4, wed: 8, thu: 16, fri: 32, sat: 64 };
+const WEEKDAY_BIT: Readonly<Record<Weekday, number>> = Object.freeze({ sun: 1, mon: 2, tue: 4, wed: 8, thu: 16, fri: 32, sat: 64 });
 const ALL_DAYS = 127;
 
 /** Largest `max` honoured by occurrencesBetween (heap bound). */

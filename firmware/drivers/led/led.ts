@@ -15,11 +15,11 @@ import type { Leds } from "../../core/ports";
 export type LedColor = "off" | "due" | "fault";
 
 /** Colours as 0xRRGGBB. */
-export const DEFAULT_COLORS: Readonly<Record<LedColor, number>> = {
+export const DEFAULT_COLORS: Readonly<Record<LedColor, number>> = Object.freeze({
   off: 0x000000,
   due: 0xffa000, // amber
   fault: 0xff0000, // red
-};
+});
 
 /** What the GPIO variant needs from an embedded:io/digital output. */
 export interface DigitalOutput {
