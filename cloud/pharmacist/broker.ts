@@ -9,6 +9,7 @@ import type { HardwareLimits } from "../../firmware/core/config/validate";
 import { kidOf, publicKeyB64FromPrivatePem } from "../signing";
 import { appendAudit, type AuditRecord } from "./audit";
 import { deviceTopic, VERB } from "../../firmware/core/protocol/topics";
+import { redactUrl } from "../redact";
 
 /** Local validation limits: larger than any dispenser, so only the device judges its hardware. */
 export const GENEROUS_HW: HardwareLimits = { channels: 16, leds: 64 };
@@ -141,5 +142,6 @@ export interface PushConfigResult {
 }
 
 export function audit(file: string | undefined, rec: Omit<AuditRecord, "time">): void {
-  if (file !== undefined) appendAudit(file, { time: new Date().toISOString(), ...rec });
+  if (file !== undefined)
+    appendAudit(file, { time: new Date().toISOString(), ...rec, ...(rec.broker !== undefined ? { broker: redactUrl(rec.broker) } : {}) });
 }

@@ -10,6 +10,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { deviceTopic, VERB } from "../../firmware/core/protocol/topics";
+import { redactUrl } from "../redact";
 import { parseContacts } from "./contacts";
 import { direct, FALLBACKS_PER_HOUR, type RelayCtx, type Tx, WindowLimit } from "./context";
 import { DeviceLiveness } from "./handlers/devices";
@@ -151,7 +152,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   ingest.open();
   await ingest.subscribed;
   log(
-    `[${instanceId}] relay up on ${opts.brokerUrl}, ${ingest.shared ? `shared subscription $share/${group}` : "plain subscription"}, db ${db.kind}`,
+    `[${instanceId}] relay up on ${redactUrl(opts.brokerUrl)}, ${ingest.shared ? `shared subscription $share/${group}` : "plain subscription"}, db ${db.kind}`,
   );
 
   const runDeadman = (): Promise<void> => (dm === undefined ? Promise.resolve() : deadmanCheck(ctx, dm, reload));

@@ -76,3 +76,23 @@ describe("audit log hash chain", () => {
     expect(readAudit(f).at(-1)).toMatchObject({ id: "c7", n: 4 });
   });
 });
+
+describe("secrets never logged", () => {
+  it("credentials in a broker URL are removed from audit records", async () => {
+    const { redactUrl } = await import("../../../cloud/redact");
+    expect(redactUrl("mqtts://dk-0001:s3cret-pw@broker.example:8883")).toBe("mqtts://***@broker.example:8883");
+    expect(redactUrl("mqtt://broker:1883")).toBe("mqtt://broker:1883");
+    const { audit } = await import("../../../cloud/pharmacist/broker");
+    const f = fresh(0);
+    audit(f, {
+      action: "command",
+      who: { kid: "k", user: "u" },
+      device: "dk-0001",
+      outcome: "timeout",
+      broker: "mqtt://pharma:hunter2-secret@127.0.0.1:1",
+    });
+    const text = fs.readFileSync(f, "utf8");
+    expect(text).not.toContain("hunter2");
+    expect(readAudit(f)[0].broker).toBe("mqtt://***@127.0.0.1:1");
+  });
+});
