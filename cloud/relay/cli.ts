@@ -10,6 +10,7 @@ import { createConsoleProvider } from "./providers/console";
 import { createTwilioProvider } from "./providers/twilio";
 import { createWebPushProvider } from "./providers/webpush";
 import { scheduleFromConfig } from "./schedules";
+import type { IngestOptions } from "./options";
 import { startRelay } from "./service";
 import type { Providers } from "./types";
 import { REMOTE_CHANNELS } from "../../firmware/core/protocol/channels";
@@ -22,6 +23,12 @@ const HELP = `dosekeeper relay — turns dispensers' relay.request events into n
   --configs PATH        device config JSON file, or a directory of them, to store (dead-man schedules)
   --instance ID         instance / MQTT client id (default relay-<random>)
   --shared auto|on|off  MQTT shared subscription $share/relay/… (default auto: MQTT 5 and broker support)
+  --ingest MODE         subscribe (default) | owner (one instance at a time by database lease: Mosquitto)
+                        | jetstream (NATS JetStream durable consumer; --broker is NATS's MQTT listener)
+  --ingest-lease-ms N   owner mode: lease of the ingest session (default 10000)
+  --nats URLS           jetstream mode: nats://host:port[,nats://…] of the cluster's nodes
+  --stream-replicas N   jetstream mode: replicas of DK_IN when the relay creates it (default 3)
+  --ack-wait-ms N       jetstream mode: redelivery of an unacknowledged message (default 10000)
   --http PORT           also serve the HTTP API (adherence, FHIR, config upload, audit) on 127.0.0.1:PORT
   --tokens FILE         JSON {"<bearer token>": "<actor>"} (tokens of 16+ characters): required by --http
   --insecure-dev        run the HTTP API without authentication (local development only)
@@ -35,7 +42,8 @@ const HELP = `dosekeeper relay — turns dispensers' relay.request events into n
 Environment: VAPID_SUBJECT, VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY (Web Push);
   TWILIO_BASE_URL (default https://api.twilio.com), TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
   TWILIO_USERNAME (API key SID, optional), TWILIO_FROM (SMS and calls);
-  MQTT_USERNAME, MQTT_PASSWORD.`;
+  MQTT_USERNAME, MQTT_PASSWORD; MQTT_INGEST_USERNAME, MQTT_INGEST_PASSWORD (owner mode's session,
+  where the broker binds the client id to the user); NATS_USER, NATS_PASSWORD (jetstream mode).`;
 
 function parseArgs(argv: string[]): Map<string, string | true> {
   const m = new Map<string, string | true>();
@@ -131,11 +139,33 @@ async function main(): Promise<void> {
   }
 
   const sharedArg = str("shared") ?? "auto";
+  const ingestArg = str("ingest") ?? "subscribe";
+  let ingest: IngestOptions;
+  if (ingestArg === "owner") {
+    ingest = {
+      kind: "owner",
+      leaseMs: int("ingest-lease-ms", 10_000),
+      ...(env.MQTT_INGEST_USERNAME ? { mqtt: { username: env.MQTT_INGEST_USERNAME, password: env.MQTT_INGEST_PASSWORD ?? "" } } : {}),
+    };
+  } else if (ingestArg === "jetstream") {
+    const nats = str("nats");
+    if (nats === undefined) throw new Error("--ingest jetstream needs --nats nats://host:port[,…]");
+    ingest = {
+      kind: "jetstream",
+      servers: nats.split(","),
+      ...(env.NATS_USER ? { user: env.NATS_USER, pass: env.NATS_PASSWORD ?? "" } : {}),
+      replicas: int("stream-replicas", 3),
+      ackWaitMs: int("ack-wait-ms", 10_000),
+    };
+  } else if (ingestArg === "subscribe") {
+    ingest = { kind: "subscribe" };
+  } else throw new Error("--ingest must be subscribe, owner or jetstream");
   const relay = await startRelay({
     brokerUrl: broker,
     db,
     providers,
     shared: sharedArg === "on" ? true : sharedArg === "off" ? false : "auto",
+    ingest,
     instanceId,
     ...(str("contacts") ? { contacts: JSON.parse(readFileSync(str("contacts") as string, "utf8")) as unknown } : {}),
     deadman: args.has("no-deadman") ? false : { silentMs: int("deadman-silent-min", 10) * 60_000 },

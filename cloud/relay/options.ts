@@ -23,8 +23,44 @@ export interface RetryOptions {
   maxAttempts?: number;
 }
 
+/**
+ * How device messages come in (docs/relay.md, "Ingest"):
+ * - subscribe (default): every instance subscribes ($share/<group>/… when the broker can);
+ * - owner: one instance at a time, elected by a database lease, holds the one persistent ingest
+ *   session (Mosquitto: nothing stays in a dead instance's session); all publish and work jobs;
+ * - jetstream: a NATS JetStream durable consumer shared by all instances (scale-out tier); the
+ *   MQTT connection (brokerUrl: NATS's MQTT listener) only publishes.
+ */
+export type IngestOptions =
+  | { kind: "subscribe" }
+  | {
+      kind: "owner";
+      /** Lease of the ingest session; a dead owner's session is resumed by another instance after it. Default 10 s. */
+      leaseMs?: number;
+      /** MQTT options of the ingest session (its own credentials where the client id is bound to the user). */
+      mqtt?: IClientOptions;
+    }
+  | {
+      kind: "jetstream";
+      servers: string[];
+      user?: string;
+      pass?: string;
+      /** Durable consumer name (default "relay"). */
+      durable?: string;
+      /** Replicas of the DK_IN stream when the relay creates it (default 3). */
+      replicas?: number;
+      /** Default 10 s. */
+      ackWaitMs?: number;
+      /** Default 20. */
+      maxDeliver?: number;
+      /** Messages in work per instance (default 512). */
+      inflight?: number;
+    };
+
 export interface RelayOptions {
   brokerUrl: string;
+  /** Default { kind: "subscribe" }. */
+  ingest?: IngestOptions;
   db: RelayDb;
   providers: Providers;
   /** true: $share/<group>/…; false: plain subscription (one instance only); "auto" (default): shared when the broker says it can. */

@@ -16,7 +16,9 @@ import { direct, FALLBACKS_PER_HOUR, type RelayCtx, type Tx, WindowLimit } from 
 import { DeviceLiveness } from "./handlers/devices";
 import { onMessage } from "./handlers/message";
 import { DurableIngest } from "./ingest/durable";
-import { connectMqttIngest } from "./ingest/mqtt";
+import { type JetStreamIngest, STREAM, startJetStreamIngest } from "./ingest/jetstream";
+import { connectMqttIngest, type MqttIngestOptions, type Store } from "./ingest/mqtt";
+import { IngestOwner } from "./ingest/owner";
 import { CommitQueue } from "./jobs/commit";
 import { deadmanCheck, type DeadmanSettings } from "./jobs/deadman";
 import { republishReceipts } from "./jobs/receipts";
@@ -128,32 +130,91 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   const durable = new DurableIngest(ctx, (topic, payload, at, retained) =>
     ctx.unit((x) => onMessage(ctx, live, x, topic, payload, at, retained)),
   );
+  const mode = opts.ingest ?? { kind: "subscribe" };
+  const store: Store = (topic, payload, at, retained) => durable.store(topic, payload, at, retained);
+  const mqttOpts = (extra: Partial<MqttIngestOptions>): MqttIngestOptions => ({
+    brokerUrl: opts.brokerUrl,
+    instanceId,
+    group,
+    shared: opts.shared === true || opts.shared === false ? opts.shared : "auto",
+    sessionExpiryS: opts.sessionExpiryS ?? 3600,
+    pipelined: opts.batch !== false,
+    backlogMax: INGEST_BACKLOG_MAX,
+    ...(opts.mqtt !== undefined ? { mqtt: opts.mqtt } : {}),
+    log,
+    clock,
+    ...extra,
+  });
+  const backlog = (): number => commits.length;
+  const isDead = (): boolean => life.dead;
+  // The instance's own MQTT connection: publishes receipts; in "subscribe" mode it ingests too.
   const ingest = await connectMqttIngest(
-    {
-      brokerUrl: opts.brokerUrl,
-      instanceId,
-      group,
-      shared: opts.shared === true || opts.shared === false ? opts.shared : "auto",
-      sessionExpiryS: opts.sessionExpiryS ?? 3600,
-      pipelined: opts.batch !== false,
-      backlogMax: INGEST_BACKLOG_MAX,
-      ...(opts.mqtt !== undefined ? { mqtt: opts.mqtt } : {}),
-      log,
-      clock,
-    },
-    (topic, payload, at, retained) => durable.store(topic, payload, at, retained),
-    () => commits.length,
-    () => life.dead,
+    mqttOpts(mode.kind === "subscribe" ? {} : { subscribe: false, shared: false }),
+    store,
+    backlog,
+    isDead,
   );
   const client = ingest.client;
   connected = () => client.connected;
   publish = (device, json, done) => client.publish(deviceTopic(device, VERB.rcpt), json, { qos: 1 }, (err) => done(err));
-
   ingest.open();
   await ingest.subscribed;
-  log(
-    `[${instanceId}] relay up on ${redactUrl(opts.brokerUrl)}, ${ingest.shared ? `shared subscription $share/${group}` : "plain subscription"}, db ${db.kind}`,
-  );
+
+  let owner: IngestOwner | undefined;
+  let js: JetStreamIngest | undefined;
+  let how: string;
+  if (mode.kind === "owner") {
+    const leaseMs = mode.leaseMs ?? 10_000;
+    owner = new IngestOwner({
+      db,
+      lease: "ingest:" + group,
+      holder: instanceId,
+      leaseMs,
+      clock,
+      log,
+      connect: async () => {
+        const i = await connectMqttIngest(
+          mqttOpts({
+            clientId: group + "-ingest",
+            shared: false,
+            autoReconnect: false,
+            ...(opts.mqtt !== undefined || mode.mqtt !== undefined ? { mqtt: { ...opts.mqtt, ...mode.mqtt } } : {}),
+          }),
+          store,
+          backlog,
+          isDead,
+        );
+        i.open();
+        await i.subscribed;
+        return i;
+      },
+    });
+    owner.start();
+    how = `ingest owner by lease (session ${group}-ingest, lease ${leaseMs} ms)`;
+  } else if (mode.kind === "jetstream") {
+    js = await startJetStreamIngest(
+      {
+        servers: mode.servers,
+        ...(mode.user !== undefined ? { user: mode.user, pass: mode.pass ?? "" } : {}),
+        instanceId,
+        durable: mode.durable ?? group,
+        replicas: mode.replicas ?? 3,
+        ackWaitMs: mode.ackWaitMs ?? 10_000,
+        maxDeliver: mode.maxDeliver ?? 20,
+        inflight: mode.inflight ?? 512,
+        maxMsgBytes: 65_536,
+        log,
+        deadLetter: (topic, bytes, seq, deliveries) =>
+          ctx.unit((x) => ctx.audit(x, "message.dead", null, "RELAY_DEAD_LETTER", { topic: topic.slice(0, 100), bytes, seq, deliveries })),
+      },
+      store,
+      isDead,
+    );
+    how = `JetStream consumer ${STREAM}/${mode.durable ?? group} on ${mode.servers.map(redactUrl).join(",")}`;
+  } else {
+    how = ingest.shared ? `shared subscription $share/${group}` : "plain subscription";
+  }
+  log(`[${instanceId}] relay up on ${redactUrl(opts.brokerUrl)}, ${how}, db ${db.kind}`);
 
   const runDeadman = (): Promise<void> => (dm === undefined ? Promise.resolve() : deadmanCheck(ctx, dm, reload));
   const tick = async (): Promise<void> => {
@@ -198,6 +259,8 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     },
     async stop() {
       halt();
+      await owner?.stop();
+      await js?.stop();
       await jobs.sendsDone();
       await client.endAsync();
       await commits.drain(); // the database may be closed right after stop()
@@ -205,6 +268,8 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     async abort() {
       halt();
       life.dead = true;
+      await owner?.abort();
+      await js?.abort();
       await client.endAsync(true);
     },
     tick,

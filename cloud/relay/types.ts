@@ -218,4 +218,11 @@ export interface RelayDb {
   closeDeadman(device: string, now: number): Promise<string[]>;
   putKv(name: string, value: string, now: number): Promise<void>;
   getKv(name: string): Promise<{ value: string; updatedAt: number } | null>;
+  /**
+   * Takes or renews the named lease for `holder` until now + ms: true when `holder` has it now
+   * (it was free, expired, or already `holder`'s). One statement, atomic across instances.
+   */
+  claimLease(name: string, holder: string, now: number, ms: number): Promise<boolean>;
+  /** Gives the lease up (graceful stop) if `holder` has it. */
+  releaseLease(name: string, holder: string): Promise<void>;
 }

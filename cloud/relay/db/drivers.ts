@@ -165,6 +165,14 @@ export class PgDriver implements SqlDriver {
   }
   async tx<T>(fn: (q: SqlQ) => Promise<T>): Promise<T> {
     const c = await this.pool.connect();
+    // A checked-out client whose connection drops (server restart) emits "error": without a
+    // listener that would crash the process. The error also fails the query in progress; the
+    // broken client is then destroyed instead of going back to the pool.
+    let broken: Error | undefined;
+    const onError = (e: Error): void => {
+      broken = e;
+    };
+    c.on("error", onError);
     const q: SqlQ = {
       run: async (sql, params = []) => (await c.query(sql, params)).rowCount ?? 0,
       all: async (sql, params = []) => (await c.query(sql, params)).rows as Row[],
@@ -175,10 +183,12 @@ export class PgDriver implements SqlDriver {
       await c.query("COMMIT");
       return r;
     } catch (e) {
-      await c.query("ROLLBACK").catch(() => undefined);
+      if (broken === undefined)
+        await c.query("ROLLBACK").catch((re: unknown) => (broken = re instanceof Error ? re : new Error(String(re))));
       throw e;
     } finally {
-      c.release();
+      c.off("error", onError);
+      c.release(broken);
     }
   }
   async close(): Promise<void> {

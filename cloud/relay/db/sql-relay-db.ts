@@ -281,12 +281,17 @@ export class SqlRelayDb implements RelayDb {
 
   async setOnline(device: string, online: boolean, now: number): Promise<void> {
     if (online) {
+      // Order-independent (instances may commit one device's messages out of order): a status
+      // older than the last offline (or the last sighting) changes nothing.
       await this.touchDevice(device, now);
-      await this.d.run(`UPDATE devices SET online = 1, offline_since = NULL WHERE device = $1`, [device]);
+      await this.d.run(
+        `UPDATE devices SET online = 1, offline_since = NULL WHERE device = $1 AND (offline_since IS NULL OR offline_since <= $2)`,
+        [device, now],
+      );
     } else {
       await this.d.run(
         `INSERT INTO devices (device, online, offline_since) VALUES ($1, 0, $2) ON CONFLICT (device) DO UPDATE
-        SET online = 0, offline_since = excluded.offline_since`,
+        SET online = 0, offline_since = excluded.offline_since WHERE devices.last_seen IS NULL OR devices.last_seen <= excluded.offline_since`,
         [device, now],
       );
     }
@@ -355,5 +360,18 @@ export class SqlRelayDb implements RelayDb {
   async getKv(name: string): Promise<{ value: string; updatedAt: number } | null> {
     const r = await this.d.all(`SELECT value, updated_at FROM kv WHERE name = $1`, [name]);
     return r.length === 0 ? null : { value: String(r[0].value), updatedAt: num(r[0].updated_at) };
+  }
+
+  async claimLease(name: string, holder: string, now: number, ms: number): Promise<boolean> {
+    const n = await this.d.run(
+      `INSERT INTO leases (name, holder, expires) VALUES ($1,$2,$3) ON CONFLICT (name) DO UPDATE
+      SET holder = excluded.holder, expires = excluded.expires WHERE leases.holder = excluded.holder OR leases.expires <= $4`,
+      [name, holder, now + ms, now],
+    );
+    return n === 1;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.d.run(`DELETE FROM leases WHERE name = $1 AND holder = $2`, [name, holder]);
   }
 }

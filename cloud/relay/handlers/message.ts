@@ -90,6 +90,9 @@ export async function onMessage(
     data,
     receivedAt: now,
   });
+  // A duplicate (redelivery, the live and the stream copy of one message, an outbox replay with
+  // the same id) was handled in the transaction that recorded it: nothing more to do.
+  if (!fresh) return;
   switch (msg.type) {
     case EV.RELAY_REQUEST:
       await handleRequest(ctx, x, device, msg.id, data, now);
@@ -98,7 +101,7 @@ export async function onMessage(
       await handleResolve(ctx, x, device, data, now);
       return;
     case EV.REFILL_MISMATCH:
-      if (fresh) await handleRefillMismatch(ctx, x, device, msg.id, data, now);
+      await handleRefillMismatch(ctx, x, device, msg.id, data, now);
       return;
   }
 }

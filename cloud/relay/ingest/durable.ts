@@ -56,10 +56,22 @@ export class DurableIngest {
         if (ctx.life.dead) return false;
         if (attempt === 1) this.waiting++;
         this.fail(e);
-        if (attempt >= POISON_AFTER && (await this.poison(topic, payload, e))) {
-          this.waiting--;
-          this.ok(); // the store works: only that message did not
-          return true;
+        // Poison only when the message fails right after the store was shown to work (a probe
+        // write committed): a failure during an outage, followed by the store coming back, is not.
+        if (attempt >= POISON_AFTER && (await this.probe())) {
+          try {
+            await this.storeOnce(topic, payload, at, retained);
+            this.waiting--;
+            this.ok();
+            return true;
+          } catch (again) {
+            if (ctx.life.dead) return false;
+            if (await this.poison(topic, payload, again)) {
+              this.waiting--;
+              this.ok(); // the store works: only that message did not
+              return true;
+            }
+          }
         }
         await new Promise((r) => setTimeout(r, Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (attempt - 1))));
         if (ctx.life.dead) return false;
@@ -80,6 +92,16 @@ export class DurableIngest {
     if (this.failingSince === null) {
       this.failingSince = this.ctx.clock();
       this.ctx.log(`[${this.ctx.instanceId}] store failing (${this.lastError}): holding acknowledgements, retrying`);
+    }
+  }
+
+  /** Whether the store commits a unit now. */
+  private async probe(): Promise<boolean> {
+    try {
+      await this.ctx.unit(() => Promise.resolve());
+      return true;
+    } catch {
+      return false;
     }
   }
 

@@ -11,6 +11,12 @@ import { allDevices, VERB } from "../../../firmware/core/protocol/topics";
 export interface MqttIngestOptions {
   readonly brokerUrl: string;
   readonly instanceId: string;
+  /** MQTT client id (default instanceId); the ingest owner's session has one id for all instances. */
+  readonly clientId?: string;
+  /** false: a publisher only (receipts), no subscriptions — another part of the relay ingests. Default true. */
+  readonly subscribe?: boolean;
+  /** mqtt.js reconnects by itself (default); false: the caller reconnects (the ingest owner, after checking its lease). */
+  readonly autoReconnect?: boolean;
   readonly group: string;
   /** true: $share; false: plain subscription (one instance only); "auto": shared when the broker says it can (MQTT 5). */
   readonly shared: boolean | "auto";
@@ -60,11 +66,16 @@ export async function connectMqttIngest(
   };
   const connect = (version: 4 | 5): Promise<MqttClient> =>
     new Promise((resolve, reject) => {
-      const c = mqtt.connect(o.brokerUrl, {
-        clientId: instanceId,
+      // Several brokers (a cluster's nodes): "mqtt://a:1883,mqtt://b:1883" — mqtt.js fails over in order.
+      const urls = o.brokerUrl.split(",");
+      const servers =
+        urls.length > 1 ? urls.map((u) => new URL(u)).map((u) => ({ host: u.hostname, port: Number(u.port || 1883) })) : undefined;
+      const c = mqtt.connect(urls[0], {
+        ...(servers ? { servers } : {}),
+        clientId: o.clientId ?? instanceId,
         clean: o.sessionExpiryS === 0,
         protocolVersion: version,
-        reconnectPeriod: 1000,
+        reconnectPeriod: o.autoReconnect === false ? 0 : 1000,
         connectTimeout: 10_000,
         ...(version === 5 ? { properties: { sessionExpiryInterval: o.sessionExpiryS } } : {}),
         ...o.mqtt,
@@ -158,10 +169,11 @@ export async function connectMqttIngest(
       });
     });
   // Not awaited here: a resumed session's messages (held by the gate) come before the SUBACK.
-  const subscribed = subscribe();
+  const subscribing = o.subscribe !== false;
+  const subscribed = subscribing ? subscribe() : Promise.resolve();
   subscribed.catch(() => undefined);
   client.on("connect", () => {
-    subscribe().catch((e) => log(`[${instanceId}] resubscribe failed ${String(e)}`));
+    if (subscribing) subscribe().catch((e) => log(`[${instanceId}] resubscribe failed ${String(e)}`));
   });
   client.on("error", (e) => log(`[${instanceId}] mqtt error ${e.message}`));
   return {

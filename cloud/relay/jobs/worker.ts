@@ -108,16 +108,37 @@ export class Worker {
     return Math.round(d * (0.8 + Math.random() * 0.4));
   }
 
+  /**
+   * Commits a job's outcome, retrying while the store fails (restart, lock) for as long as the
+   * job's lease lasts: a notification already sent must not be sent again by the instance that
+   * would take the job over once its lease expired. Past the lease the commit is given up (the
+   * finish is refused anyway: another instance owns the job).
+   */
+  private async commit(leasedAt: number, fn: Parameters<RelayCtx["unit"]>[0]): Promise<void> {
+    const ctx = this.ctx;
+    const deadline = leasedAt + this.o.leaseMs * 0.8;
+    for (let wait = 50; ; wait = Math.min(2000, wait * 2)) {
+      try {
+        return await ctx.unit(fn);
+      } catch (e) {
+        if (ctx.life.dead || ctx.clock() + wait > deadline) throw e;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
   private async run(j: Job): Promise<void> {
     const ctx = this.ctx;
+    const leasedAt = ctx.clock();
     const person = ctx.book.people[j.person];
     const notice = JSON.parse(j.notice) as Notice;
     let now = ctx.clock();
-    if (person === undefined) return ctx.unit((x) => this.fail(x, j, "RELAY_UNKNOWN_RECIPIENT", now, "person removed from contacts"));
+    if (person === undefined)
+      return this.commit(leasedAt, (x) => this.fail(x, j, "RELAY_UNKNOWN_RECIPIENT", now, "person removed from contacts"));
     if (j.priority === "low") {
       const until = quietUntil(person.quiet, now);
       if (until !== undefined && until > now) {
-        return ctx.unit(async (x) => {
+        return this.commit(leasedAt, async (x) => {
           if (await x.db.finishJob(j.id, ctx.instanceId, { state: "pending", attempts: j.attempts, nextAt: until, code: "QUIET", now })) {
             await ctx.audit(x, "notify.deferred", j.device, "QUIET", { key: j.key, ref: j.ref, until: new Date(until).toISOString() });
           }
@@ -125,7 +146,7 @@ export class Worker {
       }
     }
     const provider = ctx.providers[j.ch];
-    if (provider === undefined) return ctx.unit((x) => this.fail(x, j, "RELAY_NO_PROVIDER", now, j.ch));
+    if (provider === undefined) return this.commit(leasedAt, (x) => this.fail(x, j, "RELAY_NO_PROVIDER", now, j.ch));
     let r: SendResult;
     try {
       r = await provider.send(j.ch, person, notice);
@@ -137,7 +158,7 @@ export class Worker {
     const attempts = j.attempts + 1;
     if (r.ok) {
       const ok = r;
-      return ctx.unit(async (x) => {
+      return this.commit(leasedAt, async (x) => {
         if (await x.db.finishJob(j.id, ctx.instanceId, { state: "sent", attempts, code: null, providerId: ok.providerId ?? null, now })) {
           await ctx.audit(x, "notify.sent", j.device, null, {
             key: j.key,
@@ -156,7 +177,7 @@ export class Worker {
     if (r.retry && attempts < this.o.maxAttempts) {
       const nextAt = now + this.backoff(attempts);
       const err = r;
-      return ctx.unit(async (x) => {
+      return this.commit(leasedAt, async (x) => {
         if (await x.db.finishJob(j.id, ctx.instanceId, { state: "pending", attempts, nextAt, code: err.code, now })) {
           await ctx.audit(x, "notify.retry", j.device, err.code, {
             key: j.key,
@@ -173,7 +194,7 @@ export class Worker {
     }
     const detail = { status: r.status ?? null, last: r.code, detail: r.detail ?? null };
     const code = r.retry ? "RELAY_RETRIES" : r.code;
-    return ctx.unit((x) => this.fail(x, j, code, now, detail, attempts));
+    return this.commit(leasedAt, (x) => this.fail(x, j, code, now, detail, attempts));
   }
 
   private async fail(x: Tx, j: Job, code: string, now: number, detail: unknown, attempts = j.attempts + 1): Promise<void> {

@@ -207,10 +207,22 @@ export async function startMosquitto(): Promise<Mosquitto | undefined> {
   return Mosquitto.start({ mosquitto: bin }, { extraConf: ["max_inflight_messages 20", "max_queued_messages 100000"] });
 }
 
+/** PostgreSQL's initdb: on PATH, or where Debian puts it (/usr/lib/postgresql/<major>/bin, not on PATH). */
+export function initdbBin(): string | undefined {
+  return (
+    have("initdb") ??
+    (spawnSync("sh", ["-c", "ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | tail -1"]).stdout?.toString().trim() || undefined)
+  );
+}
+
+/** Whether startPostgres() can run here (binaries and the postgres user). */
+export const hasPostgres = initdbBin() !== undefined && spawnSync("id", ["postgres"]).status === 0;
+
 /** A throw-away PostgreSQL cluster run as the `postgres` user (undefined when binaries or the user are absent). */
-export async function startPostgres(): Promise<{ url: string; stop(): Promise<void> } | undefined> {
-  const initdb =
-    have("initdb") ?? (spawnSync("sh", ["-c", "ls /usr/lib/postgresql/*/bin/initdb | tail -1"]).stdout?.toString().trim() || undefined);
+export async function startPostgres(): Promise<
+  { url: string; restart(downMs?: number): Promise<void>; stop(): Promise<void> } | undefined
+> {
+  const initdb = initdbBin();
   if (initdb === undefined || spawnSync("id", ["postgres"]).status !== 0) return undefined;
   const bindir = spawnSync("sh", ["-c", `dirname $(readlink -f ${initdb})`])
     .stdout.toString()
@@ -236,8 +248,16 @@ export async function startPostgres(): Promise<{ url: string; stop(): Promise<vo
     "start",
   ]);
   if (r2.status !== 0) throw new Error("pg_ctl start failed: " + r2.stderr + r2.stdout);
+  const ctl = (a: string[]) => asPg([join(bindir, "pg_ctl"), "-D", join(dir, "data"), ...a]);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    /** Immediate shutdown (like a crash: connections cut), down for downMs, then started again. */
+    restart: async (downMs = 1000) => {
+      ctl(["-m", "immediate", "stop"]);
+      await new Promise((r) => setTimeout(r, downMs));
+      const r = ctl(["-l", join(dir, "log"), "-w", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"]);
+      if (r.status !== 0) throw new Error("pg_ctl start failed: " + r.stderr + r.stdout);
+    },
     stop: async () => {
       asPg([join(bindir, "pg_ctl"), "-D", join(dir, "data"), "-m", "immediate", "stop"]);
       rmSync(dir, { recursive: true, force: true });

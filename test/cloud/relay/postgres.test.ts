@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgresDb } from "../../../cloud/relay/db";
 import { startRelay } from "../../../cloud/relay/service";
 import type { NewJob, RelayDb } from "../../../cloud/relay/types";
-import { contactsFor, device, have, providersFor, request, startAedes, startMockHttp, startPostgres, waitFor } from "./helpers";
+import { contactsFor, device, hasPostgres, providersFor, request, startAedes, startMockHttp, startPostgres, waitFor } from "./helpers";
 
-const hasPg = have("initdb") !== undefined || have("pg_ctl") !== undefined;
+const hasPg = hasPostgres;
 if (!hasPg) console.warn("SKIP test/relay/postgres.test.ts: PostgreSQL binaries not found (apt-get install -y postgresql)");
 
 const job = (key: string, ref: string, slot = "am@2026-03-10"): NewJob => ({
