@@ -2,7 +2,7 @@
  * Device liveness: every message from a device (not a retained replay) touches its last-seen
  * time; a device seen again after a dead-man alert gets a "back online" notice, once.
  */
-import type { RelayCtx, Tx } from "../context";
+import { type RelayCtx, type Tx, WindowLimit } from "../context";
 import { claimRelayKey, deadmanRefs, planJobs, type Problem } from "../jobs/plan";
 
 /** At most one event a period per key (device id), for at most `maxKeys` keys at a time. */
@@ -21,7 +21,42 @@ export class PerKeyLimit {
   }
 }
 
+/**
+ * Bounded ingest per device (docs/relay.md, "Bounded ingest"): a message larger than
+ * DEVICE_MESSAGE_MAX bytes is refused unread; beyond DEVICE_MESSAGES_PER_MIN messages a minute a
+ * device's telemetry and non-escalation events are dropped (counted, audited once a minute), so a
+ * flooding device costs the store little and never costs another device an event. Escalation
+ * requests and resolutions are never dropped.
+ */
+export const DEVICE_MESSAGE_MAX = 16_384;
+export const DEVICE_MESSAGES_PER_MIN = 600;
+
+export class DeviceBudget {
+  private readonly rate = new WindowLimit(DEVICE_MESSAGES_PER_MIN, 60_000);
+  private readonly report = new PerKeyLimit(60_000, 10_000);
+  private readonly dropped = new Map<string, number>();
+
+  /** Whether the device is within its rate (counts this message). */
+  within(device: string, now: number): boolean {
+    return this.rate.allow(device, now);
+  }
+
+  /** Counts a dropped message; returns the count to audit when a report is due, else 0. */
+  drop(device: string, now: number): number {
+    const n = (this.dropped.get(device) ?? 0) + 1;
+    if (this.dropped.size >= 10_000) this.dropped.clear();
+    if (!this.report.allow(device, now)) {
+      this.dropped.set(device, n);
+      return 0;
+    }
+    this.dropped.delete(device);
+    return n;
+  }
+}
+
 export class DeviceLiveness {
+  readonly budget = new DeviceBudget();
+
   /** Last touch written per device: at most one write a second per device. */
   private readonly lastTouch = new Map<string, number>();
 

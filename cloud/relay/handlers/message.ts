@@ -9,7 +9,7 @@ import { DEVICE_ID_RE } from "../../../firmware/core/protocol/ids";
 import { isObj } from "../../../firmware/core/protocol/json";
 import { parseTopic, VERB } from "../../../firmware/core/protocol/topics";
 import type { RelayCtx, Tx } from "../context";
-import type { DeviceLiveness } from "./devices";
+import { DEVICE_MESSAGE_MAX, DEVICE_MESSAGES_PER_MIN, type DeviceLiveness } from "./devices";
 import { handleRefillMismatch } from "./refill";
 import { handleRequest } from "./request";
 import { handleResolve } from "./resolve";
@@ -38,10 +38,18 @@ export async function onMessage(
       await ctx.audit(x, "message.refused", device, "RELAY_UNKNOWN_DEVICE", { topic: topic.slice(0, 100) });
     return;
   }
+  if (payload.length > DEVICE_MESSAGE_MAX) {
+    const n = live.budget.drop(device + " too-big", now);
+    if (n > 0) await ctx.audit(x, "message.refused", device, "RELAY_TOO_BIG", { topic, bytes: payload.length, count: n });
+    return;
+  }
+  const within = live.budget.within(device, now);
+  if (!within && verb !== VERB.evt && verb !== VERB.status) return limited(ctx, live, x, device, now);
   let msg: unknown;
   try {
     msg = JSON.parse(payload.toString("utf8"));
   } catch {
+    if (!within) return limited(ctx, live, x, device, now);
     await ctx.audit(x, "message.problem", device, "RELAY_JSON", { topic, bytes: payload.length });
     if (verb === VERB.evt && !retained) await live.seen(x, device, now);
     return;
@@ -74,6 +82,7 @@ export async function onMessage(
   }
   if (verb !== VERB.evt) return;
   if (!retained) await live.seen(x, device, now);
+  if (!within && msg.type !== EV.RELAY_REQUEST && msg.type !== EV.RELAY_RESOLVE) return limited(ctx, live, x, device, now);
   if (typeof msg.id !== "string" || msg.id.length === 0 || msg.id.length > 64 || typeof msg.type !== "string" || !isObj(msg.data ?? {})) {
     await ctx.audit(x, "message.problem", device, "RELAY_FIELD", { topic, field: typeof msg.id !== "string" ? "id" : "type" });
     return;
@@ -104,4 +113,10 @@ export async function onMessage(
       await handleRefillMismatch(ctx, x, device, msg.id, data, now);
       return;
   }
+}
+
+/** A message over the device's rate: dropped, counted, audited once a minute with the count. */
+async function limited(ctx: RelayCtx, live: DeviceLiveness, x: Tx, device: string, now: number): Promise<void> {
+  const n = live.budget.drop(device, now);
+  if (n > 0) await ctx.audit(x, "message.limited", device, "RELAY_RATE", { dropped: n, perMinute: DEVICE_MESSAGES_PER_MIN });
 }

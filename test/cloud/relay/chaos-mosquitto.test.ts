@@ -33,7 +33,8 @@ const DEVICES = 50;
 const REQUESTS = 2000;
 const RATE = 100;
 const INGEST_LEASE_MS = 2000;
-if (bins === null) console.warn("SKIP chaos-mosquitto: mosquitto, mosquitto_passwd or openssl missing (apt-get install -y mosquitto openssl)");
+if (bins === null)
+  console.warn("SKIP chaos-mosquitto: mosquitto, mosquitto_passwd or openssl missing (apt-get install -y mosquitto openssl)");
 
 describe.skipIf(bins === null)("chaos on Mosquitto (shipped policy) + SQLite, 2 relay instances, ingest owner by lease", () => {
   const users: Record<string, string> = { "relay-ingest": "ingest-secret", "relay-ma": "ma-secret", "relay-mb": "mb-secret" };

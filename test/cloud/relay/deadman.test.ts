@@ -127,6 +127,41 @@ describe("dead-man alerts", () => {
     expect(targets()).toEqual(["/push/jeanne", "call:+33633333333", "sms:+33622222222"]);
   });
 
+  it("relay restarts (retained status replayed at each re-subscription) neither reset nor double the alerts", async () => {
+    const { d, dev } = await setup();
+    const restart = async (): Promise<RelayHandle> => {
+      await relay?.abort();
+      relay = await startRelay({
+        brokerUrl: broker.url,
+        db: d,
+        providers: providersFor(srv.url),
+        clock: () => now,
+        deadman: { silentMs: 10 * MIN, offlineMs: 2 * MIN, checkMs: 3_600_000 },
+        pollMs: 3_600_000,
+        log: () => undefined,
+      });
+      return relay;
+    };
+    now = Z("2026-03-10T06:00:00Z");
+    // As a device does at connect: a retained online:true, then telemetry.
+    await dev.c.publishAsync("dk/dk-0001/status", JSON.stringify({ v: 1, online: true }), { qos: 1, retain: true });
+    await dev.raw("dk/dk-0001/tele", JSON.stringify({ v: 1 }));
+    await waitFor("seen", async () => (await d.deviceState("dk-0001"))?.lastSeen === now);
+    await dev.c.endAsync(true); // the box goes silent (no will: a hung Wi-Fi link)
+    for (const t of ["06:30", "06:50", "06:59"]) {
+      now = Z(`2026-03-10T${t}:00Z`);
+      await (await restart()).tick(); // each restart replays the retained online:true
+      expect((await d.deviceState("dk-0001"))?.lastSeen).toBe(Z("2026-03-10T06:00:00Z"));
+    }
+    expect(srv.requests.length).toBe(0);
+    now = Z("2026-03-10T07:01:00Z"); // am (08:00 CET) due, silent 61 min: alert on time
+    await (await restart()).tick();
+    expect(targets()).toEqual(["/push/jeanne", "call:+33633333333", "sms:+33622222222"]);
+    now = Z("2026-03-10T07:05:00Z");
+    await (await restart()).tick();
+    expect(srv.requests.length).toBe(3); // once per slot, whichever instance checks
+  });
+
   it("quiet hours never defer the dead-man alert but defer the back-online notice", async () => {
     const { r, d, dev } = await setup();
     now = Z("2026-03-10T20:00:00Z");
