@@ -12,6 +12,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { canConnect, freePort } from "./net";
 
 /** An executable `name` on PATH or in the usual system directories (sbin ones included), or null. */
@@ -50,7 +51,7 @@ export function findMosquitto(): MosquittoBins | null {
 
 export { freePort };
 
-const DEPLOY = path.resolve(__dirname, "../../deploy/mosquitto");
+const DEPLOY = fileURLToPath(new URL("../../deploy/mosquitto", import.meta.url));
 
 /** The shipped ACL (deploy/mosquitto/acl): devices see only their own subtree; `admins` see every device. */
 export function deviceAcl(admins: readonly string[]): string {

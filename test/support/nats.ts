@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import { type NatsAccountsInput, natsAccounts } from "../../cloud/nats/accounts";
 import { findBin } from "./mosquitto";
@@ -19,7 +20,7 @@ export function natsBin(): string | null {
   return findBin("nats-server");
 }
 
-const SHIPPED = path.resolve(__dirname, "../../deploy/nats/dosekeeper.conf");
+const SHIPPED = fileURLToPath(new URL("../../deploy/nats/dosekeeper.conf", import.meta.url));
 
 interface Node {
   name: string;

@@ -11,10 +11,11 @@ import * as http from "node:http";
 import type * as net from "node:net";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { sleep, waitFor } from "../../../support/net";
 
-const ROOT = join(__dirname, "../../../..");
+const ROOT = fileURLToPath(new URL("../../../..", import.meta.url));
 
 export interface Engine {
   readonly name: string;
