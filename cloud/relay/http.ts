@@ -113,7 +113,7 @@ export function createRelayHttpHandler(o: RelayHttpOptions): (req: http.Incoming
     const stored = await o.db.config(device);
     const parsed = stored ? scheduleFromConfig(JSON.parse(stored.json)) : undefined;
     const schedule = parsed?.ok ? parsed.schedule : undefined;
-    const events = await o.db.eventsOf(device, DOSE_EVENT_TYPES);
+    const events = await o.db.eventsOf(device, DOSE_EVENT_TYPES, { from, to });
     return { schedule, records: slotRecords(events, schedule, from, to, clock()) };
   };
 

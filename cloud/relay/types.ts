@@ -203,7 +203,8 @@ export interface RelayDb {
   auditList(filter: { device?: string; action?: string; code?: string; limit?: number }): Promise<AuditEntry[]>;
   /** Stores an event once per (device, id); false for a duplicate. */
   recordEvent(e: StoredEvent): Promise<boolean>;
-  eventsOf(device: string, types?: readonly string[]): Promise<StoredEvent[]>;
+  /** Oldest first; optionally only some types and days (YYYY-MM-DD, inclusive; an event's day is its slot's date). Paged. */
+  eventsOf(device: string, types?: readonly string[], days?: { from: string; to: string }): Promise<StoredEvent[]>;
   /** Device seen now (any message from it). */
   touchDevice(device: string, now: number): Promise<void>;
   /** status topic: online flag (LWT = false). */

@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS audit (id ${id}, t BIGINT NOT NULL, actor TEXT NOT NU
   device TEXT, code TEXT, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_device ON audit (device, t);
 CREATE TABLE IF NOT EXISTS events (device TEXT NOT NULL, id TEXT NOT NULL, seq BIGINT, type TEXT NOT NULL, t_ms BIGINT,
-  slot TEXT, data TEXT NOT NULL, received_at BIGINT NOT NULL, PRIMARY KEY (device, id));
+  slot TEXT, data TEXT NOT NULL, received_at BIGINT NOT NULL, day TEXT, PRIMARY KEY (device, id));
 CREATE INDEX IF NOT EXISTS events_type ON events (device, type);
 CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, last_seen BIGINT, online INTEGER, offline_since BIGINT);
 CREATE TABLE IF NOT EXISTS configs (device TEXT PRIMARY KEY, version BIGINT NOT NULL, json TEXT NOT NULL,
@@ -30,4 +30,24 @@ CREATE TABLE IF NOT EXISTS deadman (device TEXT NOT NULL, slot TEXT NOT NULL, t 
 CREATE TABLE IF NOT EXISTS kv (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires BIGINT NOT NULL);
 `;
+}
+
+/**
+ * Changes to databases made by earlier versions, run after schema(): each step is idempotent.
+ * events.day (the slot's local date, else the UTC date of the event): history reads by day.
+ */
+export function migrations(kind: "sqlite" | "postgres", hasDay: boolean): string[] {
+  const steps: string[] = [];
+  if (!hasDay) {
+    steps.push(kind === "postgres" ? "ALTER TABLE events ADD COLUMN IF NOT EXISTS day TEXT" : "ALTER TABLE events ADD COLUMN day TEXT");
+    steps.push(
+      kind === "postgres"
+        ? `UPDATE events SET day = CASE WHEN slot LIKE '%@%' THEN split_part(slot, '@', 2)
+            ELSE to_char(to_timestamp(COALESCE(t_ms, received_at) / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD') END WHERE day IS NULL`
+        : `UPDATE events SET day = CASE WHEN instr(slot, '@') > 0 THEN substr(slot, instr(slot, '@') + 1)
+            ELSE strftime('%Y-%m-%d', COALESCE(t_ms, received_at) / 1000, 'unixepoch') END WHERE day IS NULL`,
+    );
+  }
+  steps.push("CREATE INDEX IF NOT EXISTS events_day ON events (device, day, type)");
+  return steps;
 }

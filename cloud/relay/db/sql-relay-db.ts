@@ -16,7 +16,7 @@ import type {
   StoredEvent,
 } from "../types";
 import { TxDriver, type Param, type SqlDriver } from "./drivers";
-import { schema } from "./schema";
+import { migrations, schema } from "./schema";
 import { num, numOrNull, strOrNull, rowToJob, jobParams, INSERT_JOB } from "./rows";
 
 export class SqlRelayDb implements RelayDb {
@@ -39,6 +39,15 @@ export class SqlRelayDb implements RelayDb {
     } else {
       await this.d.exec(schema("sqlite"));
     }
+    const cols =
+      this.d.kind === "postgres"
+        ? await this.d.all(`SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'events'`)
+        : await this.d.all(`PRAGMA table_info(events)`);
+    for (const step of migrations(
+      this.d.kind,
+      cols.some((c) => c.name === "day"),
+    ))
+      await this.d.run(step);
   }
   close(): Promise<void> {
     return this.d.close();
@@ -244,31 +253,56 @@ export class SqlRelayDb implements RelayDb {
   async recordEvent(e: StoredEvent): Promise<boolean> {
     return (
       (await this.d.run(
-        `INSERT INTO events (device, id, seq, type, t_ms, slot, data, received_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+        `INSERT INTO events (device, id, seq, type, t_ms, slot, data, received_at, day) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
       ON CONFLICT (device, id) DO NOTHING`,
-        [e.device, e.id, e.seq, e.type, e.tMs, e.slot, JSON.stringify(e.data), e.receivedAt],
+        [e.device, e.id, e.seq, e.type, e.tMs, e.slot, JSON.stringify(e.data), e.receivedAt, dayOf(e)],
       )) === 1
     );
   }
 
-  async eventsOf(device: string, types?: readonly string[]): Promise<StoredEvent[]> {
-    const rows = await this.d.all(`SELECT * FROM events WHERE device = $1 ORDER BY received_at, seq`, [device]);
+  /**
+   * Events of a device, oldest first, optionally of some types and days (inclusive). Read in
+   * pages of EVENTS_PAGE rows, giving the event loop back between pages: a long history read never
+   * holds the store (and ingest) for more than one page.
+   */
+  async eventsOf(device: string, types?: readonly string[], days?: { from: string; to: string }): Promise<StoredEvent[]> {
     const out: StoredEvent[] = [];
-    for (const r of rows) {
-      const type = String(r.type);
-      if (types !== undefined && !types.includes(type)) continue;
-      out.push({
-        device,
-        id: String(r.id),
-        seq: numOrNull(r.seq),
-        type,
-        tMs: numOrNull(r.t_ms),
-        slot: strOrNull(r.slot),
-        data: JSON.parse(String(r.data)) as Record<string, unknown>,
-        receivedAt: num(r.received_at),
-      });
+    const params: (string | number)[] = [device];
+    let where = "device = $1";
+    if (days !== undefined) {
+      params.push(days.from, days.to);
+      where += ` AND day >= $2 AND day <= $3`;
     }
-    return out;
+    if (types !== undefined) {
+      if (types.length === 0) return out;
+      where += ` AND type IN (${types.map((t) => "$" + params.push(t)).join(",")})`;
+    }
+    let after: { at: number; id: string } | undefined;
+    for (;;) {
+      const page =
+        after === undefined
+          ? ""
+          : ` AND (received_at > $${params.length + 1} OR (received_at = $${params.length + 1} AND id > $${params.length + 2}))`;
+      const rows = await this.d.all(
+        `SELECT * FROM events WHERE ${where}${page} ORDER BY received_at, id LIMIT ${EVENTS_PAGE}`,
+        after === undefined ? params : [...params, after.at, after.id],
+      );
+      for (const r of rows)
+        out.push({
+          device,
+          id: String(r.id),
+          seq: numOrNull(r.seq),
+          type: String(r.type),
+          tMs: numOrNull(r.t_ms),
+          slot: strOrNull(r.slot),
+          data: JSON.parse(String(r.data)) as Record<string, unknown>,
+          receivedAt: num(r.received_at),
+        });
+      if (rows.length < EVENTS_PAGE) return out.sort((a, b) => a.receivedAt - b.receivedAt || (a.seq ?? 0) - (b.seq ?? 0));
+      const last = rows[rows.length - 1];
+      after = { at: num(last.received_at), id: String(last.id) };
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
   async touchDevice(device: string, now: number): Promise<void> {
@@ -374,4 +408,14 @@ export class SqlRelayDb implements RelayDb {
   async releaseLease(name: string, holder: string): Promise<void> {
     await this.d.run(`DELETE FROM leases WHERE name = $1 AND holder = $2`, [name, holder]);
   }
+}
+
+/** Rows per page of a history read. */
+const EVENTS_PAGE = 500;
+
+/** The day an event belongs to: its slot's local date ("am@2026-03-10"), else the UTC date of its time. */
+export function dayOf(e: { slot: string | null; tMs: number | null; receivedAt: number }): string {
+  const at = e.slot?.indexOf("@") ?? -1;
+  if (e.slot && at >= 0 && /^\d{4}-\d{2}-\d{2}$/.test(e.slot.slice(at + 1))) return e.slot.slice(at + 1);
+  return new Date(e.tMs ?? e.receivedAt).toISOString().slice(0, 10);
 }

@@ -30,10 +30,12 @@ export async function deadmanCheck(ctx: RelayCtx, dm: DeadmanSettings, reload: (
     if (s === undefined) continue;
     const maxWindow = Math.max(...s.config.doses.map((d) => (d.window ?? s.config.defaults.window).missedMin), 1) * 60_000;
     let closed: Set<string> | undefined;
-    for (const due of dueSlots(s, now - maxWindow, now + 1)) {
+    const open = dueSlots(s, now - maxWindow, now + 1);
+    const days = open.map((d) => d.slot.slice(d.slot.indexOf("@") + 1)).sort();
+    for (const due of open) {
       if (now >= due.dueMs + due.window.missedMin * 60_000) continue;
       if (await db.isResolved(device, due.slot)) continue;
-      closed ??= new Set((await db.eventsOf(device, CLOSING_TYPES)).map((e) => e.slot ?? ""));
+      closed ??= new Set((await db.eventsOf(device, CLOSING_TYPES, { from: days[0], to: days[days.length - 1] })).map((e) => e.slot ?? ""));
       if (closed.has(due.slot)) continue;
       const lastSeen = st.lastSeen;
       // The claim, the alert's jobs and its audit commit together.
