@@ -16,6 +16,7 @@ import type {
   StoredEvent,
 } from "../types";
 import { TxDriver, type Param, type SqlDriver } from "./drivers";
+import { dayOf, readEvents } from "./history";
 import { migrations, schema } from "./schema";
 import { num, numOrNull, strOrNull, rowToJob, jobParams, INSERT_JOB } from "./rows";
 
@@ -260,49 +261,9 @@ export class SqlRelayDb implements RelayDb {
     );
   }
 
-  /**
-   * Events of a device, oldest first, optionally of some types and days (inclusive). Read in
-   * pages of EVENTS_PAGE rows, giving the event loop back between pages: a long history read never
-   * holds the store (and ingest) for more than one page.
-   */
-  async eventsOf(device: string, types?: readonly string[], days?: { from: string; to: string }): Promise<StoredEvent[]> {
-    const out: StoredEvent[] = [];
-    const params: (string | number)[] = [device];
-    let where = "device = $1";
-    if (days !== undefined) {
-      params.push(days.from, days.to);
-      where += ` AND day >= $2 AND day <= $3`;
-    }
-    if (types !== undefined) {
-      if (types.length === 0) return out;
-      where += ` AND type IN (${types.map((t) => "$" + params.push(t)).join(",")})`;
-    }
-    let after: { at: number; id: string } | undefined;
-    for (;;) {
-      const page =
-        after === undefined
-          ? ""
-          : ` AND (received_at > $${params.length + 1} OR (received_at = $${params.length + 1} AND id > $${params.length + 2}))`;
-      const rows = await this.d.all(
-        `SELECT * FROM events WHERE ${where}${page} ORDER BY received_at, id LIMIT ${EVENTS_PAGE}`,
-        after === undefined ? params : [...params, after.at, after.id],
-      );
-      for (const r of rows)
-        out.push({
-          device,
-          id: String(r.id),
-          seq: numOrNull(r.seq),
-          type: String(r.type),
-          tMs: numOrNull(r.t_ms),
-          slot: strOrNull(r.slot),
-          data: JSON.parse(String(r.data)) as Record<string, unknown>,
-          receivedAt: num(r.received_at),
-        });
-      if (rows.length < EVENTS_PAGE) return out.sort((a, b) => a.receivedAt - b.receivedAt || (a.seq ?? 0) - (b.seq ?? 0));
-      const last = rows[rows.length - 1];
-      after = { at: num(last.received_at), id: String(last.id) };
-      await new Promise((r) => setImmediate(r));
-    }
+  /** Oldest first, optionally some types and days; paged (db/history.ts). */
+  eventsOf(device: string, types?: readonly string[], days?: { from: string; to: string }): Promise<StoredEvent[]> {
+    return readEvents(this.d, device, types, days);
   }
 
   async touchDevice(device: string, now: number): Promise<void> {
@@ -408,14 +369,4 @@ export class SqlRelayDb implements RelayDb {
   async releaseLease(name: string, holder: string): Promise<void> {
     await this.d.run(`DELETE FROM leases WHERE name = $1 AND holder = $2`, [name, holder]);
   }
-}
-
-/** Rows per page of a history read. */
-const EVENTS_PAGE = 500;
-
-/** The day an event belongs to: its slot's local date ("am@2026-03-10"), else the UTC date of its time. */
-export function dayOf(e: { slot: string | null; tMs: number | null; receivedAt: number }): string {
-  const at = e.slot?.indexOf("@") ?? -1;
-  if (e.slot && at >= 0 && /^\d{4}-\d{2}-\d{2}$/.test(e.slot.slice(at + 1))) return e.slot.slice(at + 1);
-  return new Date(e.tMs ?? e.receivedAt).toISOString().slice(0, 10);
 }

@@ -28,8 +28,8 @@ export interface GateContext {
   readonly trustedKeys: readonly TrustedKey[];
   readonly deviceId: string;
   readonly wallMs: number | undefined;
-  /** Whether this command id already ran (replay ring). */
-  seen(id: string): boolean;
+  /** Why this command must not run as a replay (watermark of its key, id ring), or undefined. */
+  replay(kid: string, issuedAt: number, id: string): string | undefined;
 }
 
 export function gateCommand(name: string, payload: Uint8Array, info: MqttMessageInfo, c: GateContext): CommandGate {
@@ -61,6 +61,7 @@ export function gateCommand(name: string, payload: Uint8Array, info: MqttMessage
   if (c.wallMs === undefined) return refuse(body.id, "CMD_TIME_UNSET");
   const tw = timeWindow(body, c.wallMs);
   if (tw !== undefined) return refuse(body.id, "CMD_" + tw, tw === "EXPIRED" ? "expires" : "issuedAt");
-  if (c.seen(body.id)) return refuse(body.id, "CMD_REPLAY", "id");
+  const replay = c.replay(by, body.issuedAt, body.id);
+  if (replay !== undefined) return refuse(body.id, replay, replay === "CMD_STALE" ? "issuedAt" : "id");
   return { ok: true, body, by };
 }

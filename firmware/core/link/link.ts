@@ -23,7 +23,7 @@ import { isoUtc } from "../schedule/civil";
 import { sha256 } from "../crypto/sha256";
 import { bytesToHex } from "../crypto/hex";
 import { Store } from "../log/store";
-import { ReplayRing } from "./replay";
+import { CommandWatermark, ReplayRing } from "./replay";
 import { checkConfigBody, timeWindow, type BodyError } from "./body";
 import { EV, type EventType } from "../protocol/events";
 import { gateCommand } from "./command-gate";
@@ -49,6 +49,7 @@ export function createLink(deps: LinkDeps): Link {
 
   const store = new Store(ports.kv);
   const ring = new ReplayRing(store);
+  const watermark = new CommandWatermark(store);
 
   let dispenser: Dispenser | undefined;
   let erased = false;
@@ -305,10 +306,16 @@ export function createLink(deps: LinkDeps): Link {
     if (d === undefined) return;
     // An empty retained payload is how a retained message is cleared: nothing to do.
     if (payload.length === 0) return;
-    const g = gateCommand(name, payload, info, { trustedKeys, deviceId: id, wallMs: clock.wallMs(), seen: (cid) => ring.has(cid) });
+    const g = gateCommand(name, payload, info, {
+      trustedKeys,
+      deviceId: id,
+      wallMs: clock.wallMs(),
+      replay: (kid, issuedAt, cid) => (ring.has(cid) ? "CMD_REPLAY" : watermark.refusal(kid, issuedAt, cid)),
+    });
     if (!g.ok) return refuseCmd(g.name, g.id, g.by, g.code, g.junk, g.path);
     const { body, by } = g;
     ring.add(body.id);
+    watermark.accept(by, body.issuedAt, body.id);
     if (name === "decommission") return decommission(d, body.id, by);
     const result = executeCommand(d, name, body.args);
     log(EV.CMD, "alert", { name, id: body.id, by, result, args: body.args });

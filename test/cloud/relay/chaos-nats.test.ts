@@ -30,7 +30,7 @@ import {
 const bin = natsBin();
 const DEVICES = 50;
 const REQUESTS = 2000;
-const RATE = 100;
+const RATE = 50;
 const ACK_WAIT_MS = 3000;
 const ready = bin !== null && hasPostgres;
 if (!ready) console.warn("SKIP chaos-nats: nats-server or PostgreSQL missing (apt-get install -y nats-server postgresql)");

@@ -380,7 +380,7 @@ describe("link: signed commands", () => {
     expect(evOf(dev, "tare").length).toBe(1);
   });
 
-  it("the replay ring survives a reboot and is bounded", () => {
+  it("replay protection survives a reboot and any number of other commands (issued-at watermark per key)", () => {
     const world = new World();
     const broker = new FakeBroker(world);
     const kv = new KvEmulator();
@@ -410,9 +410,31 @@ describe("link: signed commands", () => {
     world.run(1000);
     broker.deliver(`dk/${ID}/cmnd/identify`, first);
     world.run(500);
-    // pushed out of the ring by 32 newer ids: only the lifetime cap (1 h) protects now
-    expect(lastStat(broker)).toMatchObject({ ref: "cmd:identify:keep", ok: true });
-    expect(b.link.state).toBe("connected");
+    // pushed out of the 32-id ring by newer ids, but issued before the newest command of its key
+    expect(lastStat(broker)).toMatchObject({ ref: "cmd:identify:keep", ok: false, code: "CMD_STALE", path: "issuedAt" });
+    // and again after another reboot: the watermark is persisted
+    b.link.stop();
+    b.dispenser.stop();
+    kv.reboot();
+    const c = makeDevice({
+      id: ID,
+      network: broker,
+      clock: world.clock,
+      timers: world.timers(3),
+      trustedKeys: [trusted(a.s.key)],
+      broker: BROKER,
+      config: null,
+      kv,
+    });
+    world.run(2000);
+    broker.deliver(`dk/${ID}/cmnd/identify`, first);
+    world.run(500);
+    expect(lastStat(broker)).toMatchObject({ ref: "cmd:identify:keep", ok: false, code: "CMD_STALE" });
+    // a retained ghost is refused before any of this (CMD_RETAINED); a newer command still runs
+    broker.deliver(`dk/${ID}/cmnd/identify`, a.s.cmd(ID, "identify", "fresh", { seconds: 1 }, { now: world.now + 1000 }));
+    world.run(500);
+    expect(lastStat(broker)).toMatchObject({ ref: "cmd:identify:fresh", ok: true });
+    expect(c.link.state).toBe("connected");
   });
 
   it("decommission: wipes, calls onErase, publishes erased on stat and status, disconnects", () => {
