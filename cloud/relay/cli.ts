@@ -36,12 +36,14 @@ const HELP = `dosekeeper relay — turns dispensers' relay.request events into n
   --lease-ms N          job lease (default 30000)   --poll-ms N  job poll (default 250)
   --receipt-retry-ms N  republish unacknowledged receipts after N ms (default 10000)
   --retry-base-ms N     first retry delay (default 2000)   --max-attempts N (default 8)
+  --verify-audit        recompute the relay audit's hash chain, print the verdict, exit (1 if broken)
   --deadman-silent-min N  silence before a device is down (default 10)   --no-deadman
   --help
 
 Environment: VAPID_SUBJECT, VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY (Web Push);
   TWILIO_BASE_URL (default https://api.twilio.com), TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
   TWILIO_USERNAME (API key SID, optional), TWILIO_FROM (SMS and calls);
+  RELAY_AUDIT_KEY (HMAC key of the audit chain, kept outside the database);
   MQTT_USERNAME, MQTT_PASSWORD; MQTT_INGEST_USERNAME, MQTT_INGEST_PASSWORD (owner mode's session,
   where the broker binds the client id to the user); NATS_USER, NATS_PASSWORD (jetstream mode).`;
 
@@ -75,6 +77,17 @@ async function main(): Promise<void> {
     if (!Number.isFinite(n) || n < 0) throw new Error(`--${k} must be a number`);
     return n;
   };
+  if (args.has("verify-audit")) {
+    const vdb = await openRelayDb(str("db") ?? "relay.sqlite");
+    const v = await vdb.verifyAudit(process.env.RELAY_AUDIT_KEY || undefined);
+    await vdb.close();
+    process.stdout.write(
+      v.ok
+        ? `audit chain intact: ${v.sealed} sealed rows, ${v.unsealed} not sealed yet\n`
+        : `AUDIT CHAIN BROKEN at row ${v.firstBad} (after ${v.sealed} intact rows)\n`,
+    );
+    process.exit(v.ok ? 0 : 1);
+  }
   const broker = str("broker");
   if (broker === undefined) throw new Error("--broker is required (see --help)");
   if (str("http") && !str("tokens") && !args.has("insecure-dev"))
@@ -167,6 +180,7 @@ async function main(): Promise<void> {
     shared: sharedArg === "on" ? true : sharedArg === "off" ? false : "auto",
     ingest,
     instanceId,
+    ...(env.RELAY_AUDIT_KEY ? { auditKey: env.RELAY_AUDIT_KEY } : {}),
     ...(str("contacts") ? { contacts: JSON.parse(readFileSync(str("contacts") as string, "utf8")) as unknown } : {}),
     deadman: args.has("no-deadman") ? false : { silentMs: int("deadman-silent-min", 10) * 60_000 },
     leaseMs: int("lease-ms", 30_000),
@@ -183,6 +197,7 @@ async function main(): Promise<void> {
       db,
       port: int("http", 0),
       health: () => relay.health(),
+      ...(env.RELAY_AUDIT_KEY ? { auditKey: env.RELAY_AUDIT_KEY } : {}),
       ...(tokens ? { tokens } : { insecureDev: true }),
     });
     process.stderr.write(`[${relay.instanceId}] HTTP API on ${httpApi.url}\n`);

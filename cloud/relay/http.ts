@@ -4,7 +4,8 @@
  *   GET  /api/devices/:id/adherence?from=YYYY-MM-DD&to=YYYY-MM-DD
  *   GET  /api/devices/:id/fhir?from=&to=          (FHIR R4 Bundle of MedicationAdministration)
  *   PUT  /api/devices/:id/config                  (body: config JSON, docs/config.md)
- *   GET  /api/audit?device=&action=&code=&limit=
+ *   GET  /api/audit?device=&action=&code=&limit=&before=&order=   (newest first; `next` cursor)
+ *   GET  /api/audit/verify                         (recomputes the audit hash chain; 409 when broken)
  *   GET  /healthz
  */
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -29,6 +30,8 @@ export interface RelayHttpOptions {
   clock?: () => number;
   /** Longest history a request may span. Default 400 days. */
   maxDays?: number;
+  /** Key of the audit chain's HMAC (RELAY_AUDIT_KEY), if any. */
+  auditKey?: string;
   /** The relay's ingest health: /healthz answers 503 "degraded" while the store fails. */
   health?: () => { state: "ok" | "degraded"; since: number | null; lastError: string | null; waiting: number };
 }
@@ -211,11 +214,27 @@ export function createRelayHttpHandler(o: RelayHttpOptions): (req: http.Incoming
         ...(u.searchParams.get("device") ? { device: u.searchParams.get("device") as string } : {}),
         ...(u.searchParams.get("action") ? { action: u.searchParams.get("action") as string } : {}),
         ...(u.searchParams.get("code") ? { code: u.searchParams.get("code") as string } : {}),
-        limit: Number(u.searchParams.get("limit") ?? 1000) || 1000,
+        limit: Math.max(1, Math.min(1000, Math.floor(Number(u.searchParams.get("limit") ?? 100)) || 100)),
+        newest: u.searchParams.get("order") !== "asc",
+        ...(/^\d{1,15}$/.test(u.searchParams.get("before") ?? "") ? { before: Number(u.searchParams.get("before")) } : {}),
       };
       const list = await o.db.auditList(f);
       await o.db.audit({ t: clock(), actor, action: "audit.read", device: f.device ?? null, code: null, detail: JSON.stringify(f) });
-      return send(res, 200, { entries: list });
+      // Newest first by default; `next` is the cursor of the following (older) page.
+      const next = f.newest && list.length === f.limit ? list[list.length - 1].id : null;
+      return send(res, 200, { entries: list, next });
+    }
+    if (req.method === "GET" && path.join("/") === "api/audit/verify") {
+      const v = await o.db.verifyAudit(o.auditKey);
+      await o.db.audit({
+        t: clock(),
+        actor,
+        action: "audit.verified",
+        device: null,
+        code: v.ok ? null : "AUDIT_BROKEN",
+        detail: JSON.stringify(v),
+      });
+      return send(res, v.ok ? 200 : 409, v);
     }
     throw new HttpError(404, "HTTP_NOT_FOUND", "no such route");
   };

@@ -95,6 +95,8 @@ export interface RelayOptions {
   batch?: { maxItems?: number; maxWaitMs?: number } | false;
   /** Extra MQTT options (credentials, TLS). */
   mqtt?: IClientOptions;
+  /** HMAC key of the audit hash chain (RELAY_AUDIT_KEY); without it the chain is plain SHA-256. */
+  auditKey?: string;
   /** Injectable clock (ms). Default Date.now. */
   clock?: () => number;
   log?: (line: string) => void;

@@ -234,6 +234,12 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
         runDeadman().catch((e) => log(`[${instanceId}] deadman ${String(e)}`));
       }, dm.checkMs)
     : undefined;
+  // The audit chain: one instance at a time (lease) seals new audit rows every 2 s.
+  const sealTimer = setInterval(() => {
+    void (async () => {
+      if (await db.claimLease("audit-seal", instanceId, clock(), 10_000)) await db.sealAudit(opts.auditKey, clock());
+    })().catch((e) => log(`[${instanceId}] audit seal ${String(e)}`));
+  }, 2000);
   const reloadTimer = setInterval(() => {
     reload().catch(() => undefined);
   }, 5000);
@@ -249,6 +255,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     life.stopped = true;
     clearInterval(poll);
     clearInterval(reloadTimer);
+    clearInterval(sealTimer);
     clearInterval(rcptTimer);
     if (dmTimer) clearInterval(dmTimer);
   };

@@ -200,7 +200,19 @@ export interface RelayDb {
   jobsOf(key: string): Promise<Job[]>;
   countJobs(state?: JobState): Promise<number>;
   audit(e: AuditEntry): Promise<void>;
-  auditList(filter: { device?: string; action?: string; code?: string; limit?: number }): Promise<AuditEntry[]>;
+  /** Oldest first, or newest first (`newest`), rows before id `before` (paging). */
+  auditList(filter: {
+    device?: string;
+    action?: string;
+    code?: string;
+    limit?: number;
+    newest?: boolean;
+    before?: number;
+  }): Promise<AuditEntry[]>;
+  /** Seals unsealed audit rows into the hash chain (one instance at a time: lease "audit-seal"). */
+  sealAudit(key: string | undefined, now: number): Promise<number>;
+  /** Recomputes the audit chain. */
+  verifyAudit(key: string | undefined): Promise<{ ok: boolean; sealed: number; unsealed: number; firstBad?: number }>;
   /** Stores an event once per (device, id); false for a duplicate. */
   recordEvent(e: StoredEvent): Promise<boolean>;
   /** Oldest first; optionally only some types and days (YYYY-MM-DD, inclusive; an event's day is its slot's date). Paged. */

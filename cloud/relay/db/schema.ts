@@ -17,7 +17,7 @@ CREATE INDEX IF NOT EXISTS jobs_slot ON jobs (device, slot);
 CREATE TABLE IF NOT EXISTS resolved (device TEXT NOT NULL, slot TEXT NOT NULL, outcome TEXT NOT NULL, t BIGINT NOT NULL,
   PRIMARY KEY (device, slot));
 CREATE TABLE IF NOT EXISTS audit (id ${id}, t BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-  device TEXT, code TEXT, detail TEXT NOT NULL);
+  device TEXT, code TEXT, detail TEXT NOT NULL, hash TEXT);
 CREATE INDEX IF NOT EXISTS audit_device ON audit (device, t);
 CREATE TABLE IF NOT EXISTS events (device TEXT NOT NULL, id TEXT NOT NULL, seq BIGINT, type TEXT NOT NULL, t_ms BIGINT,
   slot TEXT, data TEXT NOT NULL, received_at BIGINT NOT NULL, day TEXT, PRIMARY KEY (device, id));
@@ -34,10 +34,13 @@ CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, 
 
 /**
  * Changes to databases made by earlier versions, run after schema(): each step is idempotent.
- * events.day (the slot's local date, else the UTC date of the event): history reads by day.
+ * events.day (the slot's local date, else the UTC date of the event): history reads by day;
+ * audit.hash: the audit chain (db/audit-chain.ts), old rows sealed by the next sealing pass.
  */
-export function migrations(kind: "sqlite" | "postgres", hasDay: boolean): string[] {
+export function migrations(kind: "sqlite" | "postgres", hasDay: boolean, hasAuditHash = true): string[] {
   const steps: string[] = [];
+  if (!hasAuditHash)
+    steps.push(kind === "postgres" ? "ALTER TABLE audit ADD COLUMN IF NOT EXISTS hash TEXT" : "ALTER TABLE audit ADD COLUMN hash TEXT");
   if (!hasDay) {
     steps.push(kind === "postgres" ? "ALTER TABLE events ADD COLUMN IF NOT EXISTS day TEXT" : "ALTER TABLE events ADD COLUMN day TEXT");
     steps.push(

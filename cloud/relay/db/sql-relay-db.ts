@@ -16,6 +16,7 @@ import type {
   StoredEvent,
 } from "../types";
 import { TxDriver, type Param, type SqlDriver } from "./drivers";
+import { type AuditVerdict, sealAudit, verifyAudit } from "./audit-chain";
 import { dayOf, readEvents } from "./history";
 import { migrations, schema } from "./schema";
 import { num, numOrNull, strOrNull, rowToJob, jobParams, INSERT_JOB } from "./rows";
@@ -40,15 +41,12 @@ export class SqlRelayDb implements RelayDb {
     } else {
       await this.d.exec(schema("sqlite"));
     }
-    const cols =
-      this.d.kind === "postgres"
-        ? await this.d.all(`SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'events'`)
-        : await this.d.all(`PRAGMA table_info(events)`);
-    for (const step of migrations(
-      this.d.kind,
-      cols.some((c) => c.name === "day"),
-    ))
-      await this.d.run(step);
+    const has = async (table: string, col: string): Promise<boolean> =>
+      (this.d.kind === "postgres"
+        ? await this.d.all(`SELECT column_name AS name FROM information_schema.columns WHERE table_name = $1`, [table])
+        : await this.d.all(`PRAGMA table_info(${table})`)
+      ).some((c) => c.name === col);
+    for (const step of migrations(this.d.kind, await has("events", "day"), await has("audit", "hash"))) await this.d.run(step);
   }
   close(): Promise<void> {
     return this.d.close();
@@ -220,9 +218,20 @@ export class SqlRelayDb implements RelayDb {
     ]);
   }
 
-  async auditList(f: { device?: string; action?: string; code?: string; limit?: number }): Promise<AuditEntry[]> {
+  async auditList(f: {
+    device?: string;
+    action?: string;
+    code?: string;
+    limit?: number;
+    newest?: boolean;
+    before?: number;
+  }): Promise<AuditEntry[]> {
     const where: string[] = [];
     const params: Param[] = [];
+    if (f.before !== undefined) {
+      params.push(f.before);
+      where.push(`id < $${params.length}`);
+    }
     if (f.device !== undefined) {
       params.push(f.device);
       where.push(`device = $${params.length}`);
@@ -237,7 +246,7 @@ export class SqlRelayDb implements RelayDb {
     }
     params.push(Math.max(1, Math.min(f.limit ?? 1000, 10000)));
     const rows = await this.d.all(
-      `SELECT * FROM audit ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY id LIMIT $${params.length}`,
+      `SELECT * FROM audit ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY id${f.newest ? " DESC" : ""} LIMIT $${params.length}`,
       params,
     );
     return rows.map((r) => ({
@@ -355,6 +364,14 @@ export class SqlRelayDb implements RelayDb {
   async getKv(name: string): Promise<{ value: string; updatedAt: number } | null> {
     const r = await this.d.all(`SELECT value, updated_at FROM kv WHERE name = $1`, [name]);
     return r.length === 0 ? null : { value: String(r[0].value), updatedAt: num(r[0].updated_at) };
+  }
+
+  sealAudit(key: string | undefined, now: number): Promise<number> {
+    return sealAudit(this.d, key, now);
+  }
+
+  verifyAudit(key: string | undefined): Promise<AuditVerdict> {
+    return verifyAudit(this.d, key);
   }
 
   async claimLease(name: string, holder: string, now: number, ms: number): Promise<boolean> {
