@@ -38,6 +38,7 @@ const HELP = `dosekeeper relay — turns dispensers' relay.request events into n
   --retry-base-ms N     first retry delay (default 2000)   --max-attempts N (default 8)
   --verify-audit        recompute the relay audit's hash chain, print the verdict, exit (1 if broken)
   --deadman-silent-min N  silence before a device is down (default 10)   --no-deadman
+  --outage-min N        silent or offline this long at any hour: outage alert (default 30, 0: none)
   --help
 
 Environment: VAPID_SUBJECT, VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY (Web Push);
@@ -182,7 +183,9 @@ async function main(): Promise<void> {
     instanceId,
     ...(env.RELAY_AUDIT_KEY ? { auditKey: env.RELAY_AUDIT_KEY } : {}),
     ...(str("contacts") ? { contacts: JSON.parse(readFileSync(str("contacts") as string, "utf8")) as unknown } : {}),
-    deadman: args.has("no-deadman") ? false : { silentMs: int("deadman-silent-min", 10) * 60_000 },
+    deadman: args.has("no-deadman")
+      ? false
+      : { silentMs: int("deadman-silent-min", 10) * 60_000, outageMs: int("outage-min", 30) * 60_000 },
     leaseMs: int("lease-ms", 30_000),
     pollMs: int("poll-ms", 250),
     receiptRetryMs: int("receipt-retry-ms", 10_000),

@@ -32,6 +32,7 @@ const T = {
     prn: "As-needed dose limit",
     fallback: "Alert could not be delivered",
     deadman: "Dispenser offline at dose time",
+    outage: "Dispenser not responding",
     "back-online": "Dispenser back online",
     refill: "Refill check",
     late: "late",
@@ -49,6 +50,7 @@ const T = {
     prn: "Limite de prise à la demande",
     fallback: "Alerte non délivrée",
     deadman: "Pilulier hors ligne à l'heure de la prise",
+    outage: "Pilulier injoignable",
     "back-online": "Pilulier de nouveau en ligne",
     refill: "Contrôle du remplissage",
     late: "en retard",
@@ -147,6 +149,13 @@ export function buildNotice(i: NoticeInput, lang: "en" | "fr", s: DeviceSchedule
       body = fr
         ? `Le pilulier ${i.device} ne répond plus depuis ${seen} ; la dose ${what} était prévue à ${at ?? "?"}. Merci de vérifier.`
         : `Dispenser ${i.device} has not been heard from since ${seen}; dose ${what} was due at ${at ?? "?"}. Please check on the patient.`;
+      break;
+    }
+    case "outage": {
+      const seen = i.lastSeenMs !== undefined ? localHm(s, i.lastSeenMs) : "?";
+      body = fr
+        ? `Le pilulier ${i.device} ne répond plus depuis ${seen} (coupure de courant ou de Wi-Fi ?). Merci de vérifier.`
+        : `Dispenser ${i.device} has not been heard from since ${seen} (power or Wi-Fi lost?). Please check.`;
       break;
     }
     case "back-online":

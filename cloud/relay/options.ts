@@ -10,6 +10,8 @@ export interface DeadmanOptions {
   silentMs?: number;
   /** A device whose last will (online:false) was published this long ago is down. Default 2 min. */
   offlineMs?: number;
+  /** Silent or offline this long at any hour (dose due or not): one outage alert. Default 30 min; 0 disables. */
+  outageMs?: number;
   /** How often the relay checks. Default 30 s (tests call tick()). */
   checkMs?: number;
 }

@@ -46,6 +46,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
           silentMs: opts.deadman?.silentMs ?? 600_000,
           offlineMs: opts.deadman?.offlineMs ?? 120_000,
           checkMs: opts.deadman?.checkMs ?? 30_000,
+          outageMs: opts.deadman?.outageMs ?? 30 * 60_000,
         };
 
   const life = { stopped: false, dead: false };

@@ -116,6 +116,12 @@ export function deadmanRefs(ctx: RelayCtx, device: string, slot: string): string
   const explicit = ctx.book.devices[device]?.deadman;
   if (explicit !== undefined && explicit.length > 0) return explicit;
   const s = ctx.schedules.get(device);
-  const dose = s && doseOfSlot(s.config, slot);
-  return s && dose ? ladderRecipients(s.config, dose) : [];
+  if (s === undefined) return [];
+  // An outage outside dose windows (slot "outage:<since>"): everyone on any of the device's ladders.
+  if (slot.startsWith(OUTAGE_SLOT)) return [...new Set(s.config.doses.flatMap((d) => ladderRecipients(s.config, d)))];
+  const dose = doseOfSlot(s.config, slot);
+  return dose ? ladderRecipients(s.config, dose) : [];
 }
+
+/** Dead-man claims of outages (not of a dose slot) are named "outage:<last seen ms>". */
+export const OUTAGE_SLOT = "outage:";

@@ -38,7 +38,7 @@ afterEach(async () => {
 });
 
 let n = 0;
-async function setup(): Promise<{ r: RelayHandle; d: RelayDb; dev: Awaited<ReturnType<typeof device>> }> {
+async function setup(outageMs = 0): Promise<{ r: RelayHandle; d: RelayDb; dev: Awaited<ReturnType<typeof device>> }> {
   db = await openSqliteDb(join(tmp.dir, `dm${++n}.sqlite`));
   await db.putConfig({ device: "dk-0001", version: 7, json: CONFIG, updatedAt: 0, actor: "test" });
   relay = await startRelay({
@@ -47,7 +47,7 @@ async function setup(): Promise<{ r: RelayHandle; d: RelayDb; dev: Awaited<Retur
     providers: providersFor(srv.url),
     contacts: contactsFor(srv.url),
     clock: () => now,
-    deadman: { silentMs: 10 * MIN, offlineMs: 2 * MIN, checkMs: 3_600_000 },
+    deadman: { silentMs: 10 * MIN, offlineMs: 2 * MIN, checkMs: 3_600_000, outageMs },
     pollMs: 3_600_000,
     log: () => undefined,
   });
@@ -127,6 +127,43 @@ describe("dead-man alerts", () => {
     expect(targets()).toEqual(["/push/jeanne", "call:+33633333333", "sms:+33622222222"]);
   });
 
+  it("outside dose windows: silent or offline 30 min at any hour alerts everyone on the ladders once, then back online", async () => {
+    const { r, d, dev } = await setup(30 * MIN);
+    now = Z("2026-03-10T00:30:00Z"); // 01:30 CET, no dose until 08:00
+    await dev.raw("dk/dk-0001/tele", JSON.stringify({ v: 1 }));
+    await waitFor("seen", async () => (await d.deviceState("dk-0001"))?.lastSeen === now);
+    now = Z("2026-03-10T00:59:00Z");
+    await r.tick();
+    expect(srv.requests.length).toBe(0); // 29 min
+    now = Z("2026-03-10T01:01:00Z");
+    await r.tick();
+    const sms = srv.requests.filter((q) => q.url.endsWith("Messages.json"));
+    expect(sms.length).toBeGreaterThan(0);
+    expect(new URLSearchParams(sms[0].body.toString()).get("Body")).toMatch(/ne répond plus depuis 01:30|not been heard from since 01:30/);
+    const first = srv.requests.length;
+    now = Z("2026-03-10T02:30:00Z");
+    await r.tick();
+    expect(srv.requests.length).toBe(first); // once per outage
+    expect((await d.auditList({ action: "deadman.outage" })).length).toBe(1);
+    srv.requests.length = 0;
+    now = Z("2026-03-10T02:40:00Z");
+    await dev.raw("dk/dk-0001/status", JSON.stringify({ v: 1, online: true }));
+    // "back online" is planned at once (sent now, or after a recipient's quiet hours: low priority)
+    await waitFor("back online", async () => {
+      await r.tick();
+      return (await d.auditList({ action: "deadman.back" })).length === 1;
+    });
+    expect(JSON.parse((await d.auditList({ action: "deadman.back" }))[0].detail).slots).toEqual(["outage:" + Z("2026-03-10T00:30:00Z")]);
+    // a new outage later is alerted again (a new episode); a last will counts from its time
+    srv.requests.length = 0;
+    now = Z("2026-03-10T03:00:00Z");
+    await dev.raw("dk/dk-0001/status", JSON.stringify({ v: 1, online: false }));
+    await waitFor("offline", async () => (await d.deviceState("dk-0001"))?.online === false);
+    now = Z("2026-03-10T03:31:00Z");
+    await r.tick();
+    expect((await d.auditList({ action: "deadman.outage" })).length).toBe(2);
+  });
+
   it("relay restarts (retained status replayed at each re-subscription) neither reset nor double the alerts", async () => {
     const { d, dev } = await setup();
     const restart = async (): Promise<RelayHandle> => {
@@ -136,7 +173,7 @@ describe("dead-man alerts", () => {
         db: d,
         providers: providersFor(srv.url),
         clock: () => now,
-        deadman: { silentMs: 10 * MIN, offlineMs: 2 * MIN, checkMs: 3_600_000 },
+        deadman: { silentMs: 10 * MIN, offlineMs: 2 * MIN, checkMs: 3_600_000, outageMs: 0 },
         pollMs: 3_600_000,
         log: () => undefined,
       });
