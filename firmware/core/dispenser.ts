@@ -229,13 +229,13 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
           logEvent(EV.REMOVAL_UNTIMED, "dose", { comp: comp.id, pills: ev.pills, mg: Math.round(ev.grams * 1000) });
           return;
         }
-        onRemoval(a, comp.id, ev.pills, Math.round(ev.grams * 1000), now);
+        onRemoval(a, comp.id, ev.pills, Math.round(ev.grams * 1000), now, ev.perMed);
         return;
     }
   }
 
-  function onRemoval(a: Active, compId: string, pills: number, mg: number, now: number): void {
-    switch (recordRemoval(escDeps, a, st, compId, pills, mg, now)) {
+  function onRemoval(a: Active, compId: string, pills: number, mg: number, now: number, perMed?: readonly number[]): void {
+    switch (recordRemoval(escDeps, a, st, compId, pills, mg, now, perMed)) {
       case "slot":
         advance(escDeps, a, st, now);
         saveState();
@@ -243,6 +243,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
         plan(now);
         return;
       case "wrong":
+      case "mismatch":
         saveState();
         playCue({ pattern: "alarm", volume: 80 });
         return;

@@ -12,7 +12,7 @@ import { isoUtc } from "../schedule/civil";
 import { attributeRemoval, checkPrn, creditSlot } from "./removal";
 import { doseSize, isCalling } from "./slots";
 
-export type IntakeOutcome = "slot" | "wrong" | "prn" | "prn-limit" | "unscheduled";
+export type IntakeOutcome = "slot" | "wrong" | "mismatch" | "prn" | "prn-limit" | "unscheduled";
 
 export function recordRemoval(
   d: EscalationDeps,
@@ -22,12 +22,21 @@ export function recordRemoval(
   pills: number,
   mg: number,
   now: number,
+  perMed?: readonly number[],
 ): IntakeOutcome {
-  const expected = doseSize(a.cfg, compId).pills;
+  const size = doseSize(a.cfg, compId);
+  const expected = size.pills;
   const where = attributeRemoval(st.slots, compId, now, a.prnByComp.get(compId));
   switch (where.kind) {
     case "slot": {
       const target = where.slot;
+      const meds = medCounts(a, compId);
+      if (perMed !== undefined && !isDosePortion(perMed, meds)) {
+        // Pills that are not the dose's (another medication, or one in place of another): never
+        // credited; the slot keeps calling (docs/scenarios.md, "Wrong pills").
+        d.log(EV.DOSE_MISMATCH, "dose", { slot: target.id, comp: compId, pills, mg, expectedMg: size.mg, perMed: perMed.slice() });
+        return "mismatch";
+      }
       const c = creditSlot(target, pills, mg, expected, now);
       d.log(c.type, "dose", c.data);
       if (c.resolved) {
@@ -79,4 +88,27 @@ function recordPrn(
     });
   }
   return reason === undefined ? "prn" : "prn-limit";
+}
+
+/** The dose's count of each medication of a compartment, in the compartment's order. */
+function medCounts(a: Active, compId: string): number[] {
+  const out: number[] = [];
+  for (const c of a.cfg.compartments) if (c.id === compId) for (const m of c.meds) out.push(m.count);
+  return out;
+}
+
+/**
+ * Whether a removal's medication counts are a portion of the dose (each medication at most its
+ * count: the whole dose or part of it) or whole doses (k times every count: an excess). Anything
+ * else — more of one medication than the dose holds while another is short — is not this dose.
+ */
+export function isDosePortion(perMed: readonly number[], counts: readonly number[]): boolean {
+  if (perMed.length !== counts.length || counts.length < 2) return true; // one medication: any count is a count of it
+  let within = true;
+  for (let i = 0; i < counts.length; i++) if (perMed[i] > counts[i]) within = false;
+  if (within) return true;
+  const k = counts[0] > 0 ? perMed[0] / counts[0] : 0;
+  if (!(k >= 1) || Math.floor(k) !== k) return false;
+  for (let i = 0; i < counts.length; i++) if (perMed[i] !== k * counts[i]) return false;
+  return true;
 }

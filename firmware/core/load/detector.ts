@@ -38,7 +38,7 @@ export class ChannelDetector extends DetectorBase {
       this.anchor = this.base;
       this.anchorMs = tMs;
       const f = this.stepFit(step, this.baseW);
-      return this.stepEvent(step, f.pills, f.confidence, tMs);
+      return this.stepEvent(step, f.pills, f.confidence, f.perMed, tMs);
     }
     return this.checkAnchor(tMs);
   }
@@ -59,7 +59,7 @@ export class ChannelDetector extends DetectorBase {
       if (fit.pills > 0 && fit.confidence >= 0.5) {
         this.anchor = this.base;
         this.anchorMs = tMs;
-        return this.stepEvent(drift, fit.pills, fit.confidence, tMs);
+        return this.stepEvent(drift, fit.pills, fit.confidence, fit.perMed, tMs);
       }
     }
     if (tMs - this.anchorMs >= ANCHOR_MS && Math.abs(drift) <= allowance) {
@@ -130,7 +130,7 @@ export class ChannelDetector extends DetectorBase {
     return { countsPerGram: this.cal.countsPerGram, sigma: this.sigma, baseWeight: this.baseW, meds: this.meds, doseG: this.doseG };
   }
 
-  private stepFit(stepCounts: number, n: number): { pills: number; confidence: number } {
+  private stepFit(stepCounts: number, n: number): { pills: number; confidence: number; perMed: readonly number[] } {
     return fitStep(this.stepParams(), stepCounts, n);
   }
 
@@ -164,7 +164,7 @@ export class ChannelDetector extends DetectorBase {
     const dur = this.firstDevMs < 0 ? 0 : this.lastDevMs - this.firstDevMs + this.periodMs;
     if (fit.pills > 0 || lifted) {
       this.enterWatch(level, tMs, Math.min(n, TRACK_N), true);
-      if (fit.pills > 0) return this.stepEvent(step, fit.pills, fit.confidence, tMs);
+      if (fit.pills > 0) return this.stepEvent(step, fit.pills, fit.confidence, fit.perMed, tMs);
       return { kind: "lift", channel: this.ch, atMs: tMs };
     }
     // No pill-sized change since the baseline: but small changes may add up (slow removal).
@@ -175,12 +175,12 @@ export class ChannelDetector extends DetectorBase {
     return dur < BUMP_MS ? { kind: "bump", channel: this.ch, atMs: tMs } : { kind: "lift", channel: this.ch, atMs: tMs };
   }
 
-  private stepEvent(stepCounts: number, pills: number, confidence: number, tMs: number): LoadEvent {
+  private stepEvent(stepCounts: number, pills: number, confidence: number, perMed: readonly number[], tMs: number): LoadEvent {
     const grams = stepCounts / this.cal.countsPerGram;
     const c = Math.round(confidence * 1000) / 1000;
     const gr = Math.round(Math.abs(grams) * 10000) / 10000;
     return grams < 0
-      ? { kind: "removal", channel: this.ch, atMs: tMs, grams: gr, pills, confidence: c }
+      ? { kind: "removal", channel: this.ch, atMs: tMs, grams: gr, pills, confidence: c, perMed }
       : { kind: "addition", channel: this.ch, atMs: tMs, grams: gr, pills, confidence: c };
   }
 }

@@ -13,6 +13,8 @@ export type LoadEvent =
       readonly grams: number;
       readonly pills: number;
       readonly confidence: number;
+      /** Pills per medication (the compartment's order) of the combination the mass fits best. */
+      readonly perMed: readonly number[];
     }
   /** Mass was added (refill); `pills` is the best estimate of how many. */
   | {

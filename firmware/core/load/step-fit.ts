@@ -19,11 +19,11 @@ export interface StepParams {
 }
 
 /** Pill fit of a step (counts) measured as the mean of n samples against the baseline. */
-export function fitStep(p: StepParams, stepCounts: number, n: number): { pills: number; confidence: number } {
+export function fitStep(p: StepParams, stepCounts: number, n: number): { pills: number; confidence: number; perMed: readonly number[] } {
   const cpg = Math.abs(p.countsPerGram);
   const g = Math.abs(stepCounts) / cpg;
   const sg = (p.sigma / cpg) * Math.sqrt(1 / n + 1 / Math.max(1, p.baseWeight));
-  if (p.meds.length === 0) return { pills: g > Math.max(6 * sg, 0.1) ? 1 : 0, confidence: 0 };
+  if (p.meds.length === 0) return { pills: g > Math.max(6 * sg, 0.1) ? 1 : 0, confidence: 0, perMed: [] };
   const removal = stepCounts * p.countsPerGram < 0;
   return fitPills(g, p.meds, {
     sigmaGrams: sg,

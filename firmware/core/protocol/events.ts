@@ -14,6 +14,7 @@ export const EV = Object.freeze({
   DOSE_MISSED: "dose.missed",
   DOSE_WRONG_COMPARTMENT: "dose.wrong_compartment",
   DOSE_EXCESS: "dose.excess",
+  DOSE_MISMATCH: "dose.mismatch",
   PRN_TAKEN: "prn.taken",
   PRN_LIMIT: "prn.limit",
   REMOVAL_UNSCHEDULED: "removal.unscheduled",
