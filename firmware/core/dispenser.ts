@@ -35,6 +35,7 @@ import { wantedOutputs } from "./outputs/arbiter";
 import { recordRemoval } from "./dose/intake";
 import { materialise } from "./dose/materialise";
 import { refillEvents } from "./dose/refill";
+import { UntimedRemovals } from "./dose/untimed";
 import { isCalling } from "./dose/slots";
 import { isoUtc } from "./schedule/civil";
 import { ClockWatch } from "./schedule/clock-watch";
@@ -76,17 +77,13 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     (ev) => onLoad(ev),
   );
   const faults = new Map<number, string>();
+  const untimed = new UntimedRemovals();
   const escDeps: EscalationDeps = { deviceId: identity.deviceId, log: (t, c, d) => void logEvent(t, c, d) };
 
   // ---------------------------------------------------------------- events & outbox
 
-  function wallOrNull(): number | null {
-    const w = clock.wallMs();
-    return w === undefined ? null : w;
-  }
-
   function logEvent(type: EventType, cls: EventClass, data: Record<string, unknown>): LoggedEvent {
-    const ev = log.append(type, cls, data, clock.monoMs(), wallOrNull());
+    const ev = log.append(type, cls, data, clock.monoMs(), clock.wallMs() ?? null);
     if (options.onEvent) options.onEvent(ev);
     outbox.pump();
     return ev;
@@ -173,6 +170,11 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     if (now !== undefined && a !== undefined) {
       if (st.cursor === 0) st.cursor = now;
       materialise(logEvent, a, st, now);
+      // The clock is known again: removals seen without it are dated and recorded now.
+      for (const u of untimed.date(now, clock.monoMs())) {
+        logEvent(EV.REMOVAL_DATED, "dose", { comp: u.r.comp, pills: u.r.pills, mg: u.r.mg, at: isoUtc(u.at) });
+        onRemoval(a, u.r.comp, u.r.pills, u.r.mg, u.at, u.r.perMed);
+      }
       const changed = advance(escDeps, a, st, now);
       if (st.silencedUntil !== 0 && now >= st.silencedUntil) {
         st.silencedUntil = 0;
@@ -227,6 +229,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
       case "removal":
         if (now === undefined) {
           logEvent(EV.REMOVAL_UNTIMED, "dose", { comp: comp.id, pills: ev.pills, mg: Math.round(ev.grams * 1000) });
+          untimed.add({ comp: comp.id, pills: ev.pills, mg: Math.round(ev.grams * 1000), mono: clock.monoMs(), perMed: ev.perMed });
           return;
         }
         onRemoval(a, comp.id, ev.pills, Math.round(ev.grams * 1000), now, ev.perMed);

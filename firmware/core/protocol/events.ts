@@ -19,6 +19,7 @@ export const EV = Object.freeze({
   PRN_LIMIT: "prn.limit",
   REMOVAL_UNSCHEDULED: "removal.unscheduled",
   REMOVAL_UNTIMED: "removal.untimed",
+  REMOVAL_DATED: "removal.dated",
   ESC_STEP: "esc.step",
   ESC_SKIPPED: "esc.skipped",
   RELAY_REQUEST: "relay.request",
