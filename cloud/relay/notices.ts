@@ -42,6 +42,7 @@ const T = {
     wrong_compartment: "pills taken from another compartment",
     max24h: "the daily maximum is reached",
     interval: "too soon after the previous dose",
+    per_intake: "more taken at once than prescribed",
     aCompartment: "a compartment",
     aDose: "an as-needed medication",
   },
@@ -60,6 +61,7 @@ const T = {
     wrong_compartment: "médicaments pris dans un autre compartiment",
     max24h: "le maximum quotidien est atteint",
     interval: "trop tôt après la prise précédente",
+    per_intake: "plus pris en une fois que prescrit",
     aCompartment: "un compartiment",
     aDose: "un médicament à la demande",
   },
@@ -132,7 +134,7 @@ export function buildNotice(i: NoticeInput, lang: "en" | "fr", s: DeviceSchedule
     }
     case "prn":
       {
-        const why = i.reason === "max24h" || i.reason === "interval" ? t[i.reason] : undefined;
+        const why = i.reason === "max24h" || i.reason === "interval" || i.reason === "per_intake" ? t[i.reason] : undefined;
         const p = prnLabel(t, s, i.prn);
         body = fr
           ? `Prise à la demande ${p} refusée${why ? ` : ${why}` : ""}.`

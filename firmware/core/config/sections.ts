@@ -216,6 +216,8 @@ export function checkPrn(
   const compartment = token(ctx, own(o, "compartment"), at(path, "compartment"), ID_RE, "a compartment id");
   const maxPer24h = int(ctx, own(o, "maxPer24h"), at(path, "maxPer24h"), 1, 12);
   const minIntervalMin = int(ctx, own(o, "minIntervalMin"), at(path, "minIntervalMin"), 0, 1440);
+  const mpi = own(o, "maxPerIntake");
+  const maxPerIntake = mpi === MISSING ? 0 : int(ctx, mpi, at(path, "maxPerIntake"), 1, 12);
   const alert = recipients(ctx, own(o, "alert"), at(path, "alert"), 0);
   let prn: PrnDose | undefined;
   if (
@@ -224,9 +226,10 @@ export function checkPrn(
     compartment !== undefined &&
     maxPer24h !== undefined &&
     minIntervalMin !== undefined &&
+    maxPerIntake !== undefined &&
     alert !== undefined
   ) {
-    prn = { id, compartment, maxPer24h, minIntervalMin, alert };
+    prn = { id, compartment, maxPer24h, minIntervalMin, ...(maxPerIntake > 0 ? { maxPerIntake } : {}), alert };
   }
   return { prn, id, compartment };
 }

@@ -69,6 +69,8 @@ export interface PrnDose {
   readonly maxPer24h: number;
   /** Minimum minutes between two doses (0..1440). */
   readonly minIntervalMin: number;
+  /** Most doses (tablets of the PRN's unit) taken at once (1..12; absent: 1, kept absent so the config hash does not change). */
+  readonly maxPerIntake?: number;
   /** Recipient references told when a limit is exceeded. */
   readonly alert: readonly string[];
 }

@@ -82,10 +82,12 @@ export function checkPrn(
   prn: PrnDose,
   doses: number,
   now: number,
-): { reason: "max24h" | "interval" | undefined; history: number[] } {
+): { reason: "max24h" | "per_intake" | "interval" | undefined; history: number[] } {
   const hist = history.filter((t) => t > now - DAY);
-  let reason: "max24h" | "interval" | undefined;
+  let reason: "max24h" | "per_intake" | "interval" | undefined;
   if (hist.length + doses > prn.maxPer24h) reason = "max24h";
+  else if (doses > (prn.maxPerIntake ?? 1))
+    reason = "per_intake"; // two at once against one allowed
   else if (hist.length > 0 && now - hist[hist.length - 1] < prn.minIntervalMin * MS_PER_MINUTE) reason = "interval";
   for (let i = 0; i < doses; i++) hist.push(now);
   return { reason, history: hist.slice(-PRN_HISTORY) };

@@ -11,7 +11,7 @@ function slot(id: string, comp: string, due: number): Slot {
   const dose: FixedDose = { id: id.split("@")[0], compartment: comp, at: "08:00" };
   return makeSlot(id, dose, due, W);
 }
-const prn: PrnDose = { id: "para", compartment: "pain", maxPer24h: 3, minIntervalMin: 240, alert: ["caregiver-1"] };
+const prn: PrnDose = { id: "para", compartment: "pain", maxPer24h: 3, minIntervalMin: 240, maxPerIntake: 1, alert: ["caregiver-1"] };
 
 describe("attributeRemoval", () => {
   it("credits the oldest open slot of the compartment", () => {
@@ -85,6 +85,13 @@ describe("checkPrn", () => {
     expect(r.reason).toBe("max24h");
     r = checkPrn(r.history, prn, 1, at(31.5));
     expect(r.reason).toBeUndefined();
+  });
+  it("more at once than maxPerIntake is per_intake (two tablets against one), checked after the 24 h maximum", () => {
+    const at = (h: number) => T0 + h * 3_600_000;
+    expect(checkPrn([], prn, 2, at(0)).reason).toBe("per_intake");
+    expect(checkPrn([], { ...prn, maxPerIntake: 2 }, 2, at(0)).reason).toBeUndefined();
+    expect(checkPrn([at(-1), at(-2)], prn, 2, at(0)).reason).toBe("max24h");
+    expect(checkPrn([], prn, 2, at(0)).history.length).toBe(2); // both counted
   });
   it("keeps a bounded history", () => {
     let h: number[] = [];
