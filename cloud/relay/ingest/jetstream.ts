@@ -11,10 +11,11 @@
  *
  * NATS (2.9) PUBACKs a device's QoS 1 PUBLISH once it has handed the message to its subject
  * layer, not after a JetStream commit; a stream whose leader node died captures nothing until a new
- * leader is elected (2–6 s). So the relay also takes a live copy of every message through a core
- * queue subscription (one instance per message) and stores it at once; the stream copy, delivered
- * too, is then a duplicate the claims absorb. A message is lost only when both fail together: the
- * instance holding the live copy dies before committing it while the stream has no leader.
+ * leader is elected (2–6 s). So every instance also takes a live copy of every message through a
+ * core subscription and stores it at once; the stream copy and the other instances' copies are then
+ * duplicates the claims absorb. Instances connect to different nodes (the first of --nats), so one
+ * node dying cannot take every live copy with the stream leader. A message is lost only when every
+ * live copy and the stream fail together.
  *
  * Stream messages are never retained replays: retained status only comes back on MQTT
  * subscriptions, which this path does not use, so nothing here is mistaken for liveness.
@@ -65,6 +66,8 @@ export function topicOfSubject(subject: string): string {
 export async function startJetStreamIngest(o: JetStreamIngestOptions, store: Store, dead: () => boolean): Promise<JetStreamIngest> {
   const nc = await connect({
     servers: [...o.servers],
+    // The first server is this instance's home node: instances spread over the nodes (docs/deploy.md).
+    noRandomize: true,
     name: o.instanceId,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
@@ -115,13 +118,13 @@ export async function startJetStreamIngest(o: JetStreamIngestOptions, store: Sto
     if (!stopping) o.log(`[${o.instanceId}] consumer stopped: ${String(e)}`);
   });
 
-  // The live copy (see the module doc): a core queue subscription, one instance per message. It
-  // does not wait for a stream leader, so a message PUBACKed while DK_IN elects a new leader still
-  // reaches the relay. At most once by itself: when this instance is saturated the copy is left to
-  // the stream.
+  // The live copy (see the module doc): a core subscription of EVERY instance (not a queue group:
+  // the one member a queue group would pick may sit on the very node that died with the stream
+  // leader). It does not wait for a stream leader, so a message PUBACKed while DK_IN elects a new
+  // leader still reaches the relay. At most once by itself: when this instance is saturated the
+  // copy is left to the stream and the other instances.
   const live = STREAM_SUBJECTS.map((subject) =>
     nc.subscribe(subject, {
-      queue: o.durable + "-live",
       callback: (err, m) => {
         if (err || dead() || stopping) return;
         if (figures.inflight >= o.inflight) {

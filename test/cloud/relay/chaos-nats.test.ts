@@ -61,13 +61,14 @@ describe.skipIf(!ready)("chaos on NATS JetStream (3 nodes) + PostgreSQL, 2 relay
         return all.slice(i % 3).concat(all.slice(0, i % 3));
       },
       deviceAuth: (id) => ({ username: id, password: devices[id] }),
-      relayArgs: () => [
+      // Each instance's home node first (na → n1, nb → n2): one node dying never takes every live copy.
+      relayArgs: (id) => [
         "--broker",
         nats.mqttUrls.join(","),
         "--ingest",
         "jetstream",
         "--nats",
-        nats.natsUrls.join(","),
+        (id === "nb" ? [1, 2, 0] : [0, 1, 2]).map((i) => nats.natsUrls[i]).join(","),
         "--ack-wait-ms",
         String(ACK_WAIT_MS),
       ],
@@ -169,7 +170,9 @@ describe.skipIf(!ready)("chaos on NATS JetStream (3 nodes) + PostgreSQL, 2 relay
         },
         settleMs: 45_000,
       });
-      await check(r, 4 * ACK_WAIT_MS + 10_000, 16);
+      // The devices on the dead node reconnect to another one (mqtt.js failover) and offer again what
+      // was never acknowledged: those arrive late (measured up to 33 s here), none is lost or doubled.
+      await check(r, 60_000, 16);
     },
     150_000,
   );

@@ -23,8 +23,8 @@ export interface Engine {
   deviceServers(i: number): { host: string; port: number }[];
   /** Credentials of a device. */
   deviceAuth(id: string): { username?: string; password?: string };
-  /** Relay CLI arguments (broker, ingest mode). */
-  relayArgs(): string[];
+  /** Relay CLI arguments (broker, ingest mode) for an instance. */
+  relayArgs(instance: string): string[];
   /** Relay environment (credentials) for an instance. */
   relayEnv(instance: string): Record<string, string>;
 }
@@ -99,7 +99,7 @@ export async function startRelayProc(engine: Engine, id: string, db: string, con
       "--import",
       "tsx",
       "cloud/relay/cli.ts",
-      ...engine.relayArgs(),
+      ...engine.relayArgs(id),
       "--db",
       db,
       "--contacts",
@@ -191,8 +191,10 @@ export interface CaseReport {
   readonly name: string;
   readonly requests: number;
   readonly devices: number;
-  /** PUBACKed by the broker. */
+  /** PUBACKed by the broker (first offers and re-offers). */
   readonly acked: number;
+  /** Offered again because the broker never acknowledged the first offer (a node died under it). */
+  readonly resent: number;
   readonly delivered: number;
   readonly lost: number;
   readonly duplicated: number;
@@ -227,6 +229,8 @@ export async function runCase(
   const sentAt = new Map<string, number>();
   let acked = 0;
   const acks: Promise<void>[] = [];
+  /** Not PUBACKed yet: the firmware re-offers such events (same id) until the broker takes them. */
+  const unacked = new Map<string, { i: number; topic: string; body: string }>();
   let faultDone: Promise<void> = Promise.resolve();
   const t0 = Date.now();
   let due = t0;
@@ -260,11 +264,14 @@ export async function runCase(
         due: "2026-03-10T07:00:00.000Z",
       },
     });
-    sentAt.set(`${phoneOf(i)}|${slot}`, Date.now());
+    const k2 = `${phoneOf(i)}|${slot}`;
+    sentAt.set(k2, Date.now());
+    unacked.set(k2, { i, topic: `dk/${id}/evt`, body });
     acks.push(
       o.fleet.clients[i].publishAsync(`dk/${id}/evt`, body, { qos: 1 }).then(
         () => {
           acked++;
+          unacked.delete(k2);
         },
         () => undefined,
       ),
@@ -274,6 +281,24 @@ export async function runCase(
   log(`${o.name}: ${o.requests} published in ${Date.now() - t0} ms`);
   const keys = [...sentAt.keys()];
   const deliveredNow = (): number => keys.filter((k) => o.sms.deliveries.has(k)).length;
+  // Events the broker never acknowledged (in flight on a node that died): offered again, same
+  // id, as the device's outbox does after a reconnect.
+  await waitFor(`${o.name}: all acknowledged`, () => unacked.size === 0, 10_000).catch(() => undefined);
+  let resent = 0;
+  for (const [k, m] of [...unacked]) {
+    const c = o.fleet.clients[m.i];
+    await waitFor("reconnected", () => c.connected, 15_000).catch(() => undefined);
+    resent++;
+    acks.push(
+      c.publishAsync(m.topic, m.body, { qos: 1 }).then(
+        () => {
+          acked++;
+          unacked.delete(k);
+        },
+        () => undefined,
+      ),
+    );
+  }
   await waitFor(`${o.name}: all delivered`, () => deliveredNow() === keys.length, o.settleMs).catch(() => undefined);
   await Promise.race([Promise.all(acks), sleep(2000)]);
   await sleep(500); // late duplicates
@@ -292,6 +317,7 @@ export async function runCase(
     requests: o.requests,
     devices: n,
     acked,
+    resent,
     delivered: delays.length,
     lost: keys.length - delays.length,
     duplicated,
