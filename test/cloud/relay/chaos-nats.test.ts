@@ -168,7 +168,7 @@ describe.skipIf(!ready)("chaos on NATS JetStream (3 nodes) + PostgreSQL, 2 relay
           await sleep(3000);
           await nats.startNode(idx);
         },
-        settleMs: 45_000,
+        settleMs: 60_000,
       });
       // The devices on the dead node reconnect to another one (mqtt.js failover) and offer again what
       // was never acknowledged: those arrive late (measured up to 33 s here), none is lost or doubled.
