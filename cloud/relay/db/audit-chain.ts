@@ -8,6 +8,7 @@
  * later hash; verification names the first row that does not match.
  */
 import { createHash, createHmac } from "node:crypto";
+import type { AuditEntry } from "../types";
 import type { SqlDriver } from "./drivers";
 import { num, strOrNull } from "./rows";
 
@@ -17,17 +18,10 @@ export const AUDIT_GENESIS = "dosekeeper-relay-audit-v1";
 export const SEAL_GAP_WAIT_MS = 30_000;
 const SEAL_BATCH = 500;
 
-interface Row {
-  id: number;
-  t: number;
-  actor: string;
-  action: string;
-  device: string | null;
-  code: string | null;
-  detail: string;
-}
+type Row = AuditEntry & { id: number };
 
-function rowOf(r: Record<string, unknown>): Row {
+/** An audit row as stored, to an entry (also the API's rows). */
+export function rowOf(r: Record<string, unknown>): Row {
   return {
     id: num(r.id),
     t: num(r.t),

@@ -16,7 +16,7 @@ import type {
   StoredEvent,
 } from "../types";
 import { TxDriver, type Param, type SqlDriver } from "./drivers";
-import { type AuditVerdict, sealAudit, verifyAudit } from "./audit-chain";
+import { type AuditVerdict, rowOf, sealAudit, verifyAudit } from "./audit-chain";
 import { dayOf, readEvents } from "./history";
 import { migrations, schema } from "./schema";
 import { num, numOrNull, strOrNull, rowToJob, jobParams, INSERT_JOB } from "./rows";
@@ -249,15 +249,7 @@ export class SqlRelayDb implements RelayDb {
       `SELECT * FROM audit ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY id${f.newest ? " DESC" : ""} LIMIT $${params.length}`,
       params,
     );
-    return rows.map((r) => ({
-      id: num(r.id),
-      t: num(r.t),
-      actor: String(r.actor),
-      action: String(r.action),
-      device: strOrNull(r.device),
-      code: strOrNull(r.code),
-      detail: String(r.detail),
-    }));
+    return rows.map(rowOf);
   }
 
   async recordEvent(e: StoredEvent): Promise<boolean> {

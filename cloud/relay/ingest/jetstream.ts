@@ -81,6 +81,18 @@ export async function startJetStreamIngest(o: JetStreamIngestOptions, store: Sto
   let stopping = false;
   let wake: (() => void) | undefined;
   const slotFree = (): Promise<void> => new Promise((r) => (wake = r));
+  /** Works on one message within the instance's in-flight bound; frees its slot when done. */
+  const inSlot = (work: Promise<unknown>): void => {
+    figures.inflight++;
+    work
+      .catch((e) => o.log(`[${o.instanceId}] message error ${String(e)}`))
+      .finally(() => {
+        figures.inflight--;
+        const w = wake;
+        wake = undefined;
+        w?.();
+      });
+  };
 
   const handle = async (m: JsMsg): Promise<void> => {
     if (m.info.deliveryCount > 1) figures.redelivered++;
@@ -103,15 +115,7 @@ export async function startJetStreamIngest(o: JetStreamIngestOptions, store: Sto
     for await (const m of messages) {
       if (dead()) break;
       while (figures.inflight >= o.inflight && !dead()) await slotFree();
-      figures.inflight++;
-      handle(m)
-        .catch((e) => o.log(`[${o.instanceId}] message error ${String(e)}`))
-        .finally(() => {
-          figures.inflight--;
-          const w = wake;
-          wake = undefined;
-          w?.();
-        });
+      inSlot(handle(m));
     }
   })();
   loop.catch((e) => {
@@ -131,16 +135,8 @@ export async function startJetStreamIngest(o: JetStreamIngestOptions, store: Sto
           figures.liveSkipped++;
           return;
         }
-        figures.inflight++;
         figures.live++;
-        store(topicOfSubject(m.subject), Buffer.from(m.data), Date.now(), false)
-          .catch((e) => o.log(`[${o.instanceId}] message error ${String(e)}`))
-          .finally(() => {
-            figures.inflight--;
-            const w = wake;
-            wake = undefined;
-            w?.();
-          });
+        inSlot(store(topicOfSubject(m.subject), Buffer.from(m.data), Date.now(), false));
       },
     }),
   );

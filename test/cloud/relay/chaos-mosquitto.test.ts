@@ -7,7 +7,7 @@
  * a burst at 5× — counted at the mock SMS provider.
  * Skipped when mosquitto is missing (Debian: mosquitto).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { findMosquitto, Mosquitto } from "../../support/mosquitto";
@@ -17,6 +17,7 @@ import {
   type CaseReport,
   deviceId,
   type Engine,
+  expectCase,
   type Fleet,
   kill9,
   type RelayProc,
@@ -90,11 +91,7 @@ describe.skipIf(bins === null)("chaos on Mosquitto (shipped policy) + SQLite, 2 
 
   const check = (r: CaseReport, maxDelayMs: number, maxDup = 0): void => {
     reports.push(r);
-    expect(r.lost, JSON.stringify(r)).toBe(0);
-    expect(r.delivered).toBe(REQUESTS);
-    expect(r.duplicated, JSON.stringify(r)).toBeLessThanOrEqual(maxDup);
-    expect(r.maxDelayMs, JSON.stringify(r)).toBeLessThanOrEqual(maxDelayMs);
-    expect(sms.refused).toBe(0);
+    expectCase(r, sms, maxDelayMs, maxDup);
   };
 
   const restartCase = (which: "owner" | "other") => async () => {

@@ -6,7 +6,7 @@
  * crash-restart, a burst at 5× — counted at the mock SMS provider.
  * Skipped when nats-server or PostgreSQL is missing (Debian: nats-server, postgresql).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { NatsCluster, natsBin } from "../../support/nats";
@@ -16,6 +16,7 @@ import {
   type CaseReport,
   deviceId,
   type Engine,
+  expectCase,
   type Fleet,
   kill9,
   type RelayProc,
@@ -97,27 +98,7 @@ describe.skipIf(!ready)("chaos on NATS JetStream (3 nodes) + PostgreSQL, 2 relay
 
   const check = async (r: CaseReport, maxDelayMs: number, maxDup = 0): Promise<void> => {
     reports.push(r);
-    if (r.lost > 0 && process.env.CHAOS_DEBUG) {
-      const pgc = new (await import("pg")).default.Client({ connectionString: pg.url });
-      await pgc.connect();
-      for (const k of r.lostSample) {
-        const [phone, slot] = k.split("|");
-        const key = `${deviceId(Number(phone.slice(-4)))}/${slot}/3.0`;
-        const q = await pgc.query(
-          "SELECT r.key, r.rcpt_status, j.state, j.attempts, j.code, j.owner, j.lease_until FROM requests r LEFT JOIN jobs j ON j.key = r.key WHERE r.key = $1",
-          [key],
-        );
-        const e = await pgc.query("SELECT device, id, received_at FROM events WHERE device = $1 AND slot = $2", [key.split("/")[0], slot]);
-        const a = await pgc.query("SELECT action, code, detail FROM audit WHERE detail LIKE $1 LIMIT 5", ["%" + key + "%"]);
-        console.log("LOST", k, JSON.stringify(q.rows), JSON.stringify(e.rows), JSON.stringify(a.rows));
-      }
-      await pgc.end();
-    }
-    expect(r.lost, JSON.stringify(r)).toBe(0);
-    expect(r.delivered).toBe(REQUESTS);
-    expect(r.duplicated, JSON.stringify(r)).toBeLessThanOrEqual(maxDup);
-    expect(r.maxDelayMs, JSON.stringify(r)).toBeLessThanOrEqual(maxDelayMs);
-    expect(sms.refused).toBe(0);
+    expectCase(r, sms, maxDelayMs, maxDup);
   };
 
   it.skipIf(process.env.CHAOS_ONLY === "pg")(

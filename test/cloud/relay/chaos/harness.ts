@@ -13,6 +13,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { expect } from "vitest";
 import { sleep, waitFor } from "../../../support/net";
 
 const ROOT = fileURLToPath(new URL("../../../..", import.meta.url));
@@ -334,4 +335,13 @@ export function writeContacts(dir: string, devices: number): string {
   const f = join(dir, "contacts.json");
   writeFileSync(f, JSON.stringify(chaosContacts(devices)));
   return f;
+}
+
+/** What every chaos case must show: nothing lost, at most `maxDup` sent twice, within `maxDelayMs`, no provider call refused. */
+export function expectCase(r: CaseReport, sms: { refused: number }, maxDelayMs: number, maxDup: number): void {
+  expect(r.lost, JSON.stringify(r)).toBe(0);
+  expect(r.delivered).toBe(r.requests);
+  expect(r.duplicated, JSON.stringify(r)).toBeLessThanOrEqual(maxDup);
+  expect(r.maxDelayMs, JSON.stringify(r)).toBeLessThanOrEqual(maxDelayMs);
+  expect(sms.refused).toBe(0);
 }
