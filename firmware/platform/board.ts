@@ -21,3 +21,6 @@ export const BOARD = Object.freeze({
   /** Push button to GND, internal pull-up (+ optional external 10 kohm). */
   buttonPin: 27,
 } as const);
+// The pin lists too (constant tables are frozen: preloaded in flash, never copied to RAM).
+Object.freeze(BOARD.hx711Dout);
+Object.freeze(BOARD.ledPins);

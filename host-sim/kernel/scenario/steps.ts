@@ -53,7 +53,7 @@ export interface Step extends StepFields {
   readonly raw: Record<string, unknown>;
 }
 
-export const STEP_KINDS: readonly StepKind[] = [
+export const STEP_KINDS: readonly StepKind[] = Object.freeze([
   "remove",
   "add",
   "bump",
@@ -67,7 +67,7 @@ export const STEP_KINDS: readonly StepKind[] = [
   "clock-step",
   "config",
   "publish",
-];
+]);
 
 /** Steps that act on the device (the live dashboard offers these). */
 export const DEVICE_STEPS: readonly StepKind[] = Object.freeze([
