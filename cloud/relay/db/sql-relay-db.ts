@@ -29,15 +29,26 @@ export class SqlRelayDb implements RelayDb {
 
   async init(): Promise<void> {
     if (this.d.kind === "postgres") {
-      // Several instances may start together: serialise the DDL with an advisory lock.
-      await this.d.tx(async (q) => {
-        await q.run("SELECT pg_advisory_xact_lock(724001)");
-        for (const stmt of schema("postgres")
-          .split(";")
-          .map((s) => s.trim())
-          .filter(Boolean))
-          await q.run(stmt);
-      });
+      // Several instances may start together: serialise the DDL with an advisory lock. The
+      // CREATE … IF NOT EXISTS statements still lock their tables, so an instance starting while
+      // others write can be chosen as a deadlock victim: nothing was changed, try again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.d.tx(async (q) => {
+            await q.run("SELECT pg_advisory_xact_lock(724001)");
+            for (const stmt of schema("postgres")
+              .split(";")
+              .map((s) => s.trim())
+              .filter(Boolean))
+              await q.run(stmt);
+          });
+          break;
+        } catch (e) {
+          const code = (e as { code?: unknown }).code;
+          if (attempt >= 10 || (code !== "40P01" && code !== "55P03")) throw e;
+          await new Promise((r) => setTimeout(r, 100 * attempt));
+        }
+      }
     } else {
       await this.d.exec(schema("sqlite"));
     }
