@@ -28,6 +28,7 @@ import { versionOf } from "./protocol/json";
 import { Store } from "./log/store";
 import { EventLog, type EventClass, type LoggedEvent } from "./log/eventlog";
 import { Outbox } from "./log/outbox";
+import { Journal, type WalEntry } from "./log/journal";
 import { LoadChannels } from "./load/channels";
 import { advance, type EscalationDeps, nextDeadline } from "./escalation/escalator";
 import { Outputs, type SoundWish } from "./outputs/outputs";
@@ -60,6 +61,12 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
   logReady = true;
   const outputs = new Outputs(ports.leds, ports.buzzer);
   const outbox = new Outbox(log, options.uplink, () => running);
+  const journal = new Journal(log, (ev) => {
+    if (options.onEvent) options.onEvent(ev);
+    outbox.pump();
+  });
+  /** A state change and its events, persisted together (core/log/journal). */
+  const tx = (fn: () => boolean): void => journal.tx(fn, saveState);
 
   let running = false;
   let active: Active | undefined;
@@ -83,10 +90,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
   // ---------------------------------------------------------------- events & outbox
 
   function logEvent(type: EventType, cls: EventClass, data: Record<string, unknown>): LoggedEvent {
-    const ev = log.append(type, cls, data, clock.monoMs(), clock.wallMs() ?? null);
-    if (options.onEvent) options.onEvent(ev);
-    outbox.pump();
-    return ev;
+    return journal.append(type, cls, data, clock.monoMs(), clock.wallMs() ?? null);
   }
 
   // ---------------------------------------------------------------- config
@@ -120,12 +124,16 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     if (rec === undefined) return;
     const prev = active;
     const next = activate(rec);
-    rebaseSlots(logEvent, prev, next, st, clock.wallMs());
+    // The rebased state first: a cut before "cfg" is saved applies the same config again at
+    // boot, and rebasing an already rebased state changes nothing.
+    tx(() => {
+      rebaseSlots(logEvent, prev, next, st, clock.wallMs());
+      return true;
+    });
     active = next;
     store.save("cfg", rec);
     store.remove("cfgnext");
     pending = undefined;
-    saveState();
     channels.rebuild(active?.cfg.compartments);
     logEvent(EV.CONFIG_APPLIED, "alert", { version: rec.config.version, hash: rec.hash });
     evaluate();
@@ -133,12 +141,14 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
 
   // ---------------------------------------------------------------- persistence
 
-  function saveState(): void {
-    store.save("state", st);
+  function saveState(wal: WalEntry[] = []): void {
+    store.save("state", { ...st, wal });
   }
 
   function loadState(): void {
     st = parseState(store.load<StateRecord>("state")) ?? st;
+    journal.recover(st.wal);
+    st.wal = undefined;
   }
 
   // ---------------------------------------------------------------- schedule & escalation
@@ -168,18 +178,18 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     const now = clockWatch.check();
     const a = active;
     if (now !== undefined && a !== undefined) {
-      if (st.cursor === 0) st.cursor = now;
-      materialise(logEvent, a, st, now);
-      // The clock is known again: removals seen without it are dated and recorded now.
-      for (const u of untimed.date(now, clock.monoMs())) {
-        logEvent(EV.REMOVAL_DATED, "dose", { comp: u.r.comp, pills: u.r.pills, mg: u.r.mg, at: isoUtc(u.at) });
-        onRemoval(a, u.r.comp, u.r.pills, u.r.mg, u.at, u.r.perMed);
-      }
-      const changed = advance(escDeps, a, st, now);
-      if (st.silencedUntil !== 0 && now >= st.silencedUntil) {
-        st.silencedUntil = 0;
-      }
-      if (changed) saveState();
+      tx(() => {
+        if (st.cursor === 0) st.cursor = now;
+        materialise(logEvent, a, st, now);
+        // The clock is known again: removals seen without it are dated and recorded now.
+        for (const u of untimed.date(now, clock.monoMs())) {
+          logEvent(EV.REMOVAL_DATED, "dose", { comp: u.r.comp, pills: u.r.pills, mg: u.r.mg, at: isoUtc(u.at) });
+          onRemoval(a, u.r.comp, u.r.pills, u.r.mg, u.at, u.r.perMed);
+        }
+        const changed = advance(escDeps, a, st, now);
+        if (st.silencedUntil !== 0 && now >= st.silencedUntil) st.silencedUntil = 0;
+        return changed;
+      });
       if (pending !== undefined && safeToApply(active, st.slots, pending.config)) {
         applyPending();
         return;
@@ -238,28 +248,16 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
   }
 
   function onRemoval(a: Active, compId: string, pills: number, mg: number, now: number, perMed?: readonly number[]): void {
-    switch (recordRemoval(escDeps, a, st, compId, pills, mg, now, perMed)) {
-      case "slot":
-        advance(escDeps, a, st, now);
-        saveState();
-        refreshOutputs(a, now);
-        plan(now);
-        return;
-      case "wrong":
-      case "mismatch":
-        saveState();
-        playCue({ pattern: "alarm", volume: 80 });
-        return;
-      case "prn-limit":
-        playCue({ pattern: "alarm", volume: 80 });
-        saveState();
-        return;
-      case "prn":
-        saveState();
-        return;
-      case "unscheduled":
-        return;
-    }
+    let r = "unscheduled" as ReturnType<typeof recordRemoval>;
+    tx(() => {
+      r = recordRemoval(escDeps, a, st, compId, pills, mg, now, perMed);
+      if (r === "slot") advance(escDeps, a, st, now);
+      return r !== "unscheduled";
+    });
+    if (r === "slot") {
+      refreshOutputs(a, now);
+      plan(now);
+    } else if (r === "wrong" || r === "mismatch" || r === "prn-limit") playCue({ pattern: "alarm", volume: 80 });
   }
 
   // ---------------------------------------------------------------- button
@@ -360,9 +358,11 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
 
   /** Mutes the sound for the config's silence time (the LED stays lit; sound resumes after). */
   function silenceFrom(a: Active, now: number, extra: Record<string, unknown>): void {
-    st.silencedUntil = now + a.cfg.defaults.silenceS * 1000;
-    logEvent(EV.SOUND_SILENCED, "info", { until: isoUtc(st.silencedUntil), ...extra });
-    saveState();
+    tx(() => {
+      st.silencedUntil = now + a.cfg.defaults.silenceS * 1000;
+      logEvent(EV.SOUND_SILENCED, "info", { until: isoUtc(st.silencedUntil), ...extra });
+      return true;
+    });
   }
 
   function decommission(): void {

@@ -14,6 +14,7 @@ import type { EventClass } from "../log/eventlog";
 import { EV, type EventType } from "../protocol/events";
 import { isoUtc, MS_PER_MINUTE } from "../schedule/civil";
 import { occurrencesBetween } from "../schedule/occurrences";
+import type { WalEntry } from "../log/journal";
 
 export interface ApplyRecord {
   readonly config: DispenserConfig;
@@ -26,6 +27,8 @@ export interface StateRecord {
   slots: Slot[];
   silencedUntil: number;
   prn: Record<string, number[]>;
+  /** Events announced with the last save, not yet known to be logged (core/log/journal). */
+  wal?: WalEntry[];
 }
 
 export interface Active {
@@ -152,5 +155,6 @@ export function parseState(rec: StateRecord | undefined): StateRecord | undefine
     slots: rec.slots,
     silencedUntil: typeof rec.silencedUntil === "number" ? rec.silencedUntil : 0,
     prn: rec.prn ?? {},
+    wal: Array.isArray(rec.wal) ? rec.wal : undefined,
   };
 }
