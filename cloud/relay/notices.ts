@@ -18,6 +18,8 @@ export interface NoticeInput {
   dueMs?: number;
   prn?: string;
   reason?: string;
+  /** A catch-up request covering this many more missed slots (power-off, clock jump). */
+  others?: number;
   /** For fallback: what could not be delivered. */
   failedRef?: string;
   failedCh?: string;
@@ -127,9 +129,16 @@ export function buildNotice(i: NoticeInput, lang: "en" | "fr", s: DeviceSchedule
           : undefined;
       // The slot id (dose id @ date, checked) is the reference a caregiver can quote.
       const ref = slotText(i.slot);
+      const n = i.others;
+      const more =
+        n === undefined
+          ? ""
+          : fr
+            ? ` ${n} autre${n > 1 ? "s" : ""} prise${n > 1 ? "s" : ""} manquée${n > 1 ? "s" : ""} aussi.`
+            : ` ${n} more dose${n > 1 ? "s" : ""} missed too.`;
       body = fr
-        ? `Dose ${what}${at ? ` prévue à ${at}` : ""} non prise${st ? ` : ${st}` : ""}.${ref ? ` (réf. ${ref})` : ""}`
-        : `Dose ${what}${at ? ` due at ${at}` : ""} not taken yet${st ? `: ${st}` : ""}.${ref ? ` (ref ${ref})` : ""}`;
+        ? `Dose ${what}${at ? ` prévue à ${at}` : ""} non prise${st ? ` : ${st}` : ""}.${more}${ref ? ` (réf. ${ref})` : ""}`
+        : `Dose ${what}${at ? ` due at ${at}` : ""} not taken yet${st ? `: ${st}` : ""}.${more}${ref ? ` (ref ${ref})` : ""}`;
       break;
     }
     case "prn":

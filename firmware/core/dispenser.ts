@@ -14,16 +14,7 @@ import type { LoadEvent } from "./load/events";
 import type { Ports, PressKind, TimerId } from "./ports";
 import type { ConfigOutcome, DeviceIdentity, Dispenser, DispenserOptions, DispenserStatus } from "./device-api";
 import type { ConfigError } from "./config/validate";
-import {
-  activate,
-  admitConfig,
-  type Active,
-  type ApplyRecord,
-  parseState,
-  rebaseSlots,
-  safeToApply,
-  type StateRecord,
-} from "./config/active";
+import { activate, admitConfig, type Active, type ApplyRecord, parseState, safeToApply, type StateRecord } from "./config/active";
 import { versionOf } from "./protocol/json";
 import { Store } from "./log/store";
 import { EventLog, type EventClass, type LoggedEvent } from "./log/eventlog";
@@ -35,6 +26,7 @@ import { Outputs, type SoundWish } from "./outputs/outputs";
 import { wantedOutputs } from "./outputs/arbiter";
 import { recordRemoval } from "./dose/intake";
 import { materialise } from "./dose/materialise";
+import { rebaseSlots } from "./dose/rebase";
 import { refillEvents } from "./dose/refill";
 import { UntimedRemovals } from "./dose/untimed";
 import { isCalling } from "./dose/slots";
@@ -127,7 +119,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     // The rebased state first: a cut before "cfg" is saved applies the same config again at
     // boot, and rebasing an already rebased state changes nothing.
     tx(() => {
-      rebaseSlots(logEvent, prev, next, st, clock.wallMs());
+      rebaseSlots(escDeps, prev, next, st, clock.wallMs());
       return true;
     });
     active = next;
@@ -180,7 +172,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     if (now !== undefined && a !== undefined) {
       tx(() => {
         if (st.cursor === 0) st.cursor = now;
-        materialise(logEvent, a, st, now);
+        materialise(escDeps, a, st, now);
         // The clock is known again: removals seen without it are dated and recorded now.
         for (const u of untimed.date(now, clock.monoMs())) {
           logEvent(EV.REMOVAL_DATED, "dose", { comp: u.r.comp, pills: u.r.pills, mg: u.r.mg, at: isoUtc(u.at) });

@@ -45,6 +45,9 @@ export async function handleRequest(
     ...(Number.isFinite(dueMs) ? { dueMs } : {}),
     ...(prn !== undefined ? { prn } : {}),
     ...(typeof data.reason === "string" ? { reason: data.reason } : {}),
+    ...(typeof data.others === "number" && Number.isInteger(data.others) && data.others > 0 && data.others < 100
+      ? { others: data.others }
+      : {}),
   };
   const resolved = slot !== null && (await x.db.isResolved(device, slot));
   // A request that arrives after its slot was resolved (outbox replay) is stale: nothing to send.

@@ -9,12 +9,9 @@ import { type ConfigError, validateConfig } from "./validate";
 import type { DeviceIdentity } from "../device-api";
 import { flattenLadder, type Firing } from "../escalation/ladder";
 import { parsePosixTz, type PosixTz } from "../schedule/tz";
-import { isCalling, isOpen, makeSlot, windowOf, type Slot } from "../dose/slots";
-import type { EventClass } from "../log/eventlog";
-import { EV, type EventType } from "../protocol/events";
-import { isoUtc, MS_PER_MINUTE } from "../schedule/civil";
-import { occurrencesBetween } from "../schedule/occurrences";
+import { isCalling, type Slot } from "../dose/slots";
 import type { WalEntry } from "../log/journal";
+import { parseRetired } from "../dose/retired";
 
 export interface ApplyRecord {
   readonly config: DispenserConfig;
@@ -29,6 +26,8 @@ export interface StateRecord {
   prn: Record<string, number[]>;
   /** Events announced with the last save, not yet known to be logged (core/log/journal). */
   wal?: WalEntry[];
+  /** Ids of finished slots, newest last (core/dose/retired). */
+  done?: string[];
 }
 
 export interface Active {
@@ -77,50 +76,6 @@ export function safeToApply(active: Active | undefined, slots: readonly Slot[], 
   return true;
 }
 
-/**
- * The slots when config `next` replaces `prev`: slots whose dose is unchanged are kept; the
- * others are cancelled (with a resolve when the relay was asked). New or changed doses are not
- * made retroactive: nothing already due is created, but a window that is open and not yet due
- * is (the patient may still take it early).
- */
-export function rebaseSlots(
-  log: (type: EventType, cls: EventClass, data: Record<string, unknown>) => void,
-  prev: Active | undefined,
-  next: Active,
-  st: StateRecord,
-  now: number | undefined,
-): void {
-  // Keep slots whose dose is unchanged; cancel the others (with a resolve if the relay was asked).
-  const kept: Slot[] = [];
-  for (const s of st.slots) {
-    const before = prev?.doses.get(s.dose);
-    const after = next.doses.get(s.dose);
-    if (sameDose(before, after)) {
-      kept.push(s);
-    } else if (isOpen(s) || s.remote) {
-      log(EV.SLOT_CANCELLED, "dose", { slot: s.id, reason: "config" });
-      if (s.remote) log(EV.RELAY_RESOLVE, "dose", { slot: s.id, outcome: "cancelled" });
-    }
-  }
-  st.slots = kept;
-  if (now !== undefined) {
-    // New or changed doses are not made retroactive: nothing already due is created, but a
-    // window that is open and not yet due is (the patient may still take it early).
-    for (const dose of next.cfg.doses) {
-      if (prev !== undefined && sameDose(prev.doses.get(dose.id), dose)) continue;
-      const w = windowOf(next.cfg, dose);
-      for (const o of occurrencesBetween(dose, next.tz, now + 1, now + w.earlyMin * MS_PER_MINUTE + 1, 2)) {
-        if (!st.slots.some((x) => x.id === o.slotId)) {
-          const slot = makeSlot(o.slotId, dose, o.dueUtcMs, w);
-          st.slots.push(slot);
-          log(EV.SLOT_OPEN, "info", { slot: slot.id, comp: slot.comp, due: isoUtc(slot.due) });
-        }
-      }
-    }
-    if (prev === undefined || st.cursor === 0 || st.cursor > now) st.cursor = now;
-  }
-}
-
 export type Admission =
   | { readonly ok: true; readonly rec: ApplyRecord }
   | { readonly ok: false; readonly code: "CFG_INVALID" | "CFG_WRONG_DEVICE" | "CFG_STALE"; readonly errors: readonly ConfigError[] };
@@ -156,5 +111,6 @@ export function parseState(rec: StateRecord | undefined): StateRecord | undefine
     silencedUntil: typeof rec.silencedUntil === "number" ? rec.silencedUntil : 0,
     prn: rec.prn ?? {},
     wal: Array.isArray(rec.wal) ? rec.wal : undefined,
+    done: parseRetired(rec.done),
   };
 }

@@ -41,6 +41,8 @@ export interface Slot {
   remote: boolean;
   /** Compartment a wrong removal came from, if any. */
   wrong?: string;
+  /** Times a config re-based this slot's ladder after it fell due (part of its relay keys). */
+  gen?: number;
 }
 
 /** Milestone bits in `reached`. */

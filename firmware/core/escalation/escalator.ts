@@ -12,6 +12,7 @@ import { isRemote, type Firing } from "./ladder";
 import { REACHED_DUE, REACHED_LATE, REACHED_MISSED, doseSize, isOpen, windowOf, type Slot } from "../dose/slots";
 import { isoUtc, MS_PER_MINUTE } from "../schedule/civil";
 import { occurrencesBetween } from "../schedule/occurrences";
+import { retire } from "../dose/retired";
 
 /** A remote firing overdue by more than this is collapsed into a later overdue one (catch-up). */
 export const CATCHUP_GRACE_MS = 120_000;
@@ -71,9 +72,10 @@ export function advance(d: EscalationDeps, a: Active, st: StateRecord, now: numb
   // Drop slots that are finished: resolved, or closed with the ladder run out.
   const before = st.slots.length;
   st.slots = st.slots.filter((s) => {
-    if (s.state === "taken" || s.state === "taken_early") return false;
-    if ((s.reached & REACHED_MISSED) === 0) return true;
-    return s.fired < firingsOf(a, s).length;
+    const finished =
+      s.state === "taken" || s.state === "taken_early" || ((s.reached & REACHED_MISSED) !== 0 && s.fired >= firingsOf(a, s).length);
+    if (finished) retire(st, s.id);
+    return !finished;
   });
   return changed || before !== st.slots.length;
 }
@@ -91,7 +93,7 @@ function fire(d: EscalationDeps, s: Slot, f: Firing, index: number): void {
   if (isRemote(f.channel)) {
     s.remote = true;
     d.log(EV.RELAY_REQUEST, "dose", {
-      key: `${d.deviceId}/${s.id}/${f.step}.${f.rep}`,
+      key: `${d.deviceId}/${s.id}/${s.gen ? `g${s.gen}.` : ""}${f.step}.${f.rep}`,
       ch: f.channel,
       to: f.to ?? [],
       slot: s.id,

@@ -6,6 +6,7 @@ export const EV = Object.freeze({
   BOOT: "boot",
   SLOT_OPEN: "slot.open",
   SLOT_CANCELLED: "slot.cancelled",
+  SLOT_MOVED: "slot.moved",
   DOSE_DUE: "dose.due",
   DOSE_LATE: "dose.late",
   DOSE_TAKEN: "dose.taken",

@@ -43,6 +43,13 @@ describe("notices", () => {
     expect(prn.body).not.toContain("evil");
   });
 
+  it("a catch-up request says how many more doses were missed", () => {
+    const one = { kind: "escalation", key: "k", device: "dk-0001", comp: morning.id, state: "missed" } as const;
+    expect(buildNotice({ ...one, others: 2 }, "en", s).body).toContain("2 more doses missed too.");
+    expect(buildNotice({ ...one, others: 1 }, "fr", s).body).toContain("1 autre prise manquée aussi.");
+    expect(buildNotice(one, "en", s).body).not.toContain("more dose");
+  });
+
   it("bodies are capped", () => {
     for (const kind of ["escalation", "prn", "fallback", "deadman", "back-online", "refill"] as const) {
       const n = buildNotice(
