@@ -29,6 +29,8 @@ import { materialise } from "./dose/materialise";
 import { rebaseSlots } from "./dose/rebase";
 import { refillEvents } from "./dose/refill";
 import { UntimedRemovals } from "./dose/untimed";
+import { type Removal, WhileOff } from "./dose/while-off";
+import { calibrateCommand, type LoadCommandDeps, statusOf, tareCommand } from "./load/commands";
 import { isCalling } from "./dose/slots";
 import { isoUtc } from "./schedule/civil";
 import { ClockWatch } from "./schedule/clock-watch";
@@ -74,12 +76,12 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     identity,
     () => running,
     (ev) => onLoad(ev),
+    (ch, g, sigma) => onSettled(ch, g, sigma),
   );
+  const whileOff = new WhileOff();
   const faults = new Map<number, string>();
   const untimed = new UntimedRemovals();
   const escDeps: EscalationDeps = { deviceId: identity.deviceId, log: (t, c, d) => void logEvent(t, c, d) };
-
-  // ---------------------------------------------------------------- events & outbox
 
   function logEvent(type: EventType, cls: EventClass, data: Record<string, unknown>): LoggedEvent {
     return journal.append(type, cls, data, clock.monoMs(), clock.wallMs() ?? null);
@@ -131,8 +133,6 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     evaluate();
   }
 
-  // ---------------------------------------------------------------- persistence
-
   function saveState(wal: WalEntry[] = []): void {
     store.save("state", { ...st, wal });
   }
@@ -163,23 +163,26 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     refreshOutputs(active, clock.wallMs() ?? 0);
   }
 
-  // ---------------------------------------------------------------- time
-
   function evaluate(): void {
     if (!running) return;
     const now = clockWatch.check();
     const a = active;
+    // Nothing is judged before the trays were looked at (what happened while off comes first).
+    if (!channels.settled(clock.monoMs())) return plan(undefined, 1000);
     if (now !== undefined && a !== undefined) {
       tx(() => {
         if (st.cursor === 0) st.cursor = now;
+        // What the trays show happened while the box was off is credited before anything is judged.
+        whileOff.credit(escDeps, a, st, now, clock.monoMs(), (x, at) => onRemoval(a, x, at));
         materialise(escDeps, a, st, now);
         // The clock is known again: removals seen without it are dated and recorded now.
         for (const u of untimed.date(now, clock.monoMs())) {
           logEvent(EV.REMOVAL_DATED, "dose", { comp: u.r.comp, pills: u.r.pills, mg: u.r.mg, at: isoUtc(u.at) });
-          onRemoval(a, u.r.comp, u.r.pills, u.r.mg, u.at, u.r.perMed);
+          onRemoval(a, u.r, u.at);
         }
-        const changed = advance(escDeps, a, st, now);
+        let changed = advance(escDeps, a, st, now);
         if (st.silencedUntil !== 0 && now >= st.silencedUntil) st.silencedUntil = 0;
+        if (whileOff.refresh(st, (ch) => channels.quietGrams(ch), channels.channels(), now, clock.monoMs())) changed = true;
         return changed;
       });
       if (pending !== undefined && safeToApply(active, st.slots, pending.config)) {
@@ -191,11 +194,10 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     plan(now);
   }
 
-  function plan(now: number | undefined): void {
+  function plan(now: number | undefined, cap = PLAN_CAP_MS): void {
     if (planTimer !== undefined) timers.cancel(planTimer);
-    let delay = PLAN_CAP_MS;
-    if (now !== undefined && active !== undefined)
-      delay = Math.max(0, Math.min(PLAN_CAP_MS, nextDeadline(active, st, now, PLAN_CAP_MS) - now));
+    let delay = cap;
+    if (now !== undefined && active !== undefined) delay = Math.max(0, Math.min(cap, nextDeadline(active, st, now, cap) - now));
     planTimer = timers.once(delay, () => {
       planTimer = undefined;
       evaluate();
@@ -219,32 +221,52 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
       case "recovered":
         faults.delete(ev.channel);
         logEvent(EV.FAULT_CLEARED, "alert", { code: "LOADCELL", comp: comp.id, channel: ev.channel });
+        // Pills may have left while the channel could not be trusted: as after a power-off.
+        onSettled(ev.channel, channels.get(ev.channel)?.grams() ?? Number.NaN, channels.levelSigma(ev.channel));
         return;
       case "lift":
       case "bump":
         logEvent(ev.kind === "lift" ? EV.LOAD_LIFT : EV.LOAD_BUMP, "info", { comp: comp.id });
         return;
       case "addition":
-        for (const e of refillEvents(a.cfg, comp, ev.grams)) logEvent(e.type, e.cls, e.data);
+        tx(() => {
+          for (const e of refillEvents(a.cfg, comp, ev.grams)) logEvent(e.type, e.cls, e.data);
+          whileOff.remember(st, ev.channel, channels.get(ev.channel)?.grams() ?? Number.NaN, now ?? null);
+          return true;
+        });
         channels.persist();
         return;
-      case "removal":
+      case "removal": {
+        const mg = Math.round(ev.grams * 1000);
         if (now === undefined) {
-          logEvent(EV.REMOVAL_UNTIMED, "dose", { comp: comp.id, pills: ev.pills, mg: Math.round(ev.grams * 1000) });
-          untimed.add({ comp: comp.id, pills: ev.pills, mg: Math.round(ev.grams * 1000), mono: clock.monoMs(), perMed: ev.perMed });
+          logEvent(EV.REMOVAL_UNTIMED, "dose", { comp: comp.id, pills: ev.pills, mg });
+          untimed.add({ comp: comp.id, pills: ev.pills, mg, mono: clock.monoMs(), perMed: ev.perMed, ch: ev.channel });
           return;
         }
-        onRemoval(a, comp.id, ev.pills, Math.round(ev.grams * 1000), now, ev.perMed);
+        onRemoval(a, { comp: comp.id, pills: ev.pills, mg, perMed: ev.perMed, ch: ev.channel }, now);
         return;
+      }
     }
   }
 
-  function onRemoval(a: Active, compId: string, pills: number, mg: number, now: number, perMed?: readonly number[]): void {
+  /** A channel settled after the box could not see it (boot, fault): what changed meanwhile. */
+  function onSettled(ch: number, grams: number, sigmaG: number): void {
+    const comp = active?.cfg.compartments.find((c) => c.channel === ch);
+    if (comp === undefined) return;
+    tx(() => {
+      whileOff.settled(st, comp, ch, grams, sigmaG, clock.monoMs(), clock.wallMs() ?? null);
+      return true;
+    });
+    if (clock.wallMs() !== undefined) evaluate();
+  }
+
+  function onRemoval(a: Active, x: Removal, now: number): void {
     let r = "unscheduled" as ReturnType<typeof recordRemoval>;
     tx(() => {
-      r = recordRemoval(escDeps, a, st, compId, pills, mg, now, perMed);
+      r = recordRemoval(escDeps, a, st, x.comp, x.pills, x.mg, now, x.perMed, x.tag);
       if (r === "slot") advance(escDeps, a, st, now);
-      return r !== "unscheduled";
+      if (x.ch !== undefined) whileOff.remember(st, x.ch, channels.get(x.ch)?.grams() ?? Number.NaN, now);
+      return true;
     });
     if (r === "slot") {
       refreshOutputs(a, now);
@@ -303,34 +325,19 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
   }
 
   function status(): DispenserStatus {
-    const grams = channels.grams(identity.hw.channels);
-    return {
-      device: identity.deviceId,
-      firmware: identity.firmware,
-      resetReason: identity.resetReason,
-      config: active ? { version: active.cfg.version, hash: active.hash } : null,
-      outbox: log.depth(),
-      dropped: log.dropped(),
-      timeSet: clock.wallMs() !== undefined,
-      silencedUntil: st.silencedUntil,
-      faults: [...faults].map(([channel, code]) => ({ channel, code })),
-      slots: st.slots.map((s) => ({ id: s.id, comp: s.comp, state: s.state, due: s.due, fired: s.fired })),
-      grams,
-    };
+    const timeSet = clock.wallMs() !== undefined;
+    return statusOf({ identity, active, outbox: log.depth(), dropped: log.dropped(), timeSet, st, faults, channels });
   }
 
-  function tare(channel?: number): string {
-    if (!channels.tare(channel)) return "CMD_NO_CHANNEL";
-    logEvent(EV.TARE, "alert", { channel: channel ?? null });
-    return "OK";
-  }
-
-  function calibrate(channel: number, knownGrams: number): string {
-    const r = channels.calibrate(channel, knownGrams);
-    if (typeof r === "string") return r;
-    logEvent(EV.CALIBRATED, "alert", { channel, knownGrams, countsPerGram: Math.round(r.countsPerGram * 1000) / 1000 });
-    return "OK";
-  }
+  const loadCmd: LoadCommandDeps = {
+    channels,
+    log: (t, c, d) => void logEvent(t, c, d),
+    rememberAll: () =>
+      tx(() => {
+        for (const ch of channels.channels()) whileOff.remember(st, ch, channels.get(ch)?.grams() ?? Number.NaN, clock.wallMs() ?? null);
+        return true;
+      }),
+  };
 
   function identify(seconds: number): string {
     if (!(seconds >= 1 && seconds <= 120)) return "CMD_RANGE";
@@ -379,8 +386,8 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     log: logEvent,
     status,
     currentConfig: () => active?.cfg,
-    tare,
-    calibrate,
+    tare: (channel) => tareCommand(loadCmd, channel),
+    calibrate: (channel, grams) => calibrateCommand(loadCmd, channel, grams),
     identify,
     silence,
     decommission,

@@ -28,6 +28,8 @@ export interface StateRecord {
   wal?: WalEntry[];
   /** Ids of finished slots, newest last (core/dose/retired). */
   done?: string[];
+  /** Last settled mass per channel: [grams, wall time] (core/dose/while-off). */
+  mass?: Record<string, [number, number | null]>;
 }
 
 export interface Active {
@@ -112,5 +114,16 @@ export function parseState(rec: StateRecord | undefined): StateRecord | undefine
     prn: rec.prn ?? {},
     wal: Array.isArray(rec.wal) ? rec.wal : undefined,
     done: parseRetired(rec.done),
+    mass: parseMass(rec.mass),
   };
+}
+
+function parseMass(x: unknown): Record<string, [number, number | null]> | undefined {
+  if (x === null || typeof x !== "object" || Array.isArray(x)) return undefined;
+  const out: Record<string, [number, number | null]> = {};
+  for (const [k, v] of Object.entries(x as Record<string, unknown>)) {
+    if (!/^[0-9]{1,2}$/.test(k) || !Array.isArray(v) || typeof v[0] !== "number" || !Number.isFinite(v[0])) continue;
+    out[k] = [v[0], typeof v[1] === "number" && Number.isFinite(v[1]) ? v[1] : null];
+  }
+  return out;
 }

@@ -23,6 +23,7 @@ export function recordRemoval(
   mg: number,
   now: number,
   perMed?: readonly number[],
+  tag?: Readonly<Record<string, unknown>>,
 ): IntakeOutcome {
   const size = doseSize(a.cfg, compId);
   const expected = size.pills;
@@ -38,7 +39,7 @@ export function recordRemoval(
         return "mismatch";
       }
       const c = creditSlot(target, pills, mg, expected, now);
-      d.log(c.type, "dose", c.data);
+      d.log(c.type, "dose", tag === undefined ? c.data : { ...c.data, ...tag });
       if (c.resolved) {
         if (c.excess > 0) d.log(EV.DOSE_EXCESS, "alert", { slot: target.id, pills: target.pills, expected });
         if (target.remote) d.log(EV.RELAY_RESOLVE, "dose", { slot: target.id, outcome: target.state });

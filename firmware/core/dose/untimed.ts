@@ -14,6 +14,8 @@ export interface UntimedRemoval {
   readonly mg: number;
   readonly mono: number;
   readonly perMed?: readonly number[];
+  /** Load-cell channel (its remembered mass is updated once the removal is recorded). */
+  readonly ch?: number;
 }
 
 export const UNTIMED_MAX = 16;

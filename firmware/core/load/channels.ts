@@ -11,12 +11,17 @@ import { ChannelDetector, type DetectorSnapshot } from "./detector";
 import type { Calibration, LoadEvent } from "./events";
 
 const TARE_RECORD = "tare";
+/** Longest wait for the trays' first look after a (re)build. */
+export const SETTLE_MAX_MS = 15_000;
 /** Used when a channel has no factory calibration. */
 const DEFAULT_CALIBRATION = Object.freeze({ offset: 0, countsPerGram: 420 });
 
 export class LoadChannels {
   private readonly detectors = new Map<number, ChannelDetector>();
   private readonly sampleTimers = new Map<number, TimerId>();
+  private builtAt = 0;
+  /** The first look after boot is done (later rebuilds, by a config, do not hold anything). */
+  private looked = false;
 
   constructor(
     private readonly ports: Ports,
@@ -24,11 +29,14 @@ export class LoadChannels {
     private readonly identity: DeviceIdentity,
     private readonly running: () => boolean,
     private readonly onLoad: (ev: LoadEvent) => void,
+    /** A channel found its first stable level since it was built (boot): grams and the level's σ. */
+    private readonly onSettled: (channel: number, grams: number, sigmaGrams: number) => void = () => {},
   ) {}
 
   /** One detector per compartment; a channel kept across configs keeps its state. */
   rebuild(compartments: readonly Compartment[] | undefined): void {
     this.stopSampling();
+    if (!this.looked) this.builtAt = this.ports.clock.monoMs();
     const prevSnap = new Map<number, DetectorSnapshot>();
     for (const [ch, d] of this.detectors) prevSnap.set(ch, d.snapshot());
     this.detectors.clear();
@@ -68,6 +76,35 @@ export class LoadChannels {
     return out;
   }
 
+  /**
+   * Every channel has looked at its tray since boot (settled, or found faulty), or SETTLE_MAX_MS
+   * passed: until then nothing is judged (a removal made while off is seen first).
+   */
+  settled(monoNow: number): boolean {
+    if (this.looked) return true;
+    if (monoNow - this.builtAt < SETTLE_MAX_MS) for (const d of this.detectors.values()) if (d.state === "init") return false;
+    this.looked = true;
+    return true;
+  }
+
+  /** Net grams of a channel at rest (watch mode), else undefined. */
+  quietGrams(channel: number): number | undefined {
+    const d = this.detectors.get(channel);
+    if (d === undefined || d.state !== "watch") return undefined;
+    const g = d.grams();
+    return Number.isFinite(g) ? g : undefined;
+  }
+
+  /** σ (grams) of a settled level of the channel: the per-reading noise over a 1-s mean. */
+  levelSigma(channel: number): number {
+    const d = this.detectors.get(channel);
+    return d === undefined ? 0 : d.noiseGrams() / Math.sqrt(Math.max(1, this.ports.loadCells.sps));
+  }
+
+  channels(): number[] {
+    return [...this.detectors.keys()];
+  }
+
   /** Tares one channel or all; false when there is none. */
   tare(channel?: number): boolean {
     let n = 0;
@@ -102,8 +139,10 @@ export class LoadChannels {
     const id = timers.once(det.nextIntervalMs(), () => {
       this.sampleTimers.delete(ch);
       if (!this.running() || this.detectors.get(ch) !== det) return;
+      const was = det.state;
       const ev = det.push(loadCells.read(ch), clock.monoMs());
       if (ev !== undefined) this.onLoad(ev);
+      if (was === "init" && det.state === "watch" && this.detectors.get(ch) === det) this.onSettled(ch, det.grams(), this.levelSigma(ch));
       if (this.running() && this.detectors.get(ch) === det) this.schedule(ch, det);
     });
     this.sampleTimers.set(ch, id);

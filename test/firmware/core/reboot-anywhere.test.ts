@@ -33,8 +33,9 @@ function relayKeys(lines: Line[]): string[] {
   return lines.filter((l) => l.k === "ev" && l.type === "relay.request").map((l) => String(l.data!.key));
 }
 
+const OUTCOMES = ["dose.missed", "dose.taken", "dose.taken_early"];
 function outcomes(lines: Line[]): string[] {
-  return lines.filter((l) => l.k === "ev" && (l.type === "dose.missed" || l.type === "dose.taken")).map((l) => `${l.type}:${l.data!.slot}`);
+  return lines.filter((l) => l.k === "ev" && OUTCOMES.includes(String(l.type))).map((l) => `${l.type}:${l.data!.slot}`);
 }
 
 /** Events logged twice: the same id twice, or one slot's dose event under two ids. */
@@ -46,7 +47,7 @@ function doubled(lines: Line[]): string[] {
     const slot = l.data?.slot;
     const keys = [String((l as { id?: string }).id)];
     if (l.type === "relay.request") keys.push(`${l.type}:${l.data?.key}`);
-    else if (l.type === "esc.step") keys.push(`${l.type}:${slot}:${l.data?.step}`);
+    else if (l.type === "esc.step" || l.type === "esc.skipped") keys.push(`${l.type}:${slot}:${l.data?.step}`);
     else if (typeof slot === "string") keys.push(`${l.type}:${slot}`);
     for (const k of keys) {
       if (seen.has(k)) out.push(k);
@@ -90,5 +91,49 @@ describe("reboot at any instant", () => {
       expect(outcomes(lines)).toEqual(outcomes(baseline));
       expect(doubled(lines)).toEqual([]);
     });
+  }
+});
+
+describe("power cut with the dose taken in the dark, at any instant", () => {
+  // A 10-minute cut anywhere from before the window opens to just before it closes; the pills
+  // leave the tray 5 minutes into it. The box must credit the dose (while off), once.
+  for (let m = -25; m <= 80; m += 15) {
+    const cut = Date.UTC(2026, 2, 10, 7, 0, 0) + m * 60_000;
+    const iso = (t: number) => new Date(t).toISOString().replace(".000Z", "Z");
+    it(`cut at ${iso(cut)}, removal 5 min later: taken once, nothing asked after`, () => {
+      const lines = run([
+        { at: iso(cut), do: "power-cut", offMs: 600_000 },
+        { at: iso(cut + 300_000), do: "remove", compartment: "morning", doses: 1 },
+      ]);
+      const taken = lines.filter((l) => l.k === "ev" && l.type === "dose.taken");
+      const o = outcomes(lines);
+      expect(o.length).toBe(1);
+      expect(["dose.taken:am@2026-03-10", "dose.taken_early:am@2026-03-10"]).toContain(o[0]);
+      expect(taken.concat(lines.filter((l) => l.type === "dose.taken_early"))[0].data!.while).toBe("off");
+      expect(doubled(lines)).toEqual([]);
+      // Only requests the baseline had sent before the box went dark.
+      const before = baseline.filter((l) => Date.parse(l.t) < cut);
+      expect(relayKeys(lines)).toEqual(relayKeys(before));
+    });
+  }
+});
+
+describe("clock steps of any size and direction, at any instant", () => {
+  const deltas = [-13 * 3600_000, -3 * 3600_000, -600_000, 600_000, 3 * 3600_000, 13 * 3600_000];
+  for (const deltaMs of deltas) {
+    for (const m of [-25, -10, 15, 50, 85]) {
+      const at = new Date(Date.UTC(2026, 2, 10, 7, 0, 0) + m * 60_000).toISOString().replace(".000Z", "Z");
+      it(`clock steps ${deltaMs / 60_000} min at ${at}: the dose is closed once and someone is told`, () => {
+        const lines = run([{ at, do: "clock-step", deltaMs }]);
+        const am = outcomes(lines).filter((o) => o.endsWith(":am@2026-03-10"));
+        expect(am.length).toBeLessThanOrEqual(1);
+        expect(doubled(lines)).toEqual([]);
+        // Never silently: the slot is closed and a remote request went out, or it is still open at the end.
+        const end = lines[lines.length - 1] as Line & { slots?: [string, string][] };
+        const open = (end.slots ?? []).some(([id]) => id === "am@2026-03-10");
+        if (am.length === 1) expect(relayKeys(lines).some((k) => k.includes("am@2026-03-10"))).toBe(true);
+        else expect(open).toBe(true);
+      });
+    }
   }
 });
