@@ -122,7 +122,7 @@ function parseMass(x: unknown): Record<string, [number, number | null]> | undefi
   if (x === null || typeof x !== "object" || Array.isArray(x)) return undefined;
   const out: Record<string, [number, number | null]> = {};
   for (const [k, v] of Object.entries(x as Record<string, unknown>)) {
-    if (!/^[0-9]{1,2}$/.test(k) || !Array.isArray(v) || typeof v[0] !== "number" || !Number.isFinite(v[0])) continue;
+    if (!(k.length <= 2 && String(Number(k)) === k) || !Array.isArray(v) || typeof v[0] !== "number" || !Number.isFinite(v[0])) continue;
     out[k] = [v[0], typeof v[1] === "number" && Number.isFinite(v[1]) ? v[1] : null];
   }
   return out;

@@ -213,12 +213,11 @@ export function oneOf<T extends string>(ctx: Ctx, v: Slot, path: string, values:
 export function date(ctx: Ctx, v: Slot, path: string): string | undefined {
   const s = str(ctx, v, path);
   if (s === undefined) return undefined;
-  const m = DATE_RE.exec(s);
   let ok = false;
-  if (m) {
-    const y = Number(m[1]);
-    const mo = Number(m[2]);
-    const d = Number(m[3]);
+  if (DATE_RE.test(s)) {
+    const y = Number(s.slice(0, 4));
+    const mo = Number(s.slice(5, 7));
+    const d = Number(s.slice(8, 10));
     ok = y >= 2000 && y <= 2099 && mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth(y, mo);
   }
   if (!ok) {

@@ -65,8 +65,9 @@ export const DEFAULT_LADDER_ID = "default";
 
 export const WEEKDAYS: readonly Weekday[] = Object.freeze(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]);
 
-export const TIME_RE = /^([01][0-9]|2[0-3]):([0-5][0-9])$/;
-export const DATE_RE = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/;
+/** No capture groups (see core/log/store HEAD_RE): callers slice the fields. */
+export const TIME_RE = /^(?:[01][0-9]|2[0-3]):[0-5][0-9]$/;
+export const DATE_RE = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
 export const TZ_MAX_BYTES = 64;
 
 export const ROOT_KEYS: readonly string[] = Object.freeze([

@@ -141,8 +141,7 @@ export function checkDose(ctx: Ctx, v: Slot, path: string): DoseDraft | undefine
   const atStr = str(ctx, own(o, "at"), at(path, "at"));
   let minute: number | undefined;
   if (atStr !== undefined) {
-    const m = TIME_RE.exec(atStr);
-    if (m) minute = Number(m[1]) * 60 + Number(m[2]);
+    if (TIME_RE.test(atStr)) minute = Number(atStr.slice(0, 2)) * 60 + Number(atStr.slice(3, 5));
     else ctx.add("CFG_FORMAT", at(path, "at"), `must be a local time "HH:MM" (00:00..23:59), got ${describe(atStr)}`);
   }
   let days: Weekday[] | undefined;

@@ -5,17 +5,16 @@
  * as TextEncoder would encode it.
  */
 
-let table: Int32Array | undefined;
+/** The byte table, built once at preload and frozen (it lives in flash on the device). */
+const TABLE: readonly number[] = Object.freeze(makeTable());
 
-function crcTable(): Int32Array {
-  if (table !== undefined) return table;
-  const t = new Int32Array(256);
+function makeTable(): number[] {
+  const t: number[] = [];
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
+    t.push(c | 0);
   }
-  table = t;
   return t;
 }
 
@@ -24,7 +23,7 @@ function crcTable(): Int32Array {
  * it: crc32(b, crc32(a)) === crc32(a + b). Returns an unsigned 32-bit integer.
  */
 export function crc32(s: string, prev = 0): number {
-  const t = crcTable();
+  const t = TABLE;
   let c = ~prev;
   const len = s.length;
   for (let i = 0; i < len; i++) {

@@ -54,7 +54,8 @@ interface ReadSlot {
 }
 
 const NAME_RE = /^[A-Za-z0-9_.-]{1,11}$/;
-const HEAD_RE = /^([0-9a-z]{1,11}):([0-9a-z]):([0-9a-f]{8}):/;
+/** No capture groups in device regexes: the Moddable 8.2.3 runtime can crash building a capture array from a preloaded RegExp under GC pressure (RegExp.prototype.exec; test() calls it too). */
+const HEAD_RE = /^[0-9a-z]{1,11}:[0-9a-z]:[0-9a-f]{8}:/;
 const CACHE_MAX = 64;
 
 /** Split `s` into pieces of at most `first` then `rest` UTF-8 bytes, never inside a code point. */
@@ -164,14 +165,18 @@ export class Store {
     const head = this.kv.get(name + "~" + slot);
     if (head === undefined) return r;
     r.present = true;
-    const m = HEAD_RE.exec(head);
-    if (m === null) {
+    // test() and slicing (see HEAD_RE).
+    if (!HEAD_RE.test(head)) {
       r.why = "bad header";
       return r;
     }
+    const c1 = head.indexOf(":");
+    const c2 = head.indexOf(":", c1 + 1);
+    const c3 = head.indexOf(":", c2 + 1);
+    const m = ["", head.slice(0, c1), head.slice(c1 + 1, c2), head.slice(c2 + 1, c3)];
     r.gen = parseInt(m[1], 36);
     r.k = parseInt(m[2], 36);
-    let payload = head.slice(m[0].length);
+    let payload = head.slice(c3 + 1);
     for (let i = 1; i <= r.k; i++) {
       const c = this.kv.get(name + "~" + slot + i.toString(36));
       if (c === undefined) {

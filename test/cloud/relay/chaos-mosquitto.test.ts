@@ -4,12 +4,14 @@
  * "owner" ingest mode (one persistent ingest session, held by whoever has the database lease), 50
  * simulated dispensers. Each case: 2,000 escalation requests while a fault hits — kill -9 of the
  * ingest owner, kill -9 of the other instance, the SQLite file locked for 4 s by another process,
- * a burst at 5× — counted at the mock SMS provider.
+ * a full disk for 4 s, a burst at 5× — counted at the mock SMS provider.
  * Skipped when mosquitto is missing (Debian: mosquitto).
  */
 import { afterAll, beforeAll, describe, it } from "vitest";
 import Database from "better-sqlite3";
 import { join } from "node:path";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
 import { findMosquitto, Mosquitto } from "../../support/mosquitto";
 import { sleep, waitFor } from "../../support/net";
 import { tempDir } from "./helpers";
@@ -30,6 +32,7 @@ import {
 } from "./chaos/harness";
 
 const bins = findMosquitto();
+const hasPrlimit = spawnSync("prlimit", ["--version"]).status === 0;
 const DEVICES = 50;
 const REQUESTS = 2000;
 const RATE = 100;
@@ -140,6 +143,35 @@ describe.skipIf(bins === null)("chaos on Mosquitto (shipped policy) + SQLite, 2 
     });
     check(r, 4000 + 10_000, 0);
   }, 120_000);
+
+  // A full disk, as the relay sees it: every write that would grow a file fails (EFBIG → SQLite
+  // "disk I/O error" / "database or disk is full") while writes into space already allocated may
+  // still succeed — set with prlimit on both relay processes for 4 s, then lifted.
+  it.skipIf(!hasPrlimit)(
+    "disk full for 4 s (no file may grow): acknowledgements held, nothing lost, nothing doubled",
+    async () => {
+      const r = await runCase({
+        name: "disk full 4 s",
+        tag: "df",
+        fleet,
+        sms,
+        requests: REQUESTS,
+        ratePerS: RATE,
+        faultAt: 0.4,
+        fault: async () => {
+          let size = 0;
+          for (const f of [dbFile, dbFile + "-wal", dbFile + "-shm"]) if (existsSync(f)) size = Math.max(size, statSync(f).size);
+          const pids = relays.map((x) => x.p.pid).filter((x): x is number => x !== undefined);
+          for (const pid of pids) execFileSync("prlimit", ["--pid", String(pid), `--fsize=${size + 4096}`]);
+          await sleep(4000);
+          for (const pid of pids) execFileSync("prlimit", ["--pid", String(pid), "--fsize=unlimited"]);
+        },
+        settleMs: 40_000,
+      });
+      check(r, 4000 + 10_000, 0);
+    },
+    120_000,
+  );
 
   it("burst at 5× the sustained rate: nothing lost, nothing doubled", async () => {
     const r = await runCase({ name: "burst 5x", tag: "bu", fleet, sms, requests: REQUESTS, ratePerS: RATE, burst: 5, settleMs: 30_000 });
