@@ -32,6 +32,7 @@ const T = {
   en: {
     escalation: "Dose not taken",
     prn: "As-needed dose limit",
+    help: "Help requested",
     fallback: "Alert could not be delivered",
     deadman: "Dispenser offline at dose time",
     outage: "Dispenser not responding",
@@ -51,6 +52,7 @@ const T = {
   fr: {
     escalation: "Prise non effectuée",
     prn: "Limite de prise à la demande",
+    help: "Demande d'aide",
     fallback: "Alerte non délivrée",
     deadman: "Pilulier hors ligne à l'heure de la prise",
     outage: "Pilulier injoignable",
@@ -150,6 +152,13 @@ export function buildNotice(i: NoticeInput, lang: "en" | "fr", s: DeviceSchedule
           : `As-needed dose ${p} taken against its limit${why ? `: ${why}` : ""}.`;
       }
       break;
+    case "help": {
+      const when = at ? (fr ? ` à ${at}` : ` at ${at}`) : "";
+      body = fr
+        ? `Le patient demande de l'aide depuis le pilulier ${i.device}${when} (appui long sur le bouton). Merci de le contacter.`
+        : `The patient asked for help from dispenser ${i.device}${when} (long press on the button). Please reach them.`;
+      break;
+    }
     case "fallback":
       body = fr
         ? `Pilulier ${i.device}, ${slotText(i.slot) || what} : envoi ${i.failedCh ?? "?"} à ${i.failedRef ?? "?"} impossible (${i.code ?? "?"}). Merci de prévenir le patient.`

@@ -35,7 +35,7 @@ export interface Person {
 
 export type Priority = "high" | "low";
 
-export type NotificationKind = "escalation" | "prn" | "fallback" | "deadman" | "outage" | "back-online" | "refill";
+export type NotificationKind = "escalation" | "prn" | "help" | "fallback" | "deadman" | "outage" | "back-online" | "refill";
 
 /** What a provider is asked to deliver. */
 export interface Notice {

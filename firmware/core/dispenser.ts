@@ -30,6 +30,7 @@ import { rebaseSlots } from "./dose/rebase";
 import { refillEvents } from "./dose/refill";
 import { UntimedRemovals } from "./dose/untimed";
 import { type Removal, WhileOff } from "./dose/while-off";
+import { requestHelp } from "./escalation/help";
 import { calibrateCommand, type LoadCommandDeps, statusOf, tareCommand } from "./load/commands";
 import { isCalling } from "./dose/slots";
 import { isoUtc } from "./schedule/civil";
@@ -287,6 +288,9 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
       cueTimer = undefined;
     }
     if (now !== undefined && a !== undefined && st.slots.some((s) => isCalling(s))) silenceFrom(a, now, {});
+    let helped = false as boolean; // a long press asks for help (config `help`); two beeps say it went
+    if (kind === "long" && a !== undefined) tx(() => (helped = requestHelp(escDeps, a, now, log.nextSeq())));
+    if (helped) playCue({ pattern: "beep", volume: 60 }, 2000);
     refreshOutputs(a, now ?? 0);
     plan(now);
   }

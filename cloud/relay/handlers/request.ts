@@ -32,11 +32,13 @@ export async function handleRequest(
     problems.push({ code: "RELAY_FIELD", detail: { field: "to", key } });
   const slot = typeof data.slot === "string" && data.slot.length <= 64 ? data.slot : null;
   const prn = typeof data.prn === "string" ? data.prn : undefined;
-  if (slot === null && prn === undefined) problems.push({ code: "RELAY_FIELD", detail: { field: "slot", key } });
+  const help = data.help === true;
+  if (slot === null && prn === undefined && !help) problems.push({ code: "RELAY_FIELD", detail: { field: "slot", key } });
   if (ctx.book.devices[device] === undefined) problems.push({ code: "RELAY_UNKNOWN_DEVICE", detail: { key } });
-  const dueMs = typeof data.due === "string" ? Date.parse(data.due) : NaN;
+  // The dose's due time, or for a help request the time of the press.
+  const dueMs = typeof data.due === "string" ? Date.parse(data.due) : typeof data.at === "string" ? Date.parse(data.at) : NaN;
   const n: NoticeInput = {
-    kind: prn !== undefined && slot === null ? "prn" : "escalation",
+    kind: help && slot === null ? "help" : prn !== undefined && slot === null ? "prn" : "escalation",
     key,
     device,
     ...(slot !== null ? { slot } : {}),

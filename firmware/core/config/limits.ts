@@ -80,7 +80,9 @@ export const ROOT_KEYS: readonly string[] = Object.freeze([
   "prn",
   "ladders",
   "defaults",
+  "help",
 ]);
+export const HELP_KEYS: readonly string[] = Object.freeze(["to", "channel"]);
 export const COMPARTMENT_KEYS: readonly string[] = Object.freeze(["id", "label", "channel", "led", "meds"]);
 export const MED_KEYS: readonly string[] = Object.freeze(["name", "count", "unitMg"]);
 export const WINDOW_KEYS: readonly string[] = Object.freeze(["earlyMin", "lateMin", "missedMin"]);

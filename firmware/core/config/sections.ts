@@ -8,6 +8,7 @@ import type {
   DoseWindow,
   EscalationStep,
   FixedDose,
+  HelpConfig,
   Ladder,
   Medication,
   PrnDose,
@@ -45,6 +46,7 @@ import {
   LADDER_KEYS,
   MED_KEYS,
   PRN_KEYS,
+  HELP_KEYS,
   STEP_KEYS,
   TIME_RE,
   WEEKDAYS,
@@ -323,3 +325,12 @@ export function checkDefaults(ctx: Ctx, v: Slot, path: string): ConfigDefaults |
 
 // ---------------------------------------------------------------------------------------------
 // Cross-checks
+
+/** `help`: who a long press of the button reaches, on which remote channel. */
+export function checkHelp(ctx: Ctx, v: Slot, path: string): HelpConfig | undefined {
+  const o = object(ctx, v, path, HELP_KEYS);
+  if (o === undefined) return undefined;
+  const to = recipients(ctx, own(o, "to"), at(path, "to"), 1);
+  const channel = oneOf(ctx, own(o, "channel"), at(path, "channel"), REMOTE);
+  return to !== undefined && channel !== undefined ? { to, channel } : undefined;
+}

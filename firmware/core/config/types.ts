@@ -75,7 +75,7 @@ export interface PrnDose {
   readonly alert: readonly string[];
 }
 
-import type { Channel, SoundPattern } from "../protocol/channels";
+import type { Channel, RemoteChannel, SoundPattern } from "../protocol/channels";
 
 export type { Channel, SoundPattern };
 
@@ -118,4 +118,12 @@ export interface DispenserConfig {
   readonly prn: readonly PrnDose[];
   readonly ladders: readonly Ladder[];
   readonly defaults: ConfigDefaults;
+  /** What a long press of the button does (absent: the same as a short press). */
+  readonly help?: HelpConfig;
+}
+
+/** A long press asks these people for help at once. */
+export interface HelpConfig {
+  readonly to: readonly string[];
+  readonly channel: RemoteChannel;
 }

@@ -25,7 +25,7 @@ import {
   TZ_MAX_BYTES,
   type ValidateConfigResult,
 } from "./limits";
-import { checkCompartment, checkDefaults, checkDose, checkLadder, checkPrn, type DoseDraft } from "./sections";
+import { checkCompartment, checkDefaults, checkDose, checkHelp, checkLadder, checkPrn, type DoseDraft } from "./sections";
 
 export * from "./limits";
 export { isWellFormedText, utf8ByteLength } from "./fields";
@@ -148,6 +148,8 @@ function checkRoot(ctx: Ctx, input: unknown, hw: HardwareLimits): DispenserConfi
   }
 
   const defaults = checkDefaults(ctx, own(root, "defaults"), "defaults");
+  const helpV = own(root, "help");
+  const help = helpV === MISSING ? undefined : checkHelp(ctx, helpV, "help");
 
   crossCheck(ctx, { compItems, compIds, drafts, doseIdx, prnDrafts, ladderItems, ladderIds, ladderOk, ladders, defaults });
 
@@ -173,6 +175,7 @@ function checkRoot(ctx: Ctx, input: unknown, hw: HardwareLimits): DispenserConfi
     prn: prns,
     ladders,
     defaults: defaults!,
+    ...(help !== undefined ? { help } : {}),
   };
 }
 

@@ -28,6 +28,7 @@ export const EV = Object.freeze({
   RELAY_RESOLVE: "relay.resolve",
   RELAY_RECEIPT: "relay.receipt",
   BUTTON: "button",
+  HELP_REQUEST: "help.request",
   SOUND_SILENCED: "sound.silenced",
   REFILL: "refill",
   REFILL_MISMATCH: "refill.mismatch",

@@ -50,6 +50,14 @@ describe("notices", () => {
     expect(buildNotice(one, "en", s).body).not.toContain("more dose");
   });
 
+  it("a help request (long press) names the dispenser and the time, in the recipient's language", () => {
+    const en = buildNotice({ kind: "help", key: "k", device: "dk-0001", dueMs: Date.parse("2026-03-10T09:00:00Z") }, "en", s);
+    expect(en.title).toBe("Dosekeeper: Help requested");
+    expect(en.body).toContain("asked for help from dispenser dk-0001");
+    expect(en.priority).toBe("high");
+    expect(buildNotice({ kind: "help", key: "k", device: "dk-0001" }, "fr", s).body).toContain("demande de l'aide");
+  });
+
   it("bodies are capped", () => {
     for (const kind of ["escalation", "prn", "fallback", "deadman", "back-online", "refill"] as const) {
       const n = buildNotice(

@@ -106,6 +106,22 @@ describe("relay on aedes + SQLite", () => {
     expect(sent.every((a) => a.actor.startsWith("relay:") && a.t > 0)).toBe(true);
   });
 
+  it("a help request (long press, no slot) reaches its recipients at once, once", async () => {
+    const d1 = await db();
+    await relay(d1);
+    const d = await dev();
+    const data = { key: "dk-0001/help/b", ch: "sms", to: ["caregiver-1"], help: true, at: "2026-03-10T09:00:00.000Z" };
+    const id = await d.evt("relay.request", data);
+    await waitFor("receipt", () => d.rcpts.length === 1);
+    expect(d.rcpts[0]).toMatchObject({ key: data.key, status: "delivered" });
+    expect(srv.requests.length).toBe(1);
+    expect(srv.requests[0].body.toString()).toContain("help");
+    await d.evt("relay.request", data, id);
+    await sleep(150);
+    expect(srv.requests.length).toBe(1);
+    expect(await d1.auditList({ action: "request.problem" })).toEqual([]);
+  });
+
   it("two instances on the same SQLite file: every escalation delivered exactly once", async () => {
     const file = join(tmp.dir, "shared.sqlite");
     const sent: string[] = [];
