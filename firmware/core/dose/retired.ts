@@ -6,11 +6,15 @@
  * three weeks at three doses a day); a clock stepped back further than that is out of scope
  * (docs/scenarios.md, "Slot identity").
  */
-import type { StateRecord } from "../config/active";
+/** The part of the state record (config/active StateRecord) this module reads and writes. */
+interface Known {
+  slots: readonly { readonly id: string }[];
+  done?: string[];
+}
 
 export const RETIRED_MAX = 64;
 
-export function retire(st: StateRecord, id: string): void {
+export function retire(st: Known, id: string): void {
   const done = st.done ?? [];
   const i = done.indexOf(id);
   if (i >= 0) done.splice(i, 1);
@@ -20,7 +24,7 @@ export function retire(st: StateRecord, id: string): void {
 }
 
 /** The slot is in the state already (open or finished): it must not be opened again. */
-export function known(st: StateRecord, id: string): boolean {
+export function known(st: Known, id: string): boolean {
   if (st.slots.some((s) => s.id === id)) return true;
   return st.done !== undefined && st.done.indexOf(id) >= 0;
 }

@@ -162,9 +162,9 @@ describe.skipIf(bins === null)("chaos on Mosquitto (shipped policy) + SQLite, 2 
           let size = 0;
           for (const f of [dbFile, dbFile + "-wal", dbFile + "-shm"]) if (existsSync(f)) size = Math.max(size, statSync(f).size);
           const pids = relays.map((x) => x.p.pid).filter((x): x is number => x !== undefined);
-          for (const pid of pids) execFileSync("prlimit", ["--pid", String(pid), `--fsize=${size + 4096}`]);
+          for (const pid of pids) execFileSync("prlimit", ["--pid", String(pid), `--fsize=${size + 4096}:`]); // soft limit only
           await sleep(4000);
-          for (const pid of pids) execFileSync("prlimit", ["--pid", String(pid), "--fsize=unlimited"]);
+          for (const pid of pids) execFileSync("prlimit", ["--pid", String(pid), "--fsize=unlimited:"]);
         },
         settleMs: 40_000,
       });
