@@ -11,8 +11,8 @@
  */
 import type { Active, StateRecord } from "../config/active";
 import { firingsOf } from "../config/active";
-import type { EscalationDeps } from "../escalation/escalator";
-import { type Firing, isRemote } from "../escalation/ladder";
+import { type EscalationDeps, passedRungs } from "../escalation/escalator";
+import type { Firing } from "../escalation/ladder";
 import { EV } from "../protocol/events";
 import { REMOTE_CHANNELS } from "../protocol/channels";
 import { isoUtc } from "../schedule/civil";
@@ -30,12 +30,7 @@ export function closeSkipped(d: EscalationDeps, a: Active, st: StateRecord, skip
     s.state = "missed";
     d.log(EV.DOSE_MISSED, "dose", { slot: s.id, comp: s.comp, due: isoUtc(s.due), catchUp: true });
     const firings = firingsOf(a, s);
-    let k = 0;
-    let last = -1;
-    while (k < firings.length && s.due + firings[k].atMs <= now) {
-      if (isRemote(firings[k].channel)) last = k;
-      k++;
-    }
+    const { count: k, lastRemote: last } = passedRungs(firings, s.due, now);
     s.fired = k;
     if (last >= 0) {
       const f = firings[last];

@@ -18,8 +18,7 @@ import type { Active, StateRecord } from "../config/active";
 import { firingsOf, sameDose } from "../config/active";
 import { canonicalJson } from "../config/canonical";
 import type { FixedDose } from "../config/types";
-import type { EscalationDeps } from "../escalation/escalator";
-import { isRemote } from "../escalation/ladder";
+import { type EscalationDeps, passedRungs } from "../escalation/escalator";
 import { EV } from "../protocol/events";
 import { isoUtc, MS_PER_DAY, MS_PER_MINUTE } from "../schedule/civil";
 import { occurrencesBetween } from "../schedule/occurrences";
@@ -81,14 +80,8 @@ function move(d: EscalationDeps, next: Active, s: Slot, dose: FixedDose, now: nu
   // Milestones already reached stay reached (never logged twice); the others follow the new times.
   n.reached = s.reached & (REACHED_DUE | REACHED_LATE | REACHED_MISSED);
   if ((n.reached & REACHED_DUE) !== 0) {
-    const firings = firingsOf(next, n);
-    let k = 0;
-    let lastRemote = -1;
-    while (k < firings.length && n.due + firings[k].atMs <= now) {
-      if (isRemote(firings[k].channel)) lastRemote = k;
-      k++;
-    }
-    n.fired = lastRemote >= 0 && !s.remote ? lastRemote : k;
+    const { count, lastRemote } = passedRungs(firingsOf(next, n), n.due, now);
+    n.fired = lastRemote >= 0 && !s.remote ? lastRemote : count;
     // The rungs now have other indices: later relay keys must not collide with those sent.
     n.gen = (s.gen ?? 0) + 1;
   }

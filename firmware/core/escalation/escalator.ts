@@ -80,6 +80,17 @@ export function advance(d: EscalationDeps, a: Active, st: StateRecord, now: numb
   return changed || before !== st.slots.length;
 }
 
+/** The rungs of a slot due at `due` that are at or before `now`: how many, and the last remote one's index (-1: none). */
+export function passedRungs(firings: readonly Firing[], due: number, now: number): { count: number; lastRemote: number } {
+  let count = 0;
+  let lastRemote = -1;
+  while (count < firings.length && due + firings[count].atMs <= now) {
+    if (isRemote(firings[count].channel)) lastRemote = count;
+    count++;
+  }
+  return { count, lastRemote };
+}
+
 /** A later remote firing of this slot is also already due. */
 export function laterRemoteDue(s: Slot, firings: Firing[], now: number): boolean {
   for (let i = s.fired + 1; i < firings.length; i++) {
