@@ -3,12 +3,13 @@
  * - a store error (database locked, full, restarting) is retried with capped backoff, the
  *   acknowledgement held (so the broker keeps the message) and the relay reports `degraded`
  *   until a store succeeds again;
- * - a message that keeps failing while the store itself works (a probe write succeeds) is a
- *   poison message: it is stored as a coded problem (audit RELAY_POISON) and then acknowledged,
+ * - a message that keeps failing with an error that is not a store fault (db/faults.ts) while
+ *   the store itself works (a probe write succeeds) is a poison message: it is stored as a coded problem (audit RELAY_POISON) and then acknowledged,
  *   so it never blocks the stream;
  * - nothing is acknowledged when the relay is aborted mid-way (the broker redelivers).
  */
 import type { RelayCtx } from "../context";
+import { isStoreFault } from "../db/faults";
 
 export interface Health {
   readonly state: "ok" | "degraded";
@@ -57,8 +58,9 @@ export class DurableIngest {
         if (attempt === 1) this.waiting++;
         this.fail(e);
         // Poison only when the message fails right after the store was shown to work (a probe
-        // write committed): a failure during an outage, followed by the store coming back, is not.
-        if (attempt >= POISON_AFTER && (await this.probe())) {
+        // write committed) and the error is not the store's: a failure during an outage, or on a
+        // disk so full that a small write still fits where the message does not, is not.
+        if (attempt >= POISON_AFTER && !isStoreFault(e) && (await this.probe())) {
           try {
             await this.storeOnce(topic, payload, at, retained);
             this.waiting--;
@@ -66,7 +68,7 @@ export class DurableIngest {
             return true;
           } catch (again) {
             if (ctx.life.dead) return false;
-            if (await this.poison(topic, payload, again)) {
+            if (!isStoreFault(again) && (await this.poison(topic, payload, again))) {
               this.waiting--;
               this.ok(); // the store works: only that message did not
               return true;

@@ -8,6 +8,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { isStoreFault } from "../../../cloud/relay/db/faults";
 import { openSqliteDb } from "../../../cloud/relay/db";
 import { startRelayHttp } from "../../../cloud/relay/http";
 import { startRelay, type RelayHandle } from "../../../cloud/relay/service";
@@ -82,6 +83,37 @@ async function start(db: RelayDb, sent: string[], extra: Record<string, unknown>
   });
   cleanup.push(() => r.abort());
   return r;
+}
+
+/** `db` whose recordEvent fails for event `id` with the error `make()` returns (none: it succeeds). */
+function failingFor(db: RelayDb, id: string, make: () => Error | undefined): RelayDb {
+  return new Proxy(db, {
+    get(target, prop, recv) {
+      const v = Reflect.get(target, prop, recv);
+      if (typeof v !== "function") return v;
+      if (prop !== "batch") return v.bind(target);
+      return (units: ((tx: RelayDb) => Promise<void>)[]) =>
+        (v as (u: unknown) => Promise<void>).call(
+          target,
+          units.map(
+            (u) => (tx: RelayDb) =>
+              u(
+                new Proxy(tx, {
+                  get(t2, p2, r2) {
+                    const f = Reflect.get(t2, p2, r2);
+                    if (p2 === "recordEvent" && typeof f === "function")
+                      return (e: { id: string }) => {
+                        const x = e.id === id ? make() : undefined;
+                        return x !== undefined ? Promise.reject(x) : f.call(t2, e);
+                      };
+                    return typeof f === "function" ? f.bind(t2) : f;
+                  },
+                }),
+              ),
+          ),
+        );
+    },
+  });
 }
 
 describe("never acknowledge what is not stored", () => {
@@ -177,33 +209,7 @@ describe("never acknowledge what is not stored", () => {
     cleanup.push(() => db.close());
     const sent: string[] = [];
     // recordEvent throws for one event id only: the store works, that message does not.
-    const poisoned = new Proxy(db, {
-      get(target, prop, recv) {
-        const v = Reflect.get(target, prop, recv);
-        if (typeof v !== "function") return v;
-        if (prop === "batch") {
-          return (units: ((tx: RelayDb) => Promise<void>)[]) =>
-            (v as (u: unknown) => Promise<void>).call(
-              target,
-              units.map(
-                (u) => (tx: RelayDb) =>
-                  u(
-                    new Proxy(tx, {
-                      get(t2, p2, r2) {
-                        const f = Reflect.get(t2, p2, r2);
-                        if (p2 === "recordEvent" && typeof f === "function")
-                          return (e: { id: string }) =>
-                            e.id === "dk-0001-poison" ? Promise.reject(new Error("CHECK constraint failed (test)")) : f.call(t2, e);
-                        return typeof f === "function" ? f.bind(t2) : f;
-                      },
-                    }),
-                  ),
-              ),
-            );
-        }
-        return v.bind(target);
-      },
-    });
+    const poisoned = failingFor(db, "dk-0001-poison", () => new Error("CHECK constraint failed (test)"));
     const r = await start(poisoned, sent);
     const d = await device(broker.url, "dk-0001");
     cleanup.push(() => d.c.endAsync());
@@ -215,6 +221,34 @@ describe("never acknowledge what is not stored", () => {
     );
     await waitFor("healthy again", () => r.health().state === "ok");
     expect(sent.length).toBe(1);
+  });
+
+  it("a message the store cannot take (disk full) while small writes still fit is held, never poison", async () => {
+    const db = await openSqliteDb(join(tmp.dir, "full.sqlite"));
+    cleanup.push(() => db.close());
+    const sent: string[] = [];
+    // The probe (an empty unit) and the poison audit would fit; this message does not, 8 times.
+    let left = 8;
+    const full = failingFor(db, "dk-0001-big", () =>
+      left-- > 0 ? Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" }) : undefined,
+    );
+    const r = await start(full, sent);
+    const d = await device(broker.url, "dk-0001");
+    cleanup.push(() => d.c.endAsync());
+    await d.evt("relay.request", request("dk-0001", "f0@2026-03-10", 1, "sms", ["caregiver-1"]), "dk-0001-big");
+    await waitFor("delivered once the disk has room", () => sent.length === 1, 20_000);
+    expect(left).toBeLessThan(0);
+    expect((await db.auditList({ action: "message.problem" })).filter((p) => p.code === "RELAY_POISON")).toEqual([]);
+    await waitFor("healthy again", () => r.health().state === "ok");
+  });
+
+  it("store faults are told from data errors", () => {
+    const err = (code: string) => Object.assign(new Error(code), { code });
+    for (const c of ["SQLITE_FULL", "SQLITE_IOERR_WRITE", "SQLITE_BUSY", "53100", "57P01", "08006", "40P01", "ECONNREFUSED", "EFBIG"])
+      expect(isStoreFault(err(c)), c).toBe(true);
+    for (const c of ["SQLITE_CONSTRAINT_CHECK", "SQLITE_MISMATCH", "23505", "22P02"]) expect(isStoreFault(err(c)), c).toBe(false);
+    expect(isStoreFault(new Error("Connection terminated unexpectedly"))).toBe(true);
+    expect(isStoreFault(new Error("CHECK constraint failed"))).toBe(false);
   });
 
   it("retained status and telemetry replayed at subscription are not liveness", async () => {
