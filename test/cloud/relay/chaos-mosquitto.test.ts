@@ -95,7 +95,14 @@ describe.skipIf(bins === null)("chaos on Mosquitto (shipped policy) + SQLite, 2 
   const check = (r: CaseReport, maxDelayMs: number, maxDup = 0): void => {
     reports.push(r);
     if (r.lost > 0)
-      for (const x of relays) console.log(`relay ${x.id} log tail:\n` + x.log.filter((l) => !l.includes("ingest lease")).slice(-40).join("\n"));
+      for (const x of relays)
+        console.log(
+          `relay ${x.id} log tail:\n` +
+            x.log
+              .filter((l) => !l.includes("ingest lease"))
+              .slice(-40)
+              .join("\n"),
+        );
     expectCase(r, sms, maxDelayMs, maxDup);
   };
 
