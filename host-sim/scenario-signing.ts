@@ -9,7 +9,8 @@
  * dk/<device>/cmnd/config (retained) or dk/<device>/cmnd/<name>, exactly what the pharmacist
  * tools publish. `sign` is "test" (the scenario test key, trusted by the device), "forged"
  * (signature bits flipped), "unknown-key" (a key the device does not trust), "expired"
- * (expired an hour before the step) or "other-device" (addressed to another device).
+ * (expired an hour before the step), "other-device" (addressed to another device) or "second"
+ * (SECOND_KEY, which the device trusts only once a `keys` command added it).
  * Config patches apply over the scenario's base config. Ed25519 signatures are deterministic,
  * so the Node and XS runs see the same bytes.
  */
@@ -30,8 +31,10 @@ function keyFromSeed(seedByte: number): { pem: string; kid: string; publicKey: s
 /** The scenario test key (trusted by scenario devices) and a stranger's key. */
 export const TEST_KEY = keyFromSeed(0x5a);
 const STRANGER_KEY = keyFromSeed(0x33);
+/** A second pharmacist key, not trusted at start: a key-rotation scenario adds it with a `keys` command. */
+export const SECOND_KEY = keyFromSeed(0x6b);
 
-const SIGN_MODES = ["test", "forged", "unknown-key", "expired", "other-device"];
+const SIGN_MODES = ["test", "forged", "unknown-key", "expired", "other-device", "second"];
 
 export class SignedStepError extends Error {
   override get name(): string {
@@ -92,7 +95,7 @@ export function resolveSignedSteps(obj: Record<string, unknown>): Record<string,
       };
       topic = commandTopic(device, s.name);
     } else throw new SignedStepError(`${path}.sign: only config and command steps are signed`);
-    const key = mode === "unknown-key" ? STRANGER_KEY : TEST_KEY;
+    const key = mode === "unknown-key" ? STRANGER_KEY : mode === "second" ? SECOND_KEY : TEST_KEY;
     const env = signEnvelope(body, key.pem, key.kid);
     if (mode === "forged") {
       const sig = Buffer.from(env.sig, "base64");

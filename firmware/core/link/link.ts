@@ -26,8 +26,9 @@ import { Store } from "../log/store";
 import { CommandWatermark, ReplayRing } from "./replay";
 import { checkConfigBody, timeWindow, type BodyError } from "./body";
 import { EV, type EventType } from "../protocol/events";
-import { gateCommand } from "./command-gate";
-import { checkReceipt, errs, eventPayload, executeCommand, JunkLimiter, telePayload, versionOf } from "./messages";
+import { createCommands } from "./commands";
+import { TrustStore } from "./trust";
+import { checkReceipt, errs, eventPayload, JunkLimiter, telePayload, versionOf } from "./messages";
 import { parseJsonBytes } from "../protocol/json";
 import { commandTopic, configTopic, deviceTopic, VERB } from "../protocol/topics";
 import { TELE_PERIOD_MS, LINK_MAX_INFLIGHT, STAT_RESERVE, LINK_MAX_PACKET, HELD_RETRY_MS, type LinkDeps, type Link } from "./link-types";
@@ -50,6 +51,7 @@ export function createLink(deps: LinkDeps): Link {
   const store = new Store(ports.kv);
   const ring = new ReplayRing(store);
   const watermark = new CommandWatermark(store);
+  const trust = new TrustStore(store, trustedKeys);
 
   let dispenser: Dispenser | undefined;
   let erased = false;
@@ -64,6 +66,20 @@ export function createLink(deps: LinkDeps): Link {
   let answeredEnv: string | undefined;
   let lastClientFault: string | undefined;
   const junkLimit = new JunkLimiter(clock);
+  const commands = createCommands({
+    deviceId: id,
+    trust,
+    ring,
+    watermark,
+    junkLimit,
+    wallMs: () => clock.wallMs(),
+    dispenser: () => dispenser,
+    log,
+    stat,
+    envRef,
+    decommission,
+    changed: publishTele,
+  });
 
   const client = new MqttClient(
     { network: ports.network, timers, clock, random: deps.random },
@@ -177,7 +193,7 @@ export function createLink(deps: LinkDeps): Link {
     if (dispenser === undefined || erased) return;
     if (topic === T_CONFIG) onConfig(payload, info);
     else if (topic === T_RCPT) onReceipt(payload);
-    else if (topic.startsWith(T_CMND)) onCommand(topic.substring(T_CMND.length), payload, info);
+    else if (topic.startsWith(T_CMND)) commands.onCommand(topic.substring(T_CMND.length), payload, info);
     else if (junkLimit.allowed())
       fault("PROTO_TOPIC", "unexpected topic", { topic: topic.substring(0, 64), ...junkLimit.takeSuppressed() });
   }
@@ -192,7 +208,7 @@ export function createLink(deps: LinkDeps): Link {
     if (d.topicComplete && d.topic === T_CONFIG)
       return refuseConfig("", "PROTO_OVERSIZE", [{ code: "PROTO_OVERSIZE", path: "" }], null, null, true);
     if (d.topicComplete && d.topic.startsWith(T_CMND))
-      return refuseCmd(d.topic.substring(T_CMND.length).substring(0, 24), null, null, "PROTO_OVERSIZE", true);
+      return commands.refuse(d.topic.substring(T_CMND.length).substring(0, 24), null, null, "PROTO_OVERSIZE", true, "");
     if (junkLimit.allowed()) fault("PROTO_OVERSIZE", detail, { topic: d.topic.substring(0, 64), ...junkLimit.takeSuppressed() });
   }
 
@@ -223,7 +239,7 @@ export function createLink(deps: LinkDeps): Link {
     if (d === undefined) return;
     const parsed = parseJsonBytes(payload);
     if (!parsed.ok) return refuseConfig(env, "PROTO_JSON", [{ code: "PROTO_JSON", path: "" }], null, null, true);
-    const open = openEnvelope(parsed.value, trustedKeys);
+    const open = openEnvelope(parsed.value, trust.keys);
     if (!open.ok) return refuseConfig(env, open.code, [{ code: open.code, path: "" }], null, null, true);
     const by = open.kid;
     const cb = checkConfigBody(open.body);
@@ -257,6 +273,7 @@ export function createLink(deps: LinkDeps): Link {
     const out = d.receiveConfig(body.config, by);
     if (out.ok) {
       stat({ ref: "config", env, ok: true, version: out.version, hash: out.hash, deferred: out.deferred });
+      publishTele(); // `dosekeeper status` right after the push shows the new version
     } else {
       const r = d.status().config;
       stat({
@@ -288,46 +305,11 @@ export function createLink(deps: LinkDeps): Link {
 
   // ------------------------------------------------------------------ commands
 
-  function refuseCmd(name: string, cmdId: string | null, by: string | null, code: string, junk: boolean, path?: string): void {
-    if (junk && !junkLimit.allowed()) return;
-    log(EV.CMD, "alert", {
-      name,
-      id: cmdId,
-      by,
-      result: code,
-      ...(path !== undefined ? { path } : {}),
-      ...(junk ? junkLimit.takeSuppressed() : {}),
-    });
-    stat({ ref: cmdId === null ? "cmd:" + name : "cmd:" + name + ":" + cmdId, ok: false, code, ...(path !== undefined ? { path } : {}) });
-  }
-
-  function onCommand(name: string, payload: Uint8Array, info: MqttMessageInfo): void {
-    const d = dispenser;
-    if (d === undefined) return;
-    // An empty retained payload is how a retained message is cleared: nothing to do.
-    if (payload.length === 0) return;
-    const g = gateCommand(name, payload, info, {
-      trustedKeys,
-      deviceId: id,
-      wallMs: clock.wallMs(),
-      replay: (kid, issuedAt, cid) => (ring.has(cid) ? "CMD_REPLAY" : watermark.refusal(kid, issuedAt, cid)),
-    });
-    if (!g.ok) return refuseCmd(g.name, g.id, g.by, g.code, g.junk, g.path);
-    const { body, by } = g;
-    ring.add(body.id);
-    watermark.accept(by, body.issuedAt, body.id);
-    if (name === "decommission") return decommission(d, body.id, by);
-    const result = executeCommand(d, name, body.args);
-    log(EV.CMD, "alert", { name, id: body.id, by, result, args: body.args });
-    stat(
-      result === "OK" ? { ref: "cmd:" + name + ":" + body.id, ok: true } : { ref: "cmd:" + name + ":" + body.id, ok: false, code: result },
-    );
-  }
-
-  function decommission(d: Dispenser, cmdId: string, by: string): void {
+  function decommission(d: Dispenser, cmdId: string, by: string, env: string): void {
     log(EV.CMD, "alert", { name: "decommission", id: cmdId, by, result: "OK" });
-    stat({ ref: "cmd:decommission:" + cmdId, ok: true, erased: true });
+    stat({ ref: "cmd:decommission:" + cmdId, env, ok: true, erased: true });
     d.decommission();
+    store.remove("lktrust");
     erased = true;
     pidSeq.clear();
     held = undefined;

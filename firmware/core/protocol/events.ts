@@ -46,6 +46,7 @@ export const EV = Object.freeze({
   CONFIG_APPLIED: "config.applied",
   CONFIG_REFUSED: "config.refused",
   CMD: "cmd",
+  KEYS_CHANGED: "keys.changed",
   DECOMMISSION: "decommission",
 } as const);
 

@@ -33,6 +33,11 @@ export class Scheduler implements SchedulerLike {
   /** Ids still pending (cancelling removes them; entries of removed ids are skipped when popped). */
   private readonly pending = new Map<number, number>();
   private readonly groups = new Map<number, Set<number>>();
+  /**
+   * Groups cancelled for good (a boot that lost power): anything scheduled into one later — a
+   * broker's late callback to a dead incarnation's socket — never runs. One entry per boot.
+   */
+  private readonly dead = new Set<number>();
   /** Repeating timers re-arm under a new id: public id → pending id of the series and its group. */
   private readonly alias = new Map<number, { current: number; group: number }>();
   /** Callbacks run so far. */
@@ -46,6 +51,7 @@ export class Scheduler implements SchedulerLike {
 
   at(t: number, cb: () => void, group = 0): number {
     const id = this.nextId++;
+    if (group !== 0 && this.dead.has(group)) return id;
     this.heap.push({ at: Math.max(t, this.now), order: this.order++, id, group, cb });
     this.pending.set(id, group);
     if (group !== 0) {
@@ -70,6 +76,7 @@ export class Scheduler implements SchedulerLike {
 
   /** Cancel every pending callback of a group (power cut). */
   cancelGroup(group: number): void {
+    if (group !== 0) this.dead.add(group);
     const g = this.groups.get(group);
     if (g === undefined) return;
     for (const id of g) this.pending.delete(id);
