@@ -57,7 +57,8 @@ export async function sendCommand(o: CommandOptions): Promise<CommandResult> {
     const stat = await awaitStat(
       client,
       o.device,
-      (s) => s.ref === ref,
+      // A refusal given before the signature was checked has no id in ref: env still matches.
+      (s) => s.ref === ref || s.env === env,
       async () => {
         await client.publishAsync(commandTopic(o.device, o.name), text, { qos: 1 });
       },

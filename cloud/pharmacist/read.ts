@@ -71,15 +71,27 @@ export async function listenHistory(
   return out;
 }
 
-/** Events from a relay HTTP API: GET <api>/devices/<id>/events?since=<iso> → JSON array (or {events: [...]}). */
-export async function fetchHistory(api: string, device: string, sinceMs?: number): Promise<Record<string, unknown>[]> {
-  const url = new URL(`devices/${encodeURIComponent(device)}/events`, api.endsWith("/") ? api : api + "/");
-  if (sinceMs !== undefined) url.searchParams.set("since", new Date(sinceMs).toISOString());
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`GET ${url.href}: HTTP ${res.status}`);
-  const j = (await res.json()) as unknown;
-  if (Array.isArray(j)) return j as Record<string, unknown>[];
-  if (j && typeof j === "object" && Array.isArray((j as { events?: unknown }).events))
-    return (j as { events: Record<string, unknown>[] }).events;
+/**
+ * Events stored by the relay: GET <api>/api/devices/<id>/events?since=<iso>&limit=<n> with a
+ * bearer token → { events: [...] } (oldest first). A refusal throws with the relay's code.
+ */
+export async function fetchHistory(
+  api: string,
+  device: string,
+  o: { sinceMs?: number; limit?: number; token?: string } = {},
+): Promise<Record<string, unknown>[]> {
+  const base = api.endsWith("/") ? api : api + "/";
+  const url = new URL(`api/devices/${encodeURIComponent(device)}/events`, base);
+  if (o.sinceMs !== undefined) url.searchParams.set("since", new Date(o.sinceMs).toISOString());
+  if (o.limit !== undefined) url.searchParams.set("limit", String(o.limit));
+  const res = await fetch(url, { headers: o.token !== undefined ? { authorization: `Bearer ${o.token}` } : {} });
+  const j = (await res.json().catch(() => undefined)) as { events?: unknown; code?: unknown; error?: unknown } | undefined;
+  if (!res.ok) {
+    const code = j && typeof j.code === "string" ? j.code : j && typeof j.error === "string" ? j.error : "";
+    throw new Error(
+      `relay ${url.origin}: HTTP ${res.status}${code ? " " + code : ""}${res.status === 401 ? " (a token is needed: --token or DOSEKEEPER_TOKEN)" : ""}`,
+    );
+  }
+  if (j && Array.isArray(j.events)) return j.events as Record<string, unknown>[];
   throw new Error("unexpected relay API answer");
 }

@@ -3,6 +3,7 @@
  * Every read of patient history and every config pushed is audited with actor and time.
  *   GET  /api/devices/:id/adherence?from=YYYY-MM-DD&to=YYYY-MM-DD
  *   GET  /api/devices/:id/fhir?from=&to=          (FHIR R4 Bundle of MedicationAdministration)
+ *   GET  /api/devices/:id/events?since=ISO&limit=N (stored events, oldest first; newest N; default 24 h, 200)
  *   PUT  /api/devices/:id/config                  (body: config JSON, docs/config.md)
  *   GET  /api/audit?device=&action=&code=&limit=&before=&order=   (newest first; `next` cursor)
  *   GET  /api/audit/verify                         (recomputes the audit hash chain; 409 when broken)
@@ -37,6 +38,7 @@ export interface RelayHttpOptions {
 }
 
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z$/;
 
 class HttpError extends Error {
   constructor(
@@ -160,6 +162,41 @@ export function createRelayHttpHandler(o: RelayHttpOptions): (req: http.Incoming
           }),
           "application/fhir+json",
         );
+      }
+      if (req.method === "GET" && what === "events") {
+        const now = clock();
+        const sinceText = u.searchParams.get("since");
+        const since = sinceText === null ? now - 86_400_000 : Date.parse(sinceText);
+        if (!Number.isFinite(since) || (sinceText !== null && !ISO_RE.test(sinceText)) || (now - since) / 86_400_000 > maxDays)
+          throw new HttpError(400, "HTTP_RANGE", `since: an ISO UTC time at most ${maxDays} days back`);
+        const limitText = u.searchParams.get("limit") ?? "200";
+        const limit = /^\d{1,4}$/.test(limitText) ? Number(limitText) : NaN;
+        if (!(limit >= 1 && limit <= 5000)) throw new HttpError(400, "HTTP_LIMIT", "limit: 1..5000");
+        // Day-indexed read (a slot's day may be the UTC day before its time), then the exact cut.
+        const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+        const all = await o.db.eventsOf(device, undefined, { from: day(since - 86_400_000), to: day(Math.max(now, since) + 86_400_000) });
+        const events = all.filter((e) => (e.tMs ?? e.receivedAt) >= since).slice(-limit);
+        await o.db.audit({
+          t: now,
+          actor,
+          action: "history.read",
+          device,
+          code: null,
+          detail: JSON.stringify({ what, since: new Date(since).toISOString(), events: events.length }),
+        });
+        return send(res, 200, {
+          device,
+          since: new Date(since).toISOString(),
+          events: events.map((e) => ({
+            id: e.id,
+            seq: e.seq,
+            type: e.type,
+            t: e.tMs === null ? null : new Date(e.tMs).toISOString(),
+            slot: e.slot,
+            data: e.data,
+            receivedAt: new Date(e.receivedAt).toISOString(),
+          })),
+        });
       }
       if (req.method === "PUT" && what === "config") {
         let input: unknown;

@@ -235,7 +235,7 @@ describe("dosekeeper CLI x aedes x live device", () => {
   });
 
   it("history prints the events published while listening, once each", async () => {
-    const p = run(["history", "--device", ID, "--for", "1500ms"], env);
+    const p = run(["history", "--device", ID, "--for", "1500ms", "--json"], env);
     await new Promise((r) => setTimeout(r, 400));
     dev.dispenser.log("button", "info", { kind: "long" });
     const r = await p;
@@ -248,6 +248,62 @@ describe("dosekeeper CLI x aedes x live device", () => {
     expect(new Set(lines.map((e) => e.id)).size).toBe(lines.length);
   });
 
+  async function newKey(sub: string): Promise<{ kid: string; key: string; pub: string }> {
+    const r = await run(["keygen", "--out", path.join(dir, sub)]);
+    const k = /kid\s+([0-9a-f]{16})/.exec(r.out)![1];
+    return { kid: k, key: path.join(dir, sub, `${k}.key.pem`), pub: path.join(dir, sub, `${k}.pub`) };
+  }
+
+  it("a command signed by a key the device does not trust: refused with its code (exit 3), not a timeout", async () => {
+    const other = await newKey("stranger");
+    const r = await run(["command", "identify", "--device", ID, "--key", other.key, "--timeout", "5s"], env);
+    expect(r.code).toBe(3);
+    expect(r.err).toContain("SIG_UNKNOWN_KEY");
+  });
+
+  it("key trust / key revoke: a trusted key adds a new one, the new one revokes the old, the last one stays", async () => {
+    const k2 = await newKey("second");
+    const t = await run(["key", "trust", "--device", ID, "--pub", k2.pub, "--key", keyFile, "--timeout", "10s"], env);
+    expect(t.code).toBe(0);
+    expect(t.out).toContain(`trusted keys now: ${kid}, ${k2.kid}`);
+    const next = (dev.dispenser.status().config?.version ?? 0) + 1;
+    const pushed = await run(
+      ["config", "push", "--device", ID, "--file", writeConfig("k2.json", homeConfig(ID, next)), "--key", k2.key],
+      env,
+    );
+    expect(pushed.code).toBe(0);
+    const rv = await run(["key", "revoke", "--device", ID, "--kid", kid, "--key", k2.key, "--timeout", "10s"], env);
+    expect(rv.code).toBe(0);
+    expect(rv.out).toContain(`trusted keys now: ${k2.kid}`);
+    const old = await run(["command", "identify", "--device", ID, "--key", keyFile, "--timeout", "5s"], env);
+    expect(old.code).toBe(3);
+    expect(old.err).toContain("SIG_UNKNOWN_KEY");
+    const last = await run(["key", "revoke", "--device", ID, "--kid", k2.kid, "--key", k2.key, "--timeout", "10s"], env);
+    expect(last.code).toBe(3);
+    expect(last.err).toContain("CMD_LAST_KEY");
+    expect((await run(["key", "revoke", "--device", ID, "--kid", "nothex", "--key", k2.key], env)).code).toBe(2);
+    // Rotate back in one command (add the first key, revoke the second), for the tests below.
+    const back = await run(
+      ["key", "trust", "--device", ID, "--pub", path.join(dir, "keys", `${kid}.pub`), "--replace", k2.kid, "--key", k2.key],
+      env,
+    );
+    expect(back.code).toBe(0);
+    expect(back.out).toContain(`trusted keys now: ${kid}\n`);
+  });
+
+  it("a profile gives broker, key and audit log: no flag needed", async () => {
+    const file = path.join(dir, "profile.json");
+    fs.writeFileSync(file, JSON.stringify({ v: 1, broker: broker.url, key: keyFile, audit }));
+    const r = await run(["command", "identify", "--device", ID, "--args", '{"seconds":1}'], { DOSEKEEPER_PROFILE: file });
+    expect(r.code).toBe(0);
+    expect(r.err).toContain(`using ${file}`);
+    const bad = path.join(dir, "bad-profile.json");
+    fs.writeFileSync(bad, JSON.stringify({ v: 1, broker: 7 }));
+    const b = await run(["status", "--device", ID], { DOSEKEEPER_PROFILE: bad });
+    expect(b.code).toBe(1);
+    expect(b.err).toContain('"broker" must be a string');
+  });
+
   it("--help on every command exits 0", async () => {
     for (const argv of [
       ["--help"],
@@ -256,6 +312,8 @@ describe("dosekeeper CLI x aedes x live device", () => {
       ["status", "--help"],
       ["history", "--help"],
       ["command", "--help"],
+      ["key", "trust", "--help"],
+      ["key", "revoke", "--help"],
     ]) {
       const r = await run(argv);
       expect(r.code).toBe(0);

@@ -226,4 +226,24 @@ describe("contacts", () => {
     expect(quietUntil(q, Date.parse("2026-03-28T22:00:00Z"))).toBe(Date.parse("2026-03-29T05:00:00Z")); // CEST next morning
     expect(quietUntil({ from: "13:00", to: "14:00" }, Date.parse("2026-03-10T13:30:00Z"))).toBe(Date.parse("2026-03-10T14:00:00Z"));
   });
+  it("events: the stored events since a time, oldest first, newest N, token required, audited", async () => {
+    expect((await fetch(api.url + "/api/devices/dk-0001/events")).status).toBe(401);
+    const day = (await (await get("/api/devices/dk-0001/events")).json()) as {
+      since: string;
+      events: { id: string; type: string; t: string }[];
+    };
+    expect(day.since).toBe("2026-03-11T12:00:00.000Z");
+    expect(day.events.every((e) => e.t >= "2026-03-11T12:00:00.000Z")).toBe(true);
+    expect(day.events.map((e) => e.type)).toEqual(["dose.missed", "dose.taken", "fault"]);
+    const all = (await (await get("/api/devices/dk-0001/events?since=2026-03-09T00:00:00Z&limit=2")).json()) as {
+      events: { type: string }[];
+    };
+    expect(all.events.map((e) => e.type)).toEqual(["dose.taken", "fault"]);
+    for (const bad of ["since=yesterday", "since=2020-01-01T00:00:00Z", "limit=0", "limit=9999999", "limit=abc"]) {
+      const r = await get("/api/devices/dk-0001/events?" + bad);
+      expect(r.status).toBe(400);
+    }
+    const audit = (await (await get("/api/audit?action=history.read&limit=5")).json()) as { entries: { detail: string }[] };
+    expect(audit.entries.some((e) => e.detail.includes('"what":"events"'))).toBe(true);
+  });
 });
