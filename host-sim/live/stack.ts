@@ -26,6 +26,7 @@ import { MqttTransport, type PharmacistKey } from "./mqtt-transport";
 import { StandInTransport } from "./stand-in-transport";
 import { startServer, type RunningServer } from "../server/server";
 import { relayHistory } from "./relay-history";
+import { removeProfile, writeProfile } from "../../cloud/pharmacist/profile";
 
 // ------------------------------------------------------------------ keys
 
@@ -131,13 +132,15 @@ export interface RelayStack {
   putConfig(device: string, config: unknown): Promise<number>;
   /** GET /api/audit of the relay. */
   audit(limit?: number): Promise<Record<string, unknown>[]>;
-  /** Authorization header value for the relay API as `actor` ("simulator" or "pharmacist@console"). */
+  /** Authorization header value for the relay API as `actor`. */
   authorization(actor: RelayActor): string;
+  /** The bearer token of `actor` (for the profile the pharmacist tools read). */
+  token(actor: RelayActor): string;
   close(): Promise<void>;
 }
 
 /** Who calls the relay API inside npm start; each has its own generated token. */
-export type RelayActor = "simulator" | "pharmacist@console";
+export type RelayActor = "simulator" | "pharmacist@console" | "pharmacist@cli";
 
 export interface RelayStackOptions {
   readonly brokerUrl: string;
@@ -185,6 +188,7 @@ export async function startRelayStack(o: RelayStackOptions): Promise<RelayStack>
   const tokenOf: Record<RelayActor, string> = {
     simulator: randomBytes(24).toString("base64url"),
     "pharmacist@console": randomBytes(24).toString("base64url"),
+    "pharmacist@cli": randomBytes(24).toString("base64url"),
   };
   const tokens = Object.fromEntries(Object.entries(tokenOf).map(([actor, tok]) => [tok, actor]));
   const authorization = (actor: RelayActor): string => `Bearer ${tokenOf[actor]}`;
@@ -229,6 +233,7 @@ export async function startRelayStack(o: RelayStackOptions): Promise<RelayStack>
       return j.entries ?? [];
     },
     authorization,
+    token: (actor) => tokenOf[actor],
     close: async () => {
       clearInterval(poll);
       await handle.abort();
@@ -266,6 +271,8 @@ export interface Stack {
   readonly server: RunningServer;
   readonly key: (PharmacistKey & { created: boolean; file: string }) | undefined;
   readonly auditFile: string;
+  /** The pharmacist tools' profile this stack wrote (removed by close()). */
+  readonly profileFile: string | undefined;
   close(): Promise<void>;
 }
 
@@ -353,6 +360,22 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         }
       : {}),
   });
+  // What `npx dosekeeper …` needs to reach this stack (docs/pharmacist.md, "Against npm start").
+  let profileFile: string | undefined;
+  if (mode === "mqtt" && brokerUrl !== undefined && key !== undefined) {
+    profileFile = writeProfile(dataDir, {
+      pid: process.pid,
+      broker: brokerUrl,
+      ...(creds !== undefined ? { username: creds.pharmacist.username, password: creds.pharmacist.password } : {}),
+      ...(r !== undefined ? { api: r.apiUrl, token: r.token("pharmacist@cli") } : {}),
+      key: key.file,
+      audit: auditFile,
+      clock: new URL("api/clock", server.url).href,
+    });
+    log(
+      `cli        npx dosekeeper … finds ${path.relative(process.cwd(), profileFile) || profileFile} (broker account, relay token, key, clock)`,
+    );
+  }
   return {
     fleet,
     transport,
@@ -362,7 +385,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     server,
     key,
     auditFile,
+    profileFile,
     close: async () => {
+      if (profileFile !== undefined) removeProfile(profileFile);
       fleet.stop();
       await server.close();
       await transport.close();

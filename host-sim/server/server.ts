@@ -197,6 +197,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       flush();
       return;
     }
+    // The simulator's clock, for the pharmacist tools that sign on simulated time (docs/pharmacist.md).
+    if (m === "GET" && p === "/api/clock") return send(res, 200, { now: fleet.sched.now, warp: fleet.sched.warp });
     if (m === "GET" && p === "/api/state") return send(res, 200, { ...fleet.snapshot(), relay: o.cloud?.snapshot() ?? null });
     if (m === "GET" && p === "/api/audit") return send(res, 200, mergedAudit(audit, fleet.transport.auditRecords?.() ?? []));
     if (m === "GET" && p === "/api/notifications") return send(res, 200, o.notifications?.items.slice(-100) ?? []);

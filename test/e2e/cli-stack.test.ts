@@ -1,0 +1,105 @@
+/**
+ * The pharmacist CLI against the stack of `npm start`, with no flag: the stack writes its
+ * profile (.dosekeeper/cli.json: broker account, relay token, key, simulator clock) and the CLI,
+ * run from the folder above, finds it. The fleet runs warped on a date far from today, so a push
+ * is accepted only because the CLI signs on the simulator's clock.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { startStack, type Stack } from "../../host-sim/live/stack";
+import { main, type Io } from "../../cloud/pharmacist/cli";
+
+const ROOT = path.resolve(__dirname, "../..");
+const START = Date.parse("2026-03-10T06:55:00Z");
+
+async function until(cond: () => boolean | Promise<boolean>, ms = 8000, what = "condition"): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe("dosekeeper CLI x npm start stack (profile, simulated clock)", () => {
+  let stack: Stack;
+  let dir: string;
+  const run = async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
+    let out = "";
+    let err = "";
+    const io: Io = { out: (s) => (out += s), err: (s) => (err += s), env: {}, cwd: dir };
+    const code = await main(argv, io);
+    return { code, out, err };
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "dk-cli-stack-"));
+    const base = JSON.parse(readFileSync(path.join(ROOT, "test/scenarios/configs/home.json"), "utf8")) as Record<string, unknown>;
+    stack = await startStack({ baseConfig: base, devices: 3, warp: 60, start: START, port: 0, dataDir: path.join(dir, ".dosekeeper") });
+    await until(() => ["dk-sim-1", "dk-sim-2", "dk-sim-3"].every((d) => stack.broker!.connected.has(d)), 8000, "devices connected");
+  });
+
+  afterAll(async () => {
+    await stack?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("writes a 0600 profile the CLI finds; status with no flag", async () => {
+    const file = stack.profileFile!;
+    expect(file).toBe(path.join(dir, ".dosekeeper", "cli.json"));
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const r = await run("status", "--device", "dk-sim-1");
+    expect(r.code).toBe(0);
+    expect(r.err).toContain("using " + file);
+    expect(r.out).toContain("online   true");
+    expect(r.out).toMatch(/config {3}version 1 /);
+  });
+
+  it("config push signed on the simulator's clock is applied; status shows the new version at once; history from the relay", async () => {
+    const d = stack.fleet.get("dk-sim-1")!;
+    const cfg = { ...(d.sim.lastConfig as Record<string, unknown>), version: 2 };
+    const f = path.join(dir, "v2.json");
+    writeFileSync(f, JSON.stringify(cfg));
+    const r = await run("config", "push", "--device", "dk-sim-1", "--file", f);
+    expect(r.err).toContain("simulator");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("applied on dk-sim-1: version 2");
+    const st = await run("status", "--device", "dk-sim-1");
+    expect(st.out).toMatch(/config {3}version 2 /);
+    await until(
+      async () => (await run("history", "--device", "dk-sim-1", "--since", "12h", "--json")).out.includes('"config.accepted"'),
+      8000,
+      "history",
+    );
+    const h = await run("history", "--device", "dk-sim-1", "--since", "12h");
+    expect(h.code).toBe(0);
+    expect(h.out).toMatch(/config\.accepted\s+.*version=2/);
+    const audit = readFileSync(path.join(dir, ".dosekeeper", "audit.jsonl"), "utf8");
+    expect(audit).toContain('"action":"config.push"');
+  });
+
+  it("a foreign key is refused with its code; key trust makes the device accept it", async () => {
+    const kg = await run("keygen", "--out", path.join(dir, "keys"));
+    const kid = /kid\s+([0-9a-f]{16})/.exec(kg.out)![1];
+    const key = path.join(dir, "keys", `${kid}.key.pem`);
+    const refused = await run("command", "identify", "--device", "dk-sim-2", "--key", key, "--timeout", "10s");
+    expect(refused.code).toBe(3);
+    expect(refused.err).toContain("SIG_UNKNOWN_KEY");
+    const t = await run("key", "trust", "--device", "dk-sim-2", "--pub", path.join(dir, "keys", `${kid}.pub`), "--timeout", "10s");
+    expect(t.code).toBe(0);
+    expect(t.out).toContain(kid);
+    const ok = await run("command", "identify", "--device", "dk-sim-2", "--key", key, "--args", '{"seconds":2}', "--timeout", "10s");
+    expect(ok.code).toBe(0);
+  });
+
+  it("the profile is removed when the stack stops", async () => {
+    const file = stack.profileFile!;
+    await stack.close();
+    expect(existsSync(file)).toBe(false);
+    const r = await run("status", "--device", "dk-sim-1", "--wait", "200ms");
+    expect([1, 4]).toContain(r.code); // no profile any more: the default broker (none, or nothing retained there)
+    stack = undefined as unknown as Stack;
+  });
+});
