@@ -45,6 +45,8 @@ Environment: VAPID_SUBJECT, VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY (Web Push);
   TWILIO_BASE_URL (default https://api.twilio.com), TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
   TWILIO_USERNAME (API key SID, optional), TWILIO_FROM (SMS and calls);
   RELAY_AUDIT_KEY (HMAC key of the audit chain, kept outside the database);
+  RELAY_PUBLIC_URL (the URL providers call back: caregiver acknowledgement by SMS reply, key press,
+  push action; with --http) and RELAY_PUSH_ACK_SECRET (push action tokens);
   MQTT_USERNAME, MQTT_PASSWORD; MQTT_INGEST_USERNAME, MQTT_INGEST_PASSWORD (owner mode's session,
   where the broker binds the client id to the user); NATS_USER, NATS_PASSWORD (jetstream mode).`;
 
@@ -103,6 +105,9 @@ async function main(): Promise<void> {
     providers.push = createWebPushProvider({
       vapid: { subject: env.VAPID_SUBJECT ?? "mailto:relay@localhost", publicKey: env.VAPID_PUBLIC_KEY, privateKey: env.VAPID_PRIVATE_KEY },
       userAgent,
+      ...(env.RELAY_PUBLIC_URL && env.RELAY_PUSH_ACK_SECRET
+        ? { ack: { publicUrl: env.RELAY_PUBLIC_URL, secret: env.RELAY_PUSH_ACK_SECRET } }
+        : {}),
     });
   }
   if (env.TWILIO_ACCOUNT_SID && env.TWILIO_AUTH_TOKEN && env.TWILIO_FROM) {
@@ -113,6 +118,7 @@ async function main(): Promise<void> {
       from: env.TWILIO_FROM,
       userAgent,
       ...(env.TWILIO_USERNAME ? { username: env.TWILIO_USERNAME } : {}),
+      ...(env.RELAY_PUBLIC_URL ? { callbacks: { publicUrl: env.RELAY_PUBLIC_URL } } : {}),
     });
     providers.sms = tw;
     providers.call = tw;
@@ -202,6 +208,16 @@ async function main(): Promise<void> {
       health: () => relay.health(),
       ...(env.RELAY_AUDIT_KEY ? { auditKey: env.RELAY_AUDIT_KEY } : {}),
       ...(tokens ? { tokens } : { insecureDev: true }),
+      ...(env.RELAY_PUBLIC_URL
+        ? {
+            hooks: {
+              publicUrl: env.RELAY_PUBLIC_URL,
+              relay: relay.hooks,
+              ...(env.TWILIO_AUTH_TOKEN ? { twilioAuthToken: env.TWILIO_AUTH_TOKEN } : {}),
+              ...(env.RELAY_PUSH_ACK_SECRET ? { pushSecret: env.RELAY_PUSH_ACK_SECRET } : {}),
+            },
+          }
+        : {}),
     });
     process.stderr.write(`[${relay.instanceId}] HTTP API on ${httpApi.url}\n`);
   }

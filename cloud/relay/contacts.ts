@@ -19,7 +19,11 @@ export interface DeviceContacts {
   deadman?: string[];
   /** FHIR reference of the patient ("Patient/123") for exported MedicationAdministration resources. */
   fhirPatient?: string;
+  /** Minutes an acknowledgement quiets a slot's chain before it re-fires if the dose is still not taken (1..240, default 30). */
+  ackRefireMin?: number;
 }
+
+export const ACK_REFIRE_MIN_DEFAULT = 30;
 
 export interface ContactBook {
   people: Record<string, Person>;
@@ -153,6 +157,11 @@ export function parseContacts(input: unknown): { book: ContactBook; problems: Co
       }
       if (Array.isArray(v.deadman)) dc.deadman = v.deadman.filter((r): r is string => typeof r === "string" && REF.test(r));
       if (typeof v.fhirPatient === "string") dc.fhirPatient = v.fhirPatient;
+      if (v.ackRefireMin !== undefined) {
+        if (typeof v.ackRefireMin === "number" && Number.isInteger(v.ackRefireMin) && v.ackRefireMin >= 1 && v.ackRefireMin <= 240)
+          dc.ackRefireMin = v.ackRefireMin;
+        else problems.push({ code: "RELAY_FIELD", path: `${path}.ackRefireMin`, message: "whole minutes, 1..240" });
+      }
       book.devices[dev] = dc;
     }
   }

@@ -8,6 +8,7 @@
  *   GET  /api/audit?device=&action=&code=&limit=&before=&order=   (newest first; `next` cursor)
  *   GET  /api/audit/verify                         (recomputes the audit hash chain; 409 when broken)
  *   GET  /healthz
+ *   POST /hooks/…                                  provider webhooks, signed by the provider (hooks.ts)
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import * as http from "node:http";
@@ -16,6 +17,7 @@ import { medicationAdministrationBundle } from "../fhir/medication-administratio
 import { adherenceByDay, slotRecords, DOSE_EVENT_TYPES } from "./adherence";
 import { parseContacts } from "./contacts";
 import { scheduleFromConfig } from "./schedules";
+import { handleHook, type HookOptions } from "./hooks";
 import type { RelayDb } from "./types";
 import { DEVICE_ID_RE as DEVICE_RE } from "../../firmware/core/protocol/ids";
 
@@ -33,6 +35,8 @@ export interface RelayHttpOptions {
   maxDays?: number;
   /** Key of the audit chain's HMAC (RELAY_AUDIT_KEY), if any. */
   auditKey?: string;
+  /** Provider webhooks (/hooks/*: caregiver acknowledgements, status callbacks), signature-checked. */
+  hooks?: HookOptions;
   /** The relay's ingest health: /healthz answers 503 "degraded" while the store fails. */
   health?: () => { state: "ok" | "degraded"; since: number | null; lastError: string | null; waiting: number };
 }
@@ -131,6 +135,7 @@ export function createRelayHttpHandler(o: RelayHttpOptions): (req: http.Incoming
         return send(res, 503, { ok: false, state: h.state, db: o.db.kind, since: h.since, waiting: h.waiting });
       return send(res, 200, { ok: true, state: "ok", db: o.db.kind });
     }
+    if (await handleHook(req, res, u, () => readBody(req), o.hooks)) return;
     const actor = actorOf(req);
     if (path[0] === "api" && path[1] === "devices" && path.length === 4) {
       const device = path[2];

@@ -26,6 +26,8 @@ export interface NoticeInput {
   code?: string;
   /** For dead-man: last time the device was heard from. */
   lastSeenMs?: number;
+  /** For refire: minutes since the acknowledgement. */
+  ackedMin?: number;
 }
 
 const T = {
@@ -38,6 +40,7 @@ const T = {
     outage: "Dispenser not responding",
     "back-online": "Dispenser back online",
     refill: "Refill check",
+    refire: "Dose still not taken",
     late: "late",
     due: "due",
     missed: "missed",
@@ -58,6 +61,7 @@ const T = {
     outage: "Pilulier injoignable",
     "back-online": "Pilulier de nouveau en ligne",
     refill: "Contrôle du remplissage",
+    refire: "Prise toujours pas effectuée",
     late: "en retard",
     due: "à prendre",
     missed: "manquée",
@@ -182,6 +186,14 @@ export function buildNotice(i: NoticeInput, lang: "en" | "fr", s: DeviceSchedule
       priority = "low";
       body = fr ? `Le pilulier ${i.device} est de nouveau en ligne.` : `Dispenser ${i.device} is back online.`;
       break;
+    case "refire": {
+      const ref = slotText(i.slot);
+      const m = i.ackedMin ?? 0;
+      body = fr
+        ? `Dose ${what}${at ? ` prévue à ${at}` : ""} toujours pas prise, ${m} min après votre accusé de réception.${ref ? ` (réf. ${ref})` : ""}`
+        : `Dose ${what}${at ? ` due at ${at}` : ""} still not taken, ${m} min after you acknowledged.${ref ? ` (ref ${ref})` : ""}`;
+      break;
+    }
     case "refill":
       priority = "low";
       body = fr

@@ -1,4 +1,5 @@
 /** What the relay is given (RelayOptions) and gives (RelayHandle). docs/relay.md. */
+import type { RelayHooks } from "./hooks";
 import type { IClientOptions } from "mqtt";
 import type { Health } from "./ingest/durable";
 import type { Providers, RelayDb } from "./types";
@@ -118,4 +119,6 @@ export interface RelayHandle {
   reload(): Promise<void>;
   /** "degraded" while the store fails (acknowledgements held, retrying); /healthz reports it. */
   health(): Health;
+  /** What the HTTP webhooks need (caregiver acknowledgements): startRelayHttp({ hooks: { relay: handle.hooks, … } }). */
+  readonly hooks: RelayHooks;
 }

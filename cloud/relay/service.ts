@@ -25,6 +25,7 @@ import { republishReceipts } from "./jobs/receipts";
 import { Worker } from "./jobs/worker";
 import type { RelayHandle, RelayOptions } from "./options";
 import { ScheduleBook } from "./schedules";
+import { acknowledge } from "./handlers/ack";
 
 export type { DeadmanOptions, RelayHandle, RelayOptions, RetryOptions } from "./options";
 
@@ -283,5 +284,11 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     tick,
     reload,
     health: () => durable.health(),
+    hooks: {
+      acknowledge: (a) => acknowledge(ctx, a),
+      peopleByPhone: (phone) => Object.values(ctx.book.people).filter((p) => p.phone === phone),
+      person: (id) => (Object.hasOwn(ctx.book.people, id) ? ctx.book.people[id] : undefined),
+      audit: (action, device, code, detail) => ctx.unit((x) => ctx.audit(x, action, device, code, detail)),
+    },
   };
 }

@@ -35,7 +35,32 @@ export interface Person {
 
 export type Priority = "high" | "low";
 
-export type NotificationKind = "escalation" | "prn" | "help" | "fallback" | "deadman" | "outage" | "back-online" | "refill";
+export type NotificationKind = "escalation" | "prn" | "help" | "fallback" | "deadman" | "outage" | "back-online" | "refill" | "refire";
+
+/** A caregiver's acknowledgement of a slot's escalation (the remote chain is quiet until `until`). */
+export interface Ack {
+  device: string;
+  slot: string;
+  /** Person id, and the recipient reference the device knows them by. */
+  person: string;
+  ref: string;
+  /** Channel of the notification acknowledged, and how: "sms-reply", "voice-key", "push-action". */
+  ch: string;
+  via: string;
+  t: number;
+  until: number;
+}
+
+/** A notification that was sent (for matching an inbound reply to it). */
+export interface SentJob {
+  key: string;
+  device: string;
+  slot: string;
+  ref: string;
+  ch: string;
+  kind: string;
+  at: number;
+}
 
 /** What a provider is asked to deliver. */
 export interface Notice {
@@ -149,7 +174,7 @@ export interface StoredConfig {
   actor: string;
 }
 
-export type ReceiptStatus = "delivered" | "failed" | "cancelled";
+export type ReceiptStatus = "delivered" | "failed" | "cancelled" | "acked";
 
 export interface KeySummary {
   key: string;
@@ -188,6 +213,11 @@ export interface RelayDb {
   /** Marks the slot resolved and cancels its pending (not in-flight) jobs; returns the keys touched. */
   resolveSlot(device: string, slot: string, outcome: string, now: number): Promise<string[]>;
   isResolved(device: string, slot: string): Promise<boolean>;
+  /** Records (or renews) an acknowledgement and cancels the slot's pending jobs; `first` unless one was in force. */
+  ackSlot(a: Ack): Promise<{ first: boolean; keys: string[] }>;
+  ackOf(device: string, slot: string): Promise<Ack | null>;
+  /** Sent notifications to `person` (newest first, at most 20), optionally of one key / channel. */
+  sentJobs(person: string, o: { key?: string; ch?: string; since: number }): Promise<SentJob[]>;
   /** Jobs of a key, for receipts. */
   keySummary(key: string): Promise<KeySummary | null>;
   /** Sets the receipt of a key once; true for the caller that set it (that one publishes). */

@@ -1,6 +1,8 @@
 /**
  * The relay's tables, for SQLite and PostgreSQL.
  */
+import type { SqlDriver } from "./drivers";
+
 export function schema(kind: "sqlite" | "postgres"): string {
   const id = kind === "sqlite" ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY";
   return `
@@ -29,6 +31,9 @@ CREATE TABLE IF NOT EXISTS deadman (device TEXT NOT NULL, slot TEXT NOT NULL, t 
   PRIMARY KEY (device, slot));
 CREATE TABLE IF NOT EXISTS kv (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS acks (device TEXT NOT NULL, slot TEXT NOT NULL, person TEXT NOT NULL, ref TEXT NOT NULL,
+  ch TEXT NOT NULL, via TEXT NOT NULL, t BIGINT NOT NULL, until_t BIGINT NOT NULL, PRIMARY KEY (device, slot));
+CREATE INDEX IF NOT EXISTS jobs_person ON jobs (person, state, updated_at);
 `;
 }
 
@@ -53,4 +58,38 @@ export function migrations(kind: "sqlite" | "postgres", hasDay: boolean, hasAudi
   }
   steps.push("CREATE INDEX IF NOT EXISTS events_day ON events (device, day, type)");
   return steps;
+}
+
+/** Creates the tables (PostgreSQL: serialised across instances) and runs the migrations. */
+export async function initSchema(d: SqlDriver): Promise<void> {
+  if (d.kind === "postgres") {
+    // Several instances may start together: serialise the DDL with an advisory lock. The
+    // CREATE … IF NOT EXISTS statements still lock their tables, so an instance starting while
+    // others write can be chosen as a deadlock victim: nothing was changed, try again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await d.tx(async (q) => {
+          await q.run("SELECT pg_advisory_xact_lock(724001)");
+          for (const stmt of schema("postgres")
+            .split(";")
+            .map((s) => s.trim())
+            .filter(Boolean))
+            await q.run(stmt);
+        });
+        break;
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        if (attempt >= 10 || (code !== "40P01" && code !== "55P03")) throw e;
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
+    }
+  } else {
+    await d.exec(schema("sqlite"));
+  }
+  const has = async (table: string, col: string): Promise<boolean> =>
+    (d.kind === "postgres"
+      ? await d.all(`SELECT column_name AS name FROM information_schema.columns WHERE table_name = $1`, [table])
+      : await d.all(`PRAGMA table_info(${table})`)
+    ).some((c) => c.name === col);
+  for (const step of migrations(d.kind, await has("events", "day"), await has("audit", "hash"))) await d.run(step);
 }

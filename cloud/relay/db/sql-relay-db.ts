@@ -3,6 +3,8 @@
  * devices' liveness, events, configs, audit; every write in the caller's transaction.
  */
 import type {
+  Ack,
+  SentJob,
   AuditEntry,
   DeviceState,
   Job,
@@ -18,7 +20,8 @@ import type {
 import { TxDriver, type Param, type SqlDriver } from "./drivers";
 import { type AuditVerdict, rowOf, sealAudit, verifyAudit } from "./audit-chain";
 import { dayOf, readEvents } from "./history";
-import { migrations, schema } from "./schema";
+import { ackOf, ackSlot, sentJobs } from "./acks";
+import { initSchema } from "./schema";
 import { num, numOrNull, strOrNull, rowToJob, jobParams, INSERT_JOB } from "./rows";
 
 export class SqlRelayDb implements RelayDb {
@@ -27,38 +30,10 @@ export class SqlRelayDb implements RelayDb {
     return this.d.kind;
   }
 
-  async init(): Promise<void> {
-    if (this.d.kind === "postgres") {
-      // Several instances may start together: serialise the DDL with an advisory lock. The
-      // CREATE … IF NOT EXISTS statements still lock their tables, so an instance starting while
-      // others write can be chosen as a deadlock victim: nothing was changed, try again.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.d.tx(async (q) => {
-            await q.run("SELECT pg_advisory_xact_lock(724001)");
-            for (const stmt of schema("postgres")
-              .split(";")
-              .map((s) => s.trim())
-              .filter(Boolean))
-              await q.run(stmt);
-          });
-          break;
-        } catch (e) {
-          const code = (e as { code?: unknown }).code;
-          if (attempt >= 10 || (code !== "40P01" && code !== "55P03")) throw e;
-          await new Promise((r) => setTimeout(r, 100 * attempt));
-        }
-      }
-    } else {
-      await this.d.exec(schema("sqlite"));
-    }
-    const has = async (table: string, col: string): Promise<boolean> =>
-      (this.d.kind === "postgres"
-        ? await this.d.all(`SELECT column_name AS name FROM information_schema.columns WHERE table_name = $1`, [table])
-        : await this.d.all(`PRAGMA table_info(${table})`)
-      ).some((c) => c.name === col);
-    for (const step of migrations(this.d.kind, await has("events", "day"), await has("audit", "hash"))) await this.d.run(step);
+  init(): Promise<void> {
+    return initSchema(this.d);
   }
+
   close(): Promise<void> {
     return this.d.close();
   }
@@ -141,6 +116,16 @@ export class SqlRelayDb implements RelayDb {
       );
       return [...new Set(rows.map((r) => String(r.key)))];
     });
+  }
+
+  ackSlot(a: Ack): Promise<{ first: boolean; keys: string[] }> {
+    return ackSlot(this.d, a);
+  }
+  ackOf(device: string, slot: string): Promise<Ack | null> {
+    return ackOf(this.d, device, slot);
+  }
+  sentJobs(person: string, o: { key?: string; ch?: string; since: number }): Promise<SentJob[]> {
+    return sentJobs(this.d, person, o);
   }
 
   async isResolved(device: string, slot: string): Promise<boolean> {

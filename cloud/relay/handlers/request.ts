@@ -52,12 +52,17 @@ export async function handleRequest(
       : {}),
   };
   const resolved = slot !== null && (await x.db.isResolved(device, slot));
+  // A caregiver acknowledged this slot's escalation: its chain stays quiet until the ack's end.
+  const ack = slot !== null && !resolved ? await x.db.ackOf(device, slot) : null;
+  const quiet = ack !== null && ack.until > now;
   // A request that arrives after its slot was resolved (outbox replay) is stale: nothing to send.
-  const jobs = resolved ? [] : planJobs(ctx, device, key, slot, refs, ch, n, now, problems);
+  const jobs = resolved || quiet ? [] : planJobs(ctx, device, key, slot, refs, ch, n, now, problems);
   const claimed = await x.db.claimRequest({ key, device, slot, evtId, ch: ch ?? "?", receivedAt: now, wantsReceipt: true }, jobs);
   if (!claimed) return;
   for (const p of problems) await ctx.audit(x, "request.problem", device, p.code, p.detail);
   if (resolved) await ctx.audit(x, "request.stale", device, "RELAY_RESOLVED", { key, slot });
-  if (jobs.length === 0) await finalize(ctx, x, key);
+  if (quiet)
+    await ctx.audit(x, "request.acked", device, "RELAY_ACKED", { key, slot, by: ack.ref, until: new Date(ack.until).toISOString() });
+  if (jobs.length === 0) await finalize(ctx, x, key, quiet ? "ACKED" : undefined);
   else x.after(() => ctx.kick());
 }

@@ -5,14 +5,18 @@
  */
 import type { RelayCtx, Tx } from "../context";
 
-export async function finalize(ctx: RelayCtx, x: Tx, key: string): Promise<void> {
+/** `quietCode`: the key got no job on purpose (ACKED: a caregiver acknowledged the slot): a cancelled receipt with that code. */
+export async function finalize(ctx: RelayCtx, x: Tx, key: string, quietCode?: string): Promise<void> {
   const s = await x.db.keySummary(key);
   if (s === null || !s.wantsReceipt || s.jobs.some((j) => j.state === "pending")) return;
   const primary = s.jobs.filter((j) => !j.isFallback);
   const fb = s.jobs.filter((j) => j.isFallback);
   let status: "delivered" | "failed" | "cancelled";
   let code: string | null = null;
-  if (primary.some((j) => j.state === "sent")) status = "delivered";
+  if (quietCode !== undefined && s.jobs.length === 0) {
+    status = "cancelled";
+    code = quietCode;
+  } else if (primary.some((j) => j.state === "sent")) status = "delivered";
   else if (primary.length > 0 && primary.every((j) => j.state === "cancelled")) status = "cancelled";
   else if (s.jobs.length === 0 && (await x.db.isResolved(s.device, key.split("/")[1] ?? ""))) status = "cancelled";
   else {

@@ -2,6 +2,9 @@
  * SMS and voice calls through a Twilio-compatible REST API:
  * POST {baseUrl}/2010-04-01/Accounts/{accountSid}/Messages.json (To, From, Body) and
  * …/Calls.json (To, From, Twiml), form-encoded, HTTP Basic auth (accountSid or API key : secret).
+ * With `callbacks` (the relay's public URL): every message and call asks for status callbacks,
+ * an escalation SMS says how to acknowledge by reply, and a call gathers one key (1 = acknowledge)
+ * posted to /hooks/twilio/voice (cloud/relay/hooks.ts checks the signatures).
  */
 import type { Notice, Person, Provider, RemoteChannel, SendResult } from "../types";
 import { sendHttp } from "./http";
@@ -19,16 +22,26 @@ export interface TwilioOptions {
   timeoutMs?: number;
   /** User-Agent header (default "dosekeeper-relay"). */
   userAgent?: string;
+  /** The relay's public base URL for status callbacks and acknowledgements (docs/relay.md). */
+  callbacks?: { publicUrl: string };
 }
+
+/** Kinds a caregiver can acknowledge (a dose slot's chain). */
+const ACKABLE = new Set(["escalation", "refire"]);
+const HINT = { en: "Reply OK to acknowledge.", fr: "Répondez OK pour accuser réception." } as const;
+const PRESS = { en: "Press 1 to acknowledge this alert.", fr: "Appuyez sur 1 pour confirmer cette alerte." } as const;
 
 function xmlEscape(s: string): string {
   return s.replace(/[<>&'"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;" })[c] ?? c);
 }
 
-export function twimlSay(text: string, lang: "en" | "fr"): string {
+export function twimlSay(text: string, lang: "en" | "fr", gatherUrl?: string): string {
   const l = lang === "fr" ? "fr-FR" : "en-GB";
   const t = xmlEscape(text);
-  return `<Response><Say language="${l}">${t}</Say><Pause length="1"/><Say language="${l}">${t}</Say></Response>`;
+  if (gatherUrl === undefined)
+    return `<Response><Say language="${l}">${t}</Say><Pause length="1"/><Say language="${l}">${t}</Say></Response>`;
+  const g = `<Gather numDigits="1" timeout="8" method="POST" action="${xmlEscape(gatherUrl)}"><Say language="${l}">${t}</Say><Say language="${l}">${PRESS[lang]}</Say></Gather>`;
+  return `<Response>${g}<Say language="${l}">${t}</Say></Response>`;
 }
 
 export function createTwilioProvider(o: TwilioOptions): Provider {
@@ -43,8 +56,12 @@ export function createTwilioProvider(o: TwilioOptions): Provider {
       form.set("To", to.phone);
       if (ch === "sms" && /^MG/.test(o.from)) form.set("MessagingServiceSid", o.from);
       else form.set("From", o.from);
-      if (ch === "sms") form.set("Body", `${n.title}: ${n.body}`);
-      else form.set("Twiml", twimlSay(`${n.title}. ${n.body}`, to.lang));
+      const cb = o.callbacks?.publicUrl.replace(/\/+$/, "");
+      const q = `key=${encodeURIComponent(n.key)}&p=${encodeURIComponent(to.id)}`;
+      const ackable = cb !== undefined && ACKABLE.has(n.kind);
+      if (ch === "sms") form.set("Body", `${n.title}: ${n.body}${ackable ? " " + HINT[to.lang] : ""}`);
+      else form.set("Twiml", twimlSay(`${n.title}. ${n.body}`, to.lang, ackable ? `${cb}/hooks/twilio/voice?${q}` : undefined));
+      if (cb !== undefined) form.set("StatusCallback", `${cb}/hooks/twilio/status?${q}`);
       return sendHttp(
         {
           url: base + (ch === "sms" ? "/Messages.json" : "/Calls.json"),

@@ -6,6 +6,7 @@
 import webpush from "web-push";
 import type { Notice, Person, Provider, RemoteChannel, SendResult } from "../types";
 import { sendHttp } from "./http";
+import { pushAckToken } from "../hooks";
 
 export interface WebPushOptions {
   vapid: { subject: string; publicKey: string; privateKey: string };
@@ -14,6 +15,8 @@ export interface WebPushOptions {
   timeoutMs?: number;
   /** User-Agent header (default "dosekeeper-relay"). */
   userAgent?: string;
+  /** Acknowledgement by the notification's action: POST {token} to <publicUrl>/hooks/push/ack. */
+  ack?: { publicUrl: string; secret: string; ttlMs?: number };
 }
 
 export function createWebPushProvider(o: WebPushOptions): Provider {
@@ -22,7 +25,23 @@ export function createWebPushProvider(o: WebPushOptions): Provider {
     async send(ch: RemoteChannel, to: Person, n: Notice): Promise<SendResult> {
       if (ch !== "push") return { ok: false, retry: false, code: "RELAY_NO_PROVIDER", detail: "webpush only does push" };
       if (to.push.length === 0) return { ok: false, retry: false, code: "RELAY_NO_SUBSCRIPTION" };
-      const payload = JSON.stringify({ title: n.title, body: n.body, key: n.key, device: n.device, kind: n.kind, slot: n.slot ?? null });
+      const ack =
+        o.ack !== undefined && (n.kind === "escalation" || n.kind === "refire")
+          ? {
+              url: o.ack.publicUrl.replace(/\/+$/, "") + "/hooks/push/ack",
+              token: pushAckToken(o.ack.secret, n.key, to.id, Date.now() + (o.ack.ttlMs ?? 24 * 3_600_000)),
+            }
+          : undefined;
+      const payload = JSON.stringify({
+        title: n.title,
+        body: n.body,
+        key: n.key,
+        device: n.device,
+        kind: n.kind,
+        slot: n.slot ?? null,
+        // The service worker shows the action and POSTs {token} to url when it is chosen.
+        ...(ack !== undefined ? { actions: [{ action: "ack", title: to.lang === "fr" ? "Vu, je m'en occupe" : "Seen, on it" }], ack } : {}),
+      });
       // Every subscription of the person (phone, tablet…); delivered when one accepts it.
       let last: SendResult = { ok: false, retry: false, code: "RELAY_NO_SUBSCRIPTION" };
       let anyRetry = false;

@@ -89,12 +89,19 @@ export type ReceiptCheck =
 export function checkReceipt(r: unknown): ReceiptCheck {
   if (!isObj(r) || r.v !== 1) return { ok: false, code: "PROTO_VERSION", detail: "rcpt without v:1" };
   const status = r.status;
-  if (typeof r.key !== "string" || r.key.length > 128 || (status !== "delivered" && status !== "failed" && status !== "cancelled")) {
+  if (
+    typeof r.key !== "string" ||
+    r.key.length > 128 ||
+    (status !== "delivered" && status !== "failed" && status !== "cancelled" && status !== "acked")
+  ) {
     return { ok: false, code: "PROTO_FIELD", detail: "rcpt key/status", path: typeof r.key !== "string" ? "key" : "status" };
   }
   const data: Record<string, unknown> = { key: r.key, status };
   if (typeof r.ch === "string" && r.ch.length <= 16) data.ch = r.ch;
   if (typeof r.code === "string" && r.code.length <= 48) data.code = r.code;
+  // A caregiver acknowledged the slot's escalation (by: their recipient reference; until: ISO time).
+  if (typeof r.by === "string" && r.by.length <= 32) data.by = r.by;
+  if (typeof r.until === "string" && r.until.length <= 30) data.until = r.until;
   return { ok: true, data };
 }
 

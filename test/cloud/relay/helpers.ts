@@ -90,6 +90,28 @@ export function pushSubscription(endpoint: string): {
   return { sub: { endpoint, keys: { p256dh: ecdh.getPublicKey().toString("base64url"), auth: auth.toString("base64url") } }, ecdh, auth };
 }
 
+/** RFC 8291 aes128gcm decryption with the subscriber's keys. */
+export function decryptPush(body: Buffer, ecdh: crypto.ECDH, auth: Buffer): string {
+  const salt = body.subarray(0, 16);
+  const rs = body.readUInt32BE(16);
+  const idlen = body[20];
+  const asPub = body.subarray(21, 21 + idlen);
+  const ct = body.subarray(21 + idlen);
+  if (rs < 18) throw new Error("record size below 18");
+  const shared = ecdh.computeSecret(asPub);
+  const uaPub = ecdh.getPublicKey();
+  const ikm = Buffer.from(crypto.hkdfSync("sha256", shared, auth, Buffer.concat([Buffer.from("WebPush: info\0"), uaPub, asPub]), 32));
+  const cek = Buffer.from(crypto.hkdfSync("sha256", ikm, salt, Buffer.from("Content-Encoding: aes128gcm\0"), 16));
+  const nonce = Buffer.from(crypto.hkdfSync("sha256", ikm, salt, Buffer.from("Content-Encoding: nonce\0"), 12));
+  const d = crypto.createDecipheriv("aes-128-gcm", cek, nonce);
+  d.setAuthTag(ct.subarray(ct.length - 16));
+  const plain = Buffer.concat([d.update(ct.subarray(0, ct.length - 16)), d.final()]);
+  let end = plain.length - 1;
+  while (plain[end] === 0) end--;
+  if (plain[end] !== 2) throw new Error("no last-record delimiter");
+  return plain.subarray(0, end).toString("utf8");
+}
+
 export function providersFor(base: string, opts: { timeoutMs?: number } = {}): Providers {
   const tw = createTwilioProvider({
     baseUrl: base,

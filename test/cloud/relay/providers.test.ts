@@ -4,7 +4,7 @@ import { createTwilioProvider, twimlSay } from "../../../cloud/relay/providers/t
 import { createWebPushProvider } from "../../../cloud/relay/providers/webpush";
 import { createConsoleProvider } from "../../../cloud/relay/providers/console";
 import type { Notice, Person } from "../../../cloud/relay/types";
-import { VAPID, pushSubscription, startMockHttp } from "./helpers";
+import { VAPID, decryptPush as decrypt, pushSubscription, startMockHttp } from "./helpers";
 
 const notice: Notice = {
   key: "dk-0001/am@2026-03-10/3.0",
@@ -16,28 +16,6 @@ const notice: Notice = {
   slot: "am@2026-03-10",
 };
 const marc: Person = { id: "marc", name: "Marc", phone: "+33622222222", push: [], channels: ["sms"], lang: "en" };
-
-/** RFC 8291 aes128gcm decryption with the subscriber's keys. */
-function decrypt(body: Buffer, ecdh: crypto.ECDH, auth: Buffer): string {
-  const salt = body.subarray(0, 16);
-  const rs = body.readUInt32BE(16);
-  const idlen = body[20];
-  const asPub = body.subarray(21, 21 + idlen);
-  const ct = body.subarray(21 + idlen);
-  expect(rs).toBeGreaterThanOrEqual(18);
-  const shared = ecdh.computeSecret(asPub);
-  const uaPub = ecdh.getPublicKey();
-  const ikm = Buffer.from(crypto.hkdfSync("sha256", shared, auth, Buffer.concat([Buffer.from("WebPush: info\0"), uaPub, asPub]), 32));
-  const cek = Buffer.from(crypto.hkdfSync("sha256", ikm, salt, Buffer.from("Content-Encoding: aes128gcm\0"), 16));
-  const nonce = Buffer.from(crypto.hkdfSync("sha256", ikm, salt, Buffer.from("Content-Encoding: nonce\0"), 12));
-  const d = crypto.createDecipheriv("aes-128-gcm", cek, nonce);
-  d.setAuthTag(ct.subarray(ct.length - 16));
-  const plain = Buffer.concat([d.update(ct.subarray(0, ct.length - 16)), d.final()]);
-  let end = plain.length - 1;
-  while (plain[end] === 0) end--;
-  expect(plain[end]).toBe(2); // last record delimiter
-  return plain.subarray(0, end).toString("utf8");
-}
 
 describe("providers against a local HTTP server", () => {
   let srv: Awaited<ReturnType<typeof startMockHttp>>;
