@@ -83,6 +83,7 @@ export function startDevice() {
     firmware: FIRMWARE_VERSION,
     resetReason: readResetReason(),
     hw: { channels: loadCells.channels, leds: leds.count },
+    trayGrams: BOARD.trayGrams,
   };
 
   // ---- LINK (firmware/core/link.ts): MQTT session; settings from the "dk-net" preferences

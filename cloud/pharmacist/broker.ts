@@ -14,7 +14,7 @@ import { redactUrl } from "../redact";
 /** Local validation limits: larger than any dispenser, so only the device judges its hardware. */
 export const GENEROUS_HW: HardwareLimits = { channels: 16, leds: 64 };
 export { DEVICE_ID_RE } from "../../firmware/core/protocol/ids";
-export const COMMANDS = ["tare", "calibrate", "identify", "silence", "keys", "decommission"] as const;
+export const COMMANDS = ["tare", "calibrate", "identify", "silence", "refill", "keys", "decommission"] as const;
 
 export interface BrokerOptions {
   /** mqtt://host:port or mqtts://host:port */

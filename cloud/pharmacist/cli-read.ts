@@ -25,6 +25,13 @@ export async function cmdStatus(p: Parsed, io: Io, s: Settings): Promise<number>
       `config   ${cfg ? `version ${cfg.version} hash ${cfg.hash}` : "none"}`,
       `outbox   ${t.outbox ?? "-"} not yet acknowledged, ${t.dropped ?? "-"} dropped`,
       `faults   ${Array.isArray(t.faults) && t.faults.length ? t.faults.join(", ") : "none"}`,
+      `stock    ${
+        Array.isArray(t.stock) && t.stock.length
+          ? (t.stock as { comp: string; doses: number | null; days: number | null }[])
+              .map((x) => `${x.comp} ${x.doses ?? "?"} doses${x.days !== null ? ` (${x.days} days)` : ""}`)
+              .join(", ")
+          : "-"
+      }`,
     ].join("\n") + "\n",
   );
   return EXIT.OK;

@@ -11,6 +11,7 @@ import { verifyAudit } from "./audit";
 import { COMMANDS, pushConfig, sendCommand, type CommandResult } from "./lib";
 import { EXIT, Settings, Usage, device, duration, parseArgs, str, type Io, type Parsed } from "./args";
 import { cmdHistory, cmdStatus } from "./cli-read";
+import { cmdRefill } from "./cli-refill";
 import { HELP } from "./help";
 
 export { EXIT, type Io } from "./args";
@@ -183,6 +184,8 @@ export async function main(
         return await cmdStatus(p, io, s);
       case "history":
         return await cmdHistory(p, io, s);
+      case "refill":
+        return await cmdRefill(p, io, s);
       case "key trust":
         return await cmdKey(p, io, s, "trust");
       case "key revoke":

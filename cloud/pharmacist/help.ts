@@ -23,6 +23,7 @@ Commands:
   status                 show a dispenser's retained status and telemetry
   history                show a dispenser's events (from the relay, or live from the broker)
   command NAME           sign and send a command (${COMMANDS.join(", ")})
+  refill                 tell a dispenser how many doses a refilled compartment holds; it verifies by weight
   key trust | key revoke make a dispenser trust a new pharmacist key, or stop trusting one
   audit verify           check that the audit log's hash chain is intact
 
@@ -86,6 +87,18 @@ ${COMMON}
 
 decommission wipes the dispenser (schedule, history, credentials) and clears its retained
 config. Exit: 0 done, 3 refused (code printed), 4 no answer.`,
+  refill: `Usage: dosekeeper refill --device ID --comp COMPARTMENT --doses N [--wait DUR] [options]
+
+Signs a "refill" command: COMPARTMENT should hold N doses once refilled. The dispenser weighs
+the tray: if it already holds N doses it answers verified at once; otherwise it checks the next
+refill it sees (within 4 h) and reports refill.verified or refill.mismatch (with what it found).
+  --wait DUR          wait that long for the verdict of a refill still to come (default: do not
+                      wait; the verdict reaches the relay and the dashboard anyway)
+${SIGNED}
+${COMMON}
+
+Exit: 0 verified (or expected, without --wait), 3 mismatch or refused (code printed), 4 no verdict
+within --wait, or no answer.`,
   "key trust": `Usage: dosekeeper key trust --device ID --pub FILE|BASE64 [--replace KID] [options]
 
 Signs (with --key, a key the dispenser trusts now) a "keys" command that adds the public key

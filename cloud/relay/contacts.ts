@@ -19,6 +19,8 @@ export interface DeviceContacts {
   deadman?: string[];
   /** FHIR reference of the patient ("Patient/123") for exported MedicationAdministration resources. */
   fhirPatient?: string;
+  /** References told when a compartment runs low (default: the ladders' recipients of its doses). */
+  stock?: string[];
   /** Minutes an acknowledgement quiets a slot's chain before it re-fires if the dose is still not taken (1..240, default 30). */
   ackRefireMin?: number;
 }
@@ -157,6 +159,7 @@ export function parseContacts(input: unknown): { book: ContactBook; problems: Co
       }
       if (Array.isArray(v.deadman)) dc.deadman = v.deadman.filter((r): r is string => typeof r === "string" && REF.test(r));
       if (typeof v.fhirPatient === "string") dc.fhirPatient = v.fhirPatient;
+      if (Array.isArray(v.stock)) dc.stock = v.stock.filter((r): r is string => typeof r === "string" && REF.test(r));
       if (v.ackRefireMin !== undefined) {
         if (typeof v.ackRefireMin === "number" && Number.isInteger(v.ackRefireMin) && v.ackRefireMin >= 1 && v.ackRefireMin <= 240)
           dc.ackRefireMin = v.ackRefireMin;

@@ -28,6 +28,9 @@ export interface NoticeInput {
   lastSeenMs?: number;
   /** For refire: minutes since the acknowledgement. */
   ackedMin?: number;
+  /** For low-stock: doses and days left. */
+  doses?: number;
+  days?: number;
 }
 
 const T = {
@@ -41,6 +44,7 @@ const T = {
     "back-online": "Dispenser back online",
     refill: "Refill check",
     refire: "Dose still not taken",
+    "low-stock": "Low stock",
     late: "late",
     due: "due",
     missed: "missed",
@@ -62,6 +66,7 @@ const T = {
     "back-online": "Pilulier de nouveau en ligne",
     refill: "Contrôle du remplissage",
     refire: "Prise toujours pas effectuée",
+    "low-stock": "Stock bas",
     late: "en retard",
     due: "à prendre",
     missed: "manquée",
@@ -192,6 +197,15 @@ export function buildNotice(i: NoticeInput, lang: "en" | "fr", s: DeviceSchedule
       body = fr
         ? `Dose ${what}${at ? ` prévue à ${at}` : ""} toujours pas prise, ${m} min après votre accusé de réception.${ref ? ` (réf. ${ref})` : ""}`
         : `Dose ${what}${at ? ` due at ${at}` : ""} still not taken, ${m} min after you acknowledged.${ref ? ` (ref ${ref})` : ""}`;
+      break;
+    }
+    case "low-stock": {
+      priority = "low";
+      const n = i.doses ?? 0;
+      const d = i.days;
+      body = fr
+        ? `Pilulier ${i.device} : compartiment ${what}, ${n} dose${n > 1 ? "s" : ""} restante${n > 1 ? "s" : ""}${d !== undefined ? ` (${d} jour${d >= 2 ? "s" : ""})` : ""}. Merci de prévoir le renouvellement.`
+        : `Dispenser ${i.device}: compartment ${what} has ${n} dose${n === 1 ? "" : "s"} left${d !== undefined ? ` (${d} day${d === 1 ? "" : "s"})` : ""}. Please plan a refill.`;
       break;
     }
     case "refill":

@@ -35,7 +35,17 @@ export interface Person {
 
 export type Priority = "high" | "low";
 
-export type NotificationKind = "escalation" | "prn" | "help" | "fallback" | "deadman" | "outage" | "back-online" | "refill" | "refire";
+export type NotificationKind =
+  | "escalation"
+  | "prn"
+  | "help"
+  | "fallback"
+  | "deadman"
+  | "outage"
+  | "back-online"
+  | "refill"
+  | "low-stock"
+  | "refire";
 
 /** A caregiver's acknowledgement of a slot's escalation (the remote chain is quiet until `until`). */
 export interface Ack {

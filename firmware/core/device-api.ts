@@ -13,6 +13,8 @@ export interface DeviceIdentity {
   readonly hw: { readonly channels: number; readonly leds: number };
   /** Factory calibration per load-cell channel (used until a calibrate command replaces it). */
   readonly calibration?: readonly Calibration[];
+  /** Mass of an empty tray (grams, the same molded cup on every bay): pills = level − this. Default 0 (trays tared empty). */
+  readonly trayGrams?: number;
 }
 
 /** Where events go after they are persisted (the MQTT session on the device, a fake in tests). */
@@ -53,6 +55,8 @@ export interface DispenserStatus {
     readonly fired: number;
   }[];
   readonly grams: readonly number[];
+  /** Doses and days left per compartment (core/dose/stock). */
+  readonly stock: readonly { readonly comp: string; readonly doses: number | null; readonly days: number | null }[];
 }
 
 export interface Dispenser {
@@ -76,6 +80,8 @@ export interface Dispenser {
   calibrate(channel: number, knownGrams: number): string;
   identify(seconds: number): string;
   silence(): string;
+  /** The refill command {comp, doses}: verify now, or expect that count at the next refill (core/dose/stock). */
+  refill(args: Record<string, unknown>): string;
   /** Wipe schedule, history, tare; leaves the device unprovisioned. */
   decommission(): void;
 }

@@ -27,7 +27,7 @@ import { wantedOutputs } from "./outputs/arbiter";
 import { recordRemoval } from "./dose/intake";
 import { materialise } from "./dose/materialise";
 import { rebaseSlots } from "./dose/rebase";
-import { refillEvents } from "./dose/refill";
+import { checkStockOf, onRefill, refillCommand } from "./dose/stock";
 import { UntimedRemovals } from "./dose/untimed";
 import { type Removal, WhileOff } from "./dose/while-off";
 import { requestHelp } from "./escalation/help";
@@ -231,7 +231,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
         return;
       case "addition":
         tx(() => {
-          for (const e of refillEvents(a.cfg, comp, ev.grams)) logEvent(e.type, e.cls, e.data);
+          onRefill(a, st, comp, ev.grams, channels.contentGrams(ev.channel), now, escDeps.log);
           whileOff.remember(st, ev.channel, channels.get(ev.channel)?.grams() ?? Number.NaN, now ?? null);
           return true;
         });
@@ -267,6 +267,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
       r = recordRemoval(escDeps, a, st, x.comp, x.pills, x.mg, now, x.perMed, x.tag);
       if (r === "slot") advance(escDeps, a, st, now);
       if (x.ch !== undefined) whileOff.remember(st, x.ch, channels.get(x.ch)?.grams() ?? Number.NaN, now);
+      if (x.ch !== undefined) checkStockOf(a, st, x.ch, channels, escDeps.log);
       return true;
     });
     if (r === "slot") {
@@ -335,12 +336,8 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
 
   const loadCmd: LoadCommandDeps = {
     channels,
-    log: (t, c, d) => void logEvent(t, c, d),
-    rememberAll: () =>
-      tx(() => {
-        for (const ch of channels.channels()) whileOff.remember(st, ch, channels.get(ch)?.grams() ?? Number.NaN, clock.wallMs() ?? null);
-        return true;
-      }),
+    log: escDeps.log,
+    rememberAll: () => tx(() => whileOff.rememberAll(st, channels, clock.wallMs() ?? null)),
   };
 
   function identify(seconds: number): string {
@@ -394,6 +391,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     calibrate: (channel, grams) => calibrateCommand(loadCmd, channel, grams),
     identify,
     silence,
+    refill: (args) => refillCommand(tx, active, st, args, channels, clock.wallMs(), escDeps.log),
     decommission,
   };
 }

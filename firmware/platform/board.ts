@@ -20,6 +20,8 @@ export const BOARD = Object.freeze({
   buzzerPin: 25,
   /** Push button to GND, internal pull-up (+ optional external 10 kohm). */
   buttonPin: 27,
+  /** Mass of an empty tray (the molded cup on every bay), grams: the stock counts the pills above it. */
+  trayGrams: 18,
 } as const);
 // The pin lists too (constant tables are frozen: preloaded in flash, never copied to RAM).
 Object.freeze(BOARD.hx711Dout);

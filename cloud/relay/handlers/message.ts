@@ -10,7 +10,7 @@ import { isObj } from "../../../firmware/core/protocol/json";
 import { parseTopic, VERB } from "../../../firmware/core/protocol/topics";
 import type { RelayCtx, Tx } from "../context";
 import { DEVICE_MESSAGE_MAX, DEVICE_MESSAGES_PER_MIN, type DeviceLiveness } from "./devices";
-import { handleRefillMismatch } from "./refill";
+import { handleRefillMismatch, handleStockLow } from "./refill";
 import { handleRequest } from "./request";
 import { handleResolve } from "./resolve";
 
@@ -111,6 +111,9 @@ export async function onMessage(
       return;
     case EV.REFILL_MISMATCH:
       await handleRefillMismatch(ctx, x, device, msg.id, data, now);
+      return;
+    case EV.STOCK_LOW:
+      await handleStockLow(ctx, x, device, msg.id, data, now);
       return;
   }
 }

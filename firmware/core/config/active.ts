@@ -30,6 +30,10 @@ export interface StateRecord {
   done?: string[];
   /** Last settled mass per channel: [grams, wall time] (core/dose/while-off). */
   mass?: Record<string, [number, number | null]>;
+  /** Compartments in a low-stock episode (core/dose/stock). */
+  low?: string[];
+  /** Refill expectations: compartment → [doses, until wall ms] (core/dose/stock). */
+  expect?: Record<string, [number, number]>;
 }
 
 export interface Active {

@@ -81,7 +81,9 @@ export const ROOT_KEYS: readonly string[] = Object.freeze([
   "ladders",
   "defaults",
   "help",
+  "stock",
 ]);
+export const STOCK_KEYS: readonly string[] = Object.freeze(["lowDays"]);
 export const HELP_KEYS: readonly string[] = Object.freeze(["to", "channel"]);
 export const COMPARTMENT_KEYS: readonly string[] = Object.freeze(["id", "label", "channel", "led", "meds"]);
 export const MED_KEYS: readonly string[] = Object.freeze(["name", "count", "unitMg"]);

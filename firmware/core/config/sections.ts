@@ -9,6 +9,7 @@ import type {
   EscalationStep,
   FixedDose,
   HelpConfig,
+  StockConfig,
   Ladder,
   Medication,
   PrnDose,
@@ -47,6 +48,7 @@ import {
   MED_KEYS,
   PRN_KEYS,
   HELP_KEYS,
+  STOCK_KEYS,
   STEP_KEYS,
   TIME_RE,
   WEEKDAYS,
@@ -333,4 +335,12 @@ export function checkHelp(ctx: Ctx, v: Slot, path: string): HelpConfig | undefin
   const to = recipients(ctx, own(o, "to"), at(path, "to"), 1);
   const channel = oneOf(ctx, own(o, "channel"), at(path, "channel"), REMOTE);
   return to !== undefined && channel !== undefined ? { to, channel } : undefined;
+}
+
+/** `stock`: below how many days of doses a compartment is low (1..30). */
+export function checkStockConfig(ctx: Ctx, v: Slot, path: string): StockConfig | undefined {
+  const o = object(ctx, v, path, STOCK_KEYS);
+  if (o === undefined) return undefined;
+  const lowDays = int(ctx, own(o, "lowDays"), at(path, "lowDays"), 1, 30);
+  return lowDays !== undefined ? { lowDays } : undefined;
 }

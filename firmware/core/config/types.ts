@@ -120,6 +120,13 @@ export interface DispenserConfig {
   readonly defaults: ConfigDefaults;
   /** What a long press of the button does (absent: the same as a short press). */
   readonly help?: HelpConfig;
+  /** Low-stock alerts (absent: below 3 days of doses). */
+  readonly stock?: StockConfig;
+}
+
+/** `stock.low` when a compartment's doses last fewer than `lowDays` days at the schedule's pace. */
+export interface StockConfig {
+  readonly lowDays: number;
 }
 
 /** A long press asks these people for help at once. */

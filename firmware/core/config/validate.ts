@@ -25,7 +25,7 @@ import {
   TZ_MAX_BYTES,
   type ValidateConfigResult,
 } from "./limits";
-import { checkCompartment, checkDefaults, checkDose, checkHelp, checkLadder, checkPrn, type DoseDraft } from "./sections";
+import { checkCompartment, checkDefaults, checkDose, checkHelp, checkLadder, checkPrn, checkStockConfig, type DoseDraft } from "./sections";
 
 export * from "./limits";
 export { isWellFormedText, utf8ByteLength } from "./fields";
@@ -150,6 +150,8 @@ function checkRoot(ctx: Ctx, input: unknown, hw: HardwareLimits): DispenserConfi
   const defaults = checkDefaults(ctx, own(root, "defaults"), "defaults");
   const helpV = own(root, "help");
   const help = helpV === MISSING ? undefined : checkHelp(ctx, helpV, "help");
+  const stockV = own(root, "stock");
+  const stock = stockV === MISSING ? undefined : checkStockConfig(ctx, stockV, "stock");
 
   crossCheck(ctx, { compItems, compIds, drafts, doseIdx, prnDrafts, ladderItems, ladderIds, ladderOk, ladders, defaults });
 
@@ -176,6 +178,7 @@ function checkRoot(ctx: Ctx, input: unknown, hw: HardwareLimits): DispenserConfi
     ladders,
     defaults: defaults!,
     ...(help !== undefined ? { help } : {}),
+    ...(stock !== undefined ? { stock } : {}),
   };
 }
 

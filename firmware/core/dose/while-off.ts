@@ -25,6 +25,7 @@
  * The record of a channel with a removal still to credit is not touched, so a second power cut
  * before the clock is known finds the same evidence again.
  */
+import type { LoadChannels } from "../load/channels";
 import type { Active, StateRecord } from "../config/active";
 import type { Compartment } from "../config/types";
 import type { EscalationDeps } from "../escalation/escalator";
@@ -90,6 +91,12 @@ export class WhileOff {
     // Without the clock the time it was last seen stays the older one (a wider, safe interval).
     m[String(ch)] = [Math.round(grams * 10000) / 10000, wall ?? m[String(ch)]?.[1] ?? null];
     st.mass = m;
+  }
+
+  /** remember() every channel's current mass (a new zero or scale is not a change while off); true for tx(). */
+  rememberAll(st: StateRecord, channels: LoadChannels, wall: number | null): boolean {
+    for (const ch of channels.channels()) this.remember(st, ch, channels.get(ch)?.grams() ?? Number.NaN, wall);
+    return true;
   }
 
   waiting(ch: number): boolean {

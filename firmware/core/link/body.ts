@@ -20,7 +20,15 @@ export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 export const CMD_MAX_LIFETIME_MS = 60 * 60_000;
 /** Command ids: 1..40 of [A-Za-z0-9_-]. */
 export const CMD_ID_MAX = 40;
-export const COMMAND_NAMES: readonly string[] = Object.freeze(["tare", "calibrate", "identify", "silence", "keys", "decommission"]);
+export const COMMAND_NAMES: readonly string[] = Object.freeze([
+  "tare",
+  "calibrate",
+  "identify",
+  "silence",
+  "refill",
+  "keys",
+  "decommission",
+]);
 
 function digits(s: string, from: number, n: number): number {
   let v = 0;

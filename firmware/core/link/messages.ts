@@ -49,6 +49,7 @@ export function telePayload(s: DispenserStatus, t: string | null, uptimeS: numbe
     reset: s.resetReason,
     uptimeS,
     faults,
+    stock: s.stock,
   });
 }
 
@@ -76,6 +77,8 @@ export function executeCommand(d: Dispenser, name: string, args: Record<string, 
     }
     case "silence":
       return d.silence();
+    case "refill":
+      return d.refill(args);
     default:
       return "CMD_UNKNOWN";
   }

@@ -95,6 +95,17 @@ export class LoadChannels {
     return Number.isFinite(g) ? g : undefined;
   }
 
+  /**
+   * Grams of pills in a channel's tray: the level net of the empty tray (identity.trayGrams), or
+   * undefined unless the channel is at rest (not looked at yet, a hand on it, or faulty).
+   */
+  contentGrams(channel: number): number | undefined {
+    const d = this.detectors.get(channel);
+    if (d === undefined || d.state !== "watch") return undefined;
+    const g = d.grams();
+    return Number.isFinite(g) ? g - (this.identity.trayGrams ?? 0) : undefined;
+  }
+
   /** σ (grams) of a settled level of the channel: the per-reading noise over a 1-s mean. */
   levelSigma(channel: number): number {
     const d = this.detectors.get(channel);

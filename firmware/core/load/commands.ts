@@ -7,6 +7,7 @@ import type { DeviceIdentity, DispenserStatus } from "../device-api";
 import type { EventClass } from "../log/eventlog";
 import { EV, type EventType } from "../protocol/events";
 import type { LoadChannels } from "./channels";
+import { stockOf } from "../dose/stock";
 
 export interface LoadCommandDeps {
   readonly channels: LoadChannels;
@@ -54,5 +55,6 @@ export function statusOf(i: StatusInputs): DispenserStatus {
     faults: [...i.faults].map(([channel, code]) => ({ channel, code })),
     slots: i.st.slots.map((s) => ({ id: s.id, comp: s.comp, state: s.state, due: s.due, fired: s.fired })),
     grams: i.channels.grams(i.identity.hw.channels),
+    stock: stockOf(i.active, (ch) => i.channels.contentGrams(ch)).map((s) => ({ comp: s.comp, doses: s.doses, days: s.days })),
   };
 }

@@ -20,7 +20,15 @@ import type { SchedulerLike } from "../time/scheduler";
 import { mulberry32 } from "../prng";
 import { SimBays } from "./sim-bays";
 import { SimOutputs } from "./sim-outputs";
-import { type Amount, type BayFault, compartmentsOf, type LinkFactory, type SimDeviceOptions, simCalibration } from "./sim-config";
+import {
+  type Amount,
+  type BayFault,
+  compartmentsOf,
+  type LinkFactory,
+  type SimDeviceOptions,
+  simCalibration,
+  TRAY_GRAMS,
+} from "./sim-config";
 
 export { compartmentsOf, simCalibration, type Amount, type BayFault, type LinkFactory, type SimDeviceOptions };
 
@@ -171,6 +179,7 @@ export class SimDevice {
       resetReason: reason,
       hw: { channels: o.channels, leds: o.leds },
       calibration,
+      trayGrams: TRAY_GRAMS,
     };
     this.emit("power", `"on":true,"reason":"${reason}"`);
     const { dispenser: d, link } = createDevice({

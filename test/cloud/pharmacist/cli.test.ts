@@ -304,6 +304,23 @@ describe("dosekeeper CLI x aedes x live device", () => {
     expect(b.err).toContain('"broker" must be a string');
   });
 
+  it("refill: verified at once when the tray holds the doses; else expected; a wrong compartment refused; status shows the stock", async () => {
+    await waitFor("trays read", () => dev.dispenser.status().stock.some((x) => x.doses !== null), 15_000);
+    const first = dev.dispenser.status().stock.find((x) => x.doses !== null)!;
+    const now = await run(["refill", "--device", ID, "--comp", first.comp, "--doses", String(first.doses), "--key", keyFile], env);
+    expect(now.code).toBe(0);
+    expect(now.out).toContain(`refill verified on ${ID}: ${first.comp} holds ${first.doses} doses`);
+    const later = await run(["refill", "--device", ID, "--comp", first.comp, "--doses", String(first.doses! + 7), "--key", keyFile], env);
+    expect(later.code).toBe(0);
+    expect(later.out).toContain(`the device checks for ${first.doses! + 7} at the next refill`);
+    const bad = await run(["refill", "--device", ID, "--comp", "nowhere", "--doses", "3", "--key", keyFile], env);
+    expect(bad.code).toBe(3);
+    expect(bad.err).toContain("CMD_NO_COMPARTMENT");
+    expect((await run(["refill", "--device", ID, "--comp", first.comp, "--doses", "-1", "--key", keyFile], env)).code).toBe(2);
+    const status = await run(["status", "--device", ID], env);
+    expect(status.out).toContain(`stock    ${first.comp} ${first.doses} doses`);
+  });
+
   it("--help on every command exits 0", async () => {
     for (const argv of [
       ["--help"],
@@ -314,6 +331,7 @@ describe("dosekeeper CLI x aedes x live device", () => {
       ["command", "--help"],
       ["key", "trust", "--help"],
       ["key", "revoke", "--help"],
+      ["refill", "--help"],
     ]) {
       const r = await run(argv);
       expect(r.code).toBe(0);

@@ -122,6 +122,29 @@ describe("relay on aedes + SQLite", () => {
     expect(await d1.auditList({ action: "request.problem" })).toEqual([]);
   });
 
+  it("stock.low: the pharmacist and the stock caregivers are told once, in their language, at low priority", async () => {
+    const d1 = await db();
+    const book = contactsFor(srv.url) as { devices: Record<string, Record<string, unknown>> };
+    book.devices["dk-0001"].stock = ["caregiver-1", "patient"];
+    const sent: string[] = [];
+    // Noon in Paris: outside Marc's quiet hours (a low-priority notice would wait for their end).
+    await relay(d1, { contacts: book, providers: counting(providersFor(srv.url), sent), clock: () => Date.parse("2026-03-12T11:00:00Z") });
+    const d = await dev();
+    const data = { comp: "morning", doses: 4, days: 2, lowDays: 3 };
+    const id = await d.evt("stock.low", data);
+    await waitFor("three notices", () => sent.length === 3);
+    expect(sent.map((x) => x.split("|").slice(1).join("|")).sort()).toEqual([
+      "dupont|sms|low-stock",
+      "jeanne|push|low-stock",
+      "marc|push|low-stock",
+    ]);
+    const sms = srv.requests.find((q) => q.url.endsWith("Messages.json"))!;
+    expect(new URLSearchParams(sms.body.toString()).get("Body")).toContain("4 doses left (2 days). Please plan a refill.");
+    await d.evt("stock.low", data, id); // the same event again (redelivery): nothing more
+    await sleep(200);
+    expect(sent.length).toBe(3);
+  });
+
   it("two instances on the same SQLite file: every escalation delivered exactly once", async () => {
     const file = join(tmp.dir, "shared.sqlite");
     const sent: string[] = [];
