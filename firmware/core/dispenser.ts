@@ -27,7 +27,7 @@ import { wantedOutputs } from "./outputs/arbiter";
 import { recordRemoval } from "./dose/intake";
 import { materialise } from "./dose/materialise";
 import { rebaseSlots } from "./dose/rebase";
-import { checkStockOf, onRefill, refillCommand } from "./dose/stock";
+import { checkAllStock, checkStockOf, onRefill, refillCommand } from "./dose/stock";
 import { UntimedRemovals } from "./dose/untimed";
 import { type Removal, WhileOff } from "./dose/while-off";
 import { requestHelp } from "./escalation/help";
@@ -184,6 +184,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
         let changed = advance(escDeps, a, st, now);
         if (st.silencedUntil !== 0 && now >= st.silencedUntil) st.silencedUntil = 0;
         if (whileOff.refresh(st, (ch) => channels.quietGrams(ch), channels.channels(), now, clock.monoMs())) changed = true;
+        if (checkAllStock(a, st, channels, escDeps.log)) changed = true;
         return changed;
       });
       if (pending !== undefined && safeToApply(active, st.slots, pending.config)) {

@@ -298,7 +298,11 @@ export class FleetDevice implements PushTarget {
         trueNetGrams: round3(c.netGrams),
         measuredNetGrams: measuredNet === null ? null : round3(measuredNet),
         estDoses: measuredNet === null || c.doseMg <= 0 ? null : Math.max(0, Math.round(((measuredNet * 1000) / c.doseMg) * 10) / 10),
-        estPills: measuredNet === null || c.pillMg <= 0 ? null : Math.max(0, Math.round((measuredNet * 1000) / c.pillMg)),
+        // Whole doses × pills per dose (a mean pill mass miscounts a dose of unequal pills).
+        estPills: measuredNet === null || c.doseMg <= 0 ? null : Math.max(0, Math.round((measuredNet * 1000) / c.doseMg)) * c.pillsPerDose,
+        // What the device itself reports (core/dose/stock): doses and days left.
+        stock: (st.alive ? st.stock?.find((x) => x.comp === c.id) : undefined) ?? null,
+        lowDays: cfg?.stock?.lowDays ?? 3,
         next,
         prn: prn !== undefined ? { id: prn.id, maxPer24h: prn.maxPer24h, minIntervalMin: prn.minIntervalMin } : null,
         escalation: esc ?? null,

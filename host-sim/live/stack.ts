@@ -26,6 +26,7 @@ import { MqttTransport, type PharmacistKey } from "./mqtt-transport";
 import { StandInTransport } from "./stand-in-transport";
 import { startServer, type RunningServer } from "../server/server";
 import { relayHistory } from "./relay-history";
+import { relayAck } from "./relay-ack";
 import { removeProfile, writeProfile } from "../../cloud/pharmacist/profile";
 
 // ------------------------------------------------------------------ keys
@@ -357,6 +358,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
           notifications: r.notifications,
           cloud: { snapshot: () => ({ api: r.apiUrl, devices: r.states() }) },
           relayAudit: (limit: number) => r.audit(limit),
+          acknowledge: relayAck(r, () => fleet.sched.now),
         }
       : {}),
   });

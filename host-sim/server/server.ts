@@ -17,6 +17,7 @@
  *   GET  /api/audit                     audit log (console actions + the pharmacist library's push log)
  *   GET  /api/relay-audit               the relay's audit (GET <relay>/api/audit)
  *   GET  /api/notifications             notifications the relay sent (console provider)
+ *   POST /api/notifications/ack {n}     the recipient of notification n replies OK (caregiver acknowledgement)
  *   SSE  "notify"                       each new notification
  */
 import * as http from "node:http";
@@ -81,6 +82,8 @@ export interface ServerOptions {
   readonly cloud?: { snapshot(): unknown };
   /** The relay's audit entries. */
   readonly relayAudit?: (limit: number) => Promise<Record<string, unknown>[]>;
+  /** Acknowledge notification `n` as its recipient would (SMS reply "OK"): docs/relay.md, "Acknowledgement". */
+  readonly acknowledge?: (n: number) => Promise<{ ok: boolean; code?: string; until?: number }>;
 }
 
 export interface RunningServer {
@@ -206,6 +209,12 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       if (o.relayAudit === undefined) return send(res, 200, { available: false, entries: [] });
       const entries = await o.relayAudit(80);
       return send(res, 200, { available: true, entries });
+    }
+    if (m === "POST" && p === "/api/notifications/ack") {
+      const b = (await readBody(req)) as { n?: unknown };
+      if (o.acknowledge === undefined) throw new HttpError(404, "no relay");
+      if (typeof b.n !== "number" || !Number.isInteger(b.n)) throw new HttpError(400, "n: a notification number");
+      return send(res, 200, await o.acknowledge(b.n));
     }
     if (m === "POST" && p === "/api/warp") {
       const b = (await readBody(req)) as { warp?: unknown };

@@ -7,7 +7,7 @@
  * Screenshots: test-artifacts/e2e/.
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { Fleet } from "../../host-sim/live/fleet";
@@ -229,6 +229,67 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     // It boots ten virtual minutes later and is back online for the relay.
     await fleet.jumpTo(fleet.sched.now + 11 * 60_000);
     await page.waitForSelector(`${card("dk-sim-2")} [data-role=cloud][data-state=online]`);
+    expect(pageErrors).toEqual([]);
+  });
+  it("help, low stock, a CLI push, a box cut off while the others keep firing, and a caregiver's OK with its re-fire", async () => {
+    // Long press: the caregiver is asked for help at once.
+    await page.click('button[aria-label="Long press on the button of dk-sim-1"]');
+    await page.waitForSelector('#notifications li[data-device="dk-sim-1"][data-kind="help"]');
+    await page.screenshot({ path: path.join(SHOTS, "08-help.png") });
+
+    // Five evening doses taken out of seven: two days left, below the 3-day threshold.
+    expect(fleet.get("dk-sim-2")!.act({ do: "remove", compartment: "evening", doses: 5 }).ok).toBe(true);
+    await fleet.jumpTo(fleet.sched.now + 3 * 60_000); // time is paused: let the hand finish, the tray settle, the planner look
+    const evening2 = `${card("dk-sim-2")} [data-comp="evening"]`;
+    await page.waitForSelector(`${evening2} [data-role=stock][data-low="true"]`);
+    expect(await page.textContent(`${evening2} [data-role=stock]`)).toContain("2 days left (2 doses)");
+    await page.waitForSelector('#notifications li[data-device="dk-sim-2"][data-kind="low-stock"]');
+    expect(await page.textContent('#notifications li[data-device="dk-sim-2"][data-kind="low-stock"]')).toContain("2 doses restantes");
+    await page.screenshot({ path: path.join(SHOTS, "09-low-stock.png") });
+
+    // The pharmacist CLI against the running stack, no flag but its profile: a new version applies.
+    const { main } = await import("../../cloud/pharmacist/cli");
+    const d2 = fleet.get("dk-sim-2")!;
+    const v = (d2.sim.lastConfig.version as number) + 1;
+    const file = path.join(dataDir, "cli-push.json");
+    writeFileSync(file, JSON.stringify({ ...d2.sim.lastConfig, version: v }));
+    let out = "";
+    const code = await main(["config", "push", "--device", "dk-sim-2", "--file", file], {
+      out: (t) => (out += t),
+      err: (t) => (out += t),
+      env: { DOSEKEEPER_PROFILE: stack.profileFile },
+    });
+    expect(out).toContain(`applied on dk-sim-2: version ${v}`);
+    expect(code).toBe(0);
+    await expect.poll(() => page.textContent(`${card("dk-sim-2")} [data-role=cfg]`)).toBe(`config v${v}`);
+
+    // dk-sim-1 loses its power for the day; dk-sim-2 goes on: its evening dose falls due and escalates.
+    expect(fleet.get("dk-sim-1")!.act({ do: "power-cut", offMs: 86_400_000 }).ok).toBe(true);
+    const due = (fleet.get("dk-sim-2")!.snapshot() as { compartments: { id: string; next: { due: number } | null }[] }).compartments.find(
+      (c) => c.id === "evening",
+    )!.next!.due;
+    await fleet.jumpTo(due + 31 * 60_000);
+    const pushPm = '#notifications li[data-device="dk-sim-2"][data-kind="escalation"][data-ch="push"]';
+    await expect.poll(async () => (await page.$$eval(pushPm, (ls) => ls.map((l) => l.textContent ?? ""))).join("\n")).toContain("pm@");
+    await expect.poll(() => page.textContent(`${card("dk-sim-2")} [data-comp="evening"] [data-role=state]`)).not.toBe("scheduled");
+    // The box that is off is not forgotten: the relay's dead-man alert tells its people at dose time.
+    await page.waitForSelector('#notifications li[data-device="dk-sim-1"][data-kind="deadman"]');
+
+    // The caregiver replies OK: the chain stops (the SMS rung at +60 min is not sent) and re-fires at +30 min.
+    const li = page.locator(pushPm, { hasText: "pm@" }).first();
+    await li.locator("button.ack").click();
+    await page.waitForSelector('#notifications li[data-kind="ack"][data-device="dk-sim-2"]');
+    await page.screenshot({ path: path.join(SHOTS, "10-ack.png") });
+    const smsBefore = (await page.$$('#notifications li[data-device="dk-sim-2"][data-kind="escalation"][data-ch="sms"]')).length;
+    await fleet.jumpTo(fleet.sched.now + 31 * 60_000);
+    await page.waitForSelector('#notifications li[data-device="dk-sim-2"][data-kind="refire"]');
+    expect(await page.textContent('#notifications li[data-device="dk-sim-2"][data-kind="refire"]')).toContain("toujours pas prise");
+    expect((await page.$$('#notifications li[data-device="dk-sim-2"][data-kind="escalation"][data-ch="sms"]')).length).toBe(smsBefore);
+    const acks = await stack.relay!.db.auditList({ action: "escalation.acked", limit: 5 });
+    expect(acks.map((a) => a.device)).toEqual(["dk-sim-2"]);
+    await page.screenshot({ path: path.join(SHOTS, "11-refire.png") });
+    // The favicon is served (no 404 in the console).
+    expect((await fetch(new URL("/favicon.svg", server.url))).status).toBe(200);
     expect(pageErrors).toEqual([]);
   });
 });

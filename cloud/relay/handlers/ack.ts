@@ -16,7 +16,7 @@ import { claimRelayKey, jobFor } from "../jobs/plan";
 import { finalize, publishReceipt } from "../jobs/receipts";
 import type { RemoteChannel, SentJob } from "../types";
 
-export type AckVia = "sms-reply" | "voice-key" | "push-action";
+export type AckVia = "sms-reply" | "voice-key" | "push-action" | "console";
 
 export interface AckInput {
   /** Person id (resolved from the caller's phone, the call's callback or the push token). */

@@ -104,7 +104,8 @@ export async function onMessage(
   if (!fresh) return;
   switch (msg.type) {
     case EV.RELAY_REQUEST:
-      await handleRequest(ctx, x, device, msg.id, data, now);
+      // The device's time of the request (never later than now) judges an acknowledgement's window.
+      await handleRequest(ctx, x, device, msg.id, data, now, Number.isFinite(tMs) ? Math.min(tMs, now) : now);
       return;
     case EV.RELAY_RESOLVE:
       await handleResolve(ctx, x, device, data, now);

@@ -17,6 +17,8 @@ export async function handleRequest(
   evtId: string,
   data: Record<string, unknown>,
   now: number,
+  /** When the device made the request (its event time, at most now). */
+  madeAt: number = now,
 ): Promise<void> {
   const problems: Problem[] = [];
   let key = typeof data.key === "string" && data.key.length <= 200 && data.key.startsWith(device + "/") ? data.key : undefined;
@@ -54,7 +56,7 @@ export async function handleRequest(
   const resolved = slot !== null && (await x.db.isResolved(device, slot));
   // A caregiver acknowledged this slot's escalation: its chain stays quiet until the ack's end.
   const ack = slot !== null && !resolved ? await x.db.ackOf(device, slot) : null;
-  const quiet = ack !== null && ack.until > now;
+  const quiet = ack !== null && ack.until > madeAt;
   // A request that arrives after its slot was resolved (outbox replay) is stale: nothing to send.
   const jobs = resolved || quiet ? [] : planJobs(ctx, device, key, slot, refs, ch, n, now, problems);
   const claimed = await x.db.claimRequest({ key, device, slot, evtId, ch: ch ?? "?", receivedAt: now, wantsReceipt: true }, jobs);

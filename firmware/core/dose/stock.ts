@@ -60,19 +60,30 @@ export function stockOf(a: Active | undefined, gramsOf: (channel: number) => num
   return out;
 }
 
-/** After the mass of a tray changed (in the caller's transaction): the low-stock episode of its compartment. */
-export function checkStock(a: Active, st: StateRecord, comp: Compartment, grams: number | undefined, log: Log): void {
+/** After the mass of a tray changed (in the caller's transaction): the low-stock episode of its compartment; true if it changed. */
+export function checkStock(a: Active, st: StateRecord, comp: Compartment, grams: number | undefined, log: Log): boolean {
   const s = stockItem(a.cfg, comp, grams);
-  if (s.days === null) return;
+  if (s.days === null) return false;
   const lowDays = a.cfg.stock?.lowDays ?? STOCK_LOW_DAYS_DEFAULT;
   const low = st.low ?? [];
   const inEpisode = low.indexOf(comp.id) >= 0;
   if (s.days < lowDays && !inEpisode) {
     st.low = low.concat([comp.id]);
     log(EV.STOCK_LOW, "alert", { comp: comp.id, doses: s.doses, days: s.days, lowDays });
-  } else if (s.days >= lowDays && inEpisode) {
-    st.low = low.filter((c) => c !== comp.id);
+    return true;
   }
+  if (s.days >= lowDays && inEpisode) {
+    st.low = low.filter((c) => c !== comp.id);
+    return true;
+  }
+  return false;
+}
+
+/** Every compartment whose tray is at rest (the planner's sweep, at most a minute apart); true if an episode changed. */
+export function checkAllStock(a: Active, st: StateRecord, ch: LoadChannels, log: Log): boolean {
+  let changed = false;
+  for (const c of a.cfg.compartments) if (checkStock(a, st, c, ch.contentGrams(c.channel), log)) changed = true;
+  return changed;
 }
 
 /** checkStock for the compartment on `channel`, with its tray's mass now. */

@@ -1,19 +1,8 @@
 // Dosekeeper live simulator dashboard: fleet view, time controls, live updates over SSE.
 // Plain ES module, no build step. The pharmacist console lives in console.js.
 import { initConsole, onFleetState } from "/console.js";
-import { $ } from "/dom.js";
-
-const el = (tag, attrs = {}, ...kids) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") e.className = v;
-    else if (k === "text") e.textContent = v;
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v);
-  }
-  for (const k of kids) e.append(k);
-  return e;
-};
+import { $, el } from "/dom.js";
+import { onNotify } from "/notifications.js";
 
 const CSRF = document.querySelector('meta[name="dk-csrf"]')?.getAttribute("content") ?? "";
 
@@ -125,6 +114,7 @@ function buildDevice(d) {
           el("span", { class: "muted", text: c.id }),
         ),
         el("div", { class: "line", "data-role": "mass" }),
+        el("div", { class: "line stock", "data-role": "stock" }),
         el("div", { class: "line", "data-role": "next" }),
         el("div", { class: "line", "data-role": "esc" }),
         el(
@@ -267,7 +257,15 @@ function renderDevice(d, now) {
     led.dataset.state = c.ledOn ? "on" : "off";
     led.setAttribute("aria-label", c.ledOn ? "LED on" : "LED off");
     $("[data-role=mass]", box).textContent =
-      c.measuredNetGrams === null ? "scale: —" : `${c.measuredNetGrams.toFixed(2)} g ≈ ${c.estDoses} doses (${c.estPills} pills)`;
+      c.measuredNetGrams === null
+        ? "scale: —"
+        : `${c.measuredNetGrams.toFixed(2)} g ≈ ${Math.round(c.estDoses)} doses (${c.estPills} pills)`;
+    const stock = $("[data-role=stock]", box);
+    const sk = c.stock;
+    stock.textContent =
+      !sk || sk.doses === null ? "" : sk.days === null ? `stock: ${sk.doses} doses` : `stock: ${sk.days} days left (${sk.doses} doses)`;
+    stock.classList.toggle("low", !!sk && sk.days !== null && sk.days < c.lowDays);
+    stock.dataset.low = String(!!sk && sk.days !== null && sk.days < c.lowDays);
     const nx = $("[data-role=next]", box);
     nx.replaceChildren();
     if (c.next) {
@@ -310,26 +308,6 @@ function render(s) {
   onFleetState(s);
 }
 
-function onNotify(list) {
-  const ol = $("#notifications");
-  const empty = $("[data-empty]", ol);
-  if (empty && list.length) empty.remove();
-  for (const n of list) {
-    const dev = state.devices.find((d) => d.id === n.device);
-    const off = dev ? offsetOf(dev, state.now) : 0;
-    const li = el(
-      "li",
-      { "data-kind": n.kind, "data-device": n.device, "data-ch": n.ch },
-      el("span", { class: "ch " + n.ch, text: n.ch }),
-      `${hhmm(n.t, off)} ${n.device} → ${n.to}: `,
-      el("strong", { text: n.title }),
-      ` ${n.body}`,
-    );
-    ol.prepend(li);
-  }
-  while (ol.children.length > 60) ol.lastChild.remove();
-}
-
 function connect() {
   const es = new EventSource("/api/stream");
   const conn = $("#conn");
@@ -343,7 +321,7 @@ function connect() {
   };
   es.addEventListener("state", (ev) => render(JSON.parse(ev.data)));
   es.addEventListener("lines", (ev) => appendLines(JSON.parse(ev.data)));
-  es.addEventListener("notify", (ev) => onNotify(JSON.parse(ev.data)));
+  es.addEventListener("notify", (ev) => onNotify(JSON.parse(ev.data), state, (d) => offsetOf(d, state.now), api));
 }
 
 for (const b of document.querySelectorAll("[data-warp]")) {
