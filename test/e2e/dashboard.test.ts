@@ -292,4 +292,23 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     expect((await fetch(new URL("/favicon.svg", server.url))).status).toBe(200);
     expect(pageErrors).toEqual([]);
   });
+  it("in French: every word of the fleet view from the catalogue, the choice remembered", async () => {
+    await page.selectOption("#lang", "fr");
+    await page.waitForSelector('#jump-next:has-text("Prise suivante")');
+    expect(await page.getAttribute("html", "lang")).toBe("fr");
+    await page.waitForSelector('button[aria-label="Prendre une dose dans Matin (dk-sim-1)"]');
+    expect(await page.textContent(`${card("dk-sim-2")} [data-role=conn]`)).toBe("en ligne");
+    expect(await page.textContent(`${card("dk-sim-2")} [data-role=cloud]`)).toBe("relais : en ligne");
+    expect(await page.textContent(`${card("dk-sim-2")} [data-comp="evening"] [data-role=stock]`)).toContain("jours restants");
+    await expect.poll(() => page.textContent("#conn")).toBe("en direct");
+    // No raw protocol line in a timeline: every line is a word, a time and details.
+    const lines = await page.$$eval(".timeline div", (ds) => ds.map((d) => d.textContent ?? ""));
+    expect(lines.some((l) => l.includes("{"))).toBe(false);
+    await page.screenshot({ path: path.join(SHOTS, "12-french.png") });
+    await page.reload();
+    await page.waitForSelector('#jump-next:has-text("Prise suivante")');
+    await page.selectOption("#lang", "en");
+    await page.waitForSelector('#jump-next:has-text("Next dose")');
+    expect(pageErrors).toEqual([]);
+  });
 });

@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS kv (name TEXT PRIMARY KEY, value TEXT NOT NULL, updat
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS acks (device TEXT NOT NULL, slot TEXT NOT NULL, person TEXT NOT NULL, ref TEXT NOT NULL,
   ch TEXT NOT NULL, via TEXT NOT NULL, t BIGINT NOT NULL, until_t BIGINT NOT NULL, PRIMARY KEY (device, slot));
-CREATE INDEX IF NOT EXISTS jobs_person ON jobs (person, state, updated_at);
+CREATE INDEX IF NOT EXISTS jobs_person ON jobs (person, state);
 `;
 }
 

@@ -3,6 +3,7 @@
 import { initConsole, onFleetState } from "/console.js";
 import { $, el } from "/dom.js";
 import { onNotify } from "/notifications.js";
+import { applyStatic, eventWord, getLang, setLang, t } from "/i18n.js";
 
 const CSRF = document.querySelector('meta[name="dk-csrf"]')?.getAttribute("content") ?? "";
 
@@ -47,25 +48,30 @@ function fmtLine(l, off) {
         x.pattern,
         x.code,
         x.version !== undefined ? "v" + x.version : undefined,
-        x.pills !== undefined ? x.pills + " pills" : undefined,
-        x.lateMin !== undefined ? "late " + x.lateMin + " min" : undefined,
+        x.pills !== undefined ? t("pills", { n: x.pills }) : undefined,
+        x.lateMin !== undefined ? t("late.min", { n: x.lateMin }) : undefined,
         x.reason,
       ].filter((b) => b !== undefined && b !== null);
       if (x.errors && x.errors.length) bits.push(x.errors.map((e) => `${e.code}@${e.path}`).join(" "));
-      s = `#${d.seq} ${d.type} ${bits.join(" · ")}`;
+      s = `#${d.seq} ${eventWord(d.type)} ${bits.join(" · ")}`;
       break;
     }
     case "led":
-      s = `LED ${d.i} ${d.on ? "on" : "off"}`;
+      s = t("led.line", { i: d.i, s: d.on ? "●" : "○" });
       break;
     case "buzzer":
-      s = d.on ? `buzzer ${d.pattern} ${d.volume}%` : "buzzer off";
+      s = d.on ? t("buzzer.line", { p: d.pattern, v: d.volume }) : t("buzzer.off");
       break;
     case "power":
-      s = d.on ? `power on (${d.reason})` : `power off (${d.how})`;
+      s = d.on ? t("power.on", { r: d.reason }) : t("power.off", { r: d.how });
+      break;
+    case "sim":
+      // Only what a person can read: the simulator's own protocol lines stay out of the timeline.
+      if (typeof d.sntp !== "string") return null;
+      s = t("sim.sntp", { t: d.sntp.slice(11, 19) });
       break;
     default:
-      s = JSON.stringify(d);
+      return null;
   }
   return `${hhmmss(l.t, off)} ${s}`;
 }
@@ -86,7 +92,7 @@ function flash(id, msg) {
 }
 
 function buildDevice(d) {
-  const card = el("article", { class: "dev", id: "dev-" + d.id, "aria-label": "Dispenser " + d.id, "data-sig": sig(d) });
+  const card = el("article", { class: "dev", id: "dev-" + d.id, "aria-label": t("dev.aria", { id: d.id }), "data-sig": sig(d) });
   const head = el(
     "div",
     { class: "dev-head" },
@@ -105,11 +111,11 @@ function buildDevice(d) {
     comps.append(
       el(
         "section",
-        { class: "comp", "data-comp": c.id, "aria-label": "Compartment " + lbl },
+        { class: "comp", "data-comp": c.id, "aria-label": t("comp.aria", { lbl }) },
         el(
           "div",
           { class: "comp-head" },
-          el("span", { class: "led", "data-role": "led", role: "img", "aria-label": "LED off" }),
+          el("span", { class: "led", "data-role": "led", role: "img", "aria-label": t("led.off") }),
           el("span", { text: `${c.label}` }),
           el("span", { class: "muted", text: c.id }),
         ),
@@ -124,42 +130,42 @@ function buildDevice(d) {
             "button",
             {
               type: "button",
-              "aria-label": `Take one dose from ${lbl}`,
+              "aria-label": t("take.dose.aria", { lbl }),
               onclick: () => act(d.id, { do: "remove", compartment: c.id, doses: 1 }),
             },
-            "Take dose",
+            t("take.dose"),
           ),
           el(
             "button",
             {
               type: "button",
-              "aria-label": `Take one pill from ${lbl}`,
+              "aria-label": t("take.pill.aria", { lbl }),
               onclick: () => act(d.id, { do: "remove", compartment: c.id, pills: 1 }),
             },
-            "1 pill",
+            t("take.pill"),
           ),
           el(
             "button",
             {
               type: "button",
-              "aria-label": `Lift and return the tray of ${lbl}`,
+              "aria-label": t("lift.aria", { lbl }),
               onclick: () => act(d.id, { do: "lift", compartment: c.id }),
             },
-            "Lift",
+            t("lift"),
           ),
           el(
             "button",
-            { type: "button", "aria-label": `Bump ${lbl}`, onclick: () => act(d.id, { do: "bump", compartment: c.id }) },
-            "Bump",
+            { type: "button", "aria-label": t("bump.aria", { lbl }), onclick: () => act(d.id, { do: "bump", compartment: c.id }) },
+            t("bump"),
           ),
           el(
             "button",
             {
               type: "button",
-              "aria-label": `Refill ${lbl} with 7 doses`,
+              "aria-label": t("refill.aria", { lbl }),
               onclick: () => act(d.id, { do: "add", compartment: c.id, doses: 7 }),
             },
-            "Refill 7",
+            t("refill"),
           ),
         ),
       ),
@@ -167,16 +173,16 @@ function buildDevice(d) {
   }
   const ctl = el(
     "div",
-    { class: "dev-ctl", role: "group", "aria-label": "Controls of " + d.id },
+    { class: "dev-ctl", role: "group", "aria-label": t("controls.aria", { id: d.id }) },
     el(
       "button",
-      { type: "button", "aria-label": `Short press on the button of ${d.id}`, onclick: () => act(d.id, { do: "button", kind: "short" }) },
-      "Button (short)",
+      { type: "button", "aria-label": t("btn.short.aria", { id: d.id }), onclick: () => act(d.id, { do: "button", kind: "short" }) },
+      t("btn.short"),
     ),
     el(
       "button",
-      { type: "button", "aria-label": `Long press on the button of ${d.id}`, onclick: () => act(d.id, { do: "button", kind: "long" }) },
-      "Button (long)",
+      { type: "button", "aria-label": t("btn.long.aria", { id: d.id }), onclick: () => act(d.id, { do: "button", kind: "long" }) },
+      t("btn.long"),
     ),
     el(
       "button",
@@ -187,19 +193,19 @@ function buildDevice(d) {
       "button",
       {
         type: "button",
-        "aria-label": `Cut the power of ${d.id} for 10 minutes`,
+        "aria-label": t("cut.aria", { id: d.id }),
         onclick: () => act(d.id, { do: "power-cut", offMs: 600000 }),
       },
-      "Cut power 10 min",
+      t("cut"),
     ),
-    el("button", { type: "button", "aria-label": `Reboot ${d.id}`, onclick: () => act(d.id, { do: "reboot" }) }, "Reboot"),
+    el("button", { type: "button", "aria-label": t("reboot.aria", { id: d.id }), onclick: () => act(d.id, { do: "reboot" }) }, t("reboot")),
   );
   const tl = el("div", {
     class: "timeline",
     "data-role": "timeline",
     tabindex: "0",
     role: "log",
-    "aria-label": "Event timeline of " + d.id,
+    "aria-label": t("timeline.aria", { id: d.id }),
   });
   card.append(head, comps, ctl, tl);
   return card;
@@ -224,30 +230,31 @@ function renderDevice(d, now) {
   offsets.set(d.id, off);
   card.classList.toggle("off", !d.alive);
   const conn = $("[data-role=conn]", card);
-  conn.textContent = d.connection + (d.connection === "syncing" ? ` (${d.outbox})` : "");
+  conn.textContent = t("conn." + d.connection) + (d.connection === "syncing" ? ` (${d.outbox})` : "");
+  conn.dataset.state = d.connection;
   conn.className = "badge conn " + ({ online: "ok", offline: "bad", off: "bad", syncing: "warn" }[d.connection] || "");
   const cloud = $("[data-role=cloud]", card);
   const rs = state.relay && state.relay.devices ? state.relay.devices[d.id] : undefined;
   cloud.hidden = !state.relay;
   cloud.dataset.state = rs ? (rs.online === true ? "online" : rs.online === false ? "offline" : "unknown") : "unknown";
   cloud.textContent = !rs
-    ? "relay: not seen"
+    ? t("relay.none")
     : rs.online === false
-      ? `relay: offline since ${hhmm(rs.offlineSince, off)}`
-      : "relay: online";
+      ? t("relay.offline", { t: hhmm(rs.offlineSince, off) })
+      : t("relay.online");
   cloud.className = "badge cloud " + (rs && rs.online === true ? "ok" : rs && rs.online === false ? "bad" : "");
   const bz = $("[data-role=buzzer]", card);
-  bz.textContent = d.buzzer ? `♪ ${d.buzzer}` : d.silencedUntil ? `silenced until ${hhmm(d.silencedUntil, off)}` : "quiet";
+  bz.textContent = d.buzzer ? `♪ ${d.buzzer}` : d.silencedUntil ? t("silenced.until", { t: hhmm(d.silencedUntil, off) }) : t("quiet");
   bz.classList.toggle("on", !!d.buzzer);
   bz.dataset.state = d.buzzer ? "on" : "off";
-  bz.setAttribute("aria-label", d.buzzer ? `Buzzer on: ${d.buzzer}` : "Buzzer off");
-  $("[data-role=cfg]", card).textContent = d.config ? `config v${d.config.version}` : d.alive ? "no config" : "";
-  $("[data-role=local]", card).textContent = d.localTime ? `local ${d.localTime.slice(11)}` : "";
+  bz.setAttribute("aria-label", d.buzzer ? t("buzzer.on.aria", { p: d.buzzer }) : t("buzzer.off.aria"));
+  $("[data-role=cfg]", card).textContent = d.config ? t("cfg.v", { v: d.config.version }) : d.alive ? t("cfg.none") : "";
+  $("[data-role=local]", card).textContent = d.localTime ? `${t("local")} ${d.localTime.slice(11)}` : "";
   $("[data-role=faults]", card).textContent = d.faults.map((f) => `${f.code} ch${f.channel}`).join(", ");
   const net = $("[data-role=net]", card);
   net.dataset.up = String(d.network);
-  net.textContent = d.network ? "Drop network" : "Restore network";
-  net.setAttribute("aria-label", (d.network ? "Drop the network of " : "Restore the network of ") + d.id);
+  net.textContent = d.network ? t("net.drop") : t("net.restore");
+  net.setAttribute("aria-label", t(d.network ? "net.drop.aria" : "net.restore.aria", { id: d.id }));
   for (const c of d.compartments) {
     const box = $(`[data-comp="${c.id}"]`, card);
     if (!box) continue;
@@ -255,15 +262,14 @@ function renderDevice(d, now) {
     const led = $("[data-role=led]", box);
     led.classList.toggle("on", c.ledOn);
     led.dataset.state = c.ledOn ? "on" : "off";
-    led.setAttribute("aria-label", c.ledOn ? "LED on" : "LED off");
+    led.setAttribute("aria-label", c.ledOn ? t("led.on") : t("led.off"));
     $("[data-role=mass]", box).textContent =
       c.measuredNetGrams === null
-        ? "scale: —"
-        : `${c.measuredNetGrams.toFixed(2)} g ≈ ${Math.round(c.estDoses)} doses (${c.estPills} pills)`;
+        ? t("scale.none")
+        : t("scale", { g: c.measuredNetGrams.toFixed(2), doses: Math.round(c.estDoses), pills: c.estPills });
     const stock = $("[data-role=stock]", box);
     const sk = c.stock;
-    stock.textContent =
-      !sk || sk.doses === null ? "" : sk.days === null ? `stock: ${sk.doses} doses` : `stock: ${sk.days} days left (${sk.doses} doses)`;
+    stock.textContent = !sk || sk.doses === null ? "" : t(sk.days === null ? "stock.doses" : "stock.days", sk);
     stock.classList.toggle("low", !!sk && sk.days !== null && sk.days < c.lowDays);
     stock.dataset.low = String(!!sk && sk.days !== null && sk.days < c.lowDays);
     const nx = $("[data-role=next]", box);
@@ -271,12 +277,15 @@ function renderDevice(d, now) {
     if (c.next) {
       nx.append(
         `${c.next.slot.split("@")[0]} ${hhmm(c.next.due, off)} `,
-        el("span", { class: "state " + c.next.state, "data-role": "state", text: c.next.state.replace("_", " ") }),
+        el("span", { class: "state " + c.next.state, "data-role": "state", "data-state": c.next.state, text: t("state." + c.next.state) }),
       );
-    } else nx.textContent = c.prn ? `as needed (≤${c.prn.maxPer24h}/24 h)` : "nothing scheduled";
+    } else nx.textContent = c.prn ? t("prn.info", { n: c.prn.maxPer24h }) : t("nothing.scheduled");
     const e = c.escalation;
     $("[data-role=esc]", box).textContent = e
-      ? `escalation step ${e.step}: ${e.ch}${e.pattern ? " " + e.pattern : ""}${e.volume ? " " + e.volume + "%" : ""}${e.to ? " → " + e.to.join(", ") : ""}`
+      ? t("esc.step", {
+          step: e.step,
+          what: `${e.ch}${e.pattern ? " " + e.pattern : ""}${e.volume ? " " + e.volume + "%" : ""}${e.to ? " → " + e.to.join(", ") : ""}`,
+        })
       : "";
   }
 }
@@ -287,7 +296,10 @@ function appendLines(linesByDevice) {
     if (!card) continue;
     const tl = $("[data-role=timeline]", card);
     const off = offsets.get(id) || 0;
-    for (const l of lines) tl.prepend(el("div", { class: "k-" + l.k, "data-type": l.d.type || l.k, text: fmtLine(l, off) }));
+    for (const l of lines) {
+      const text = fmtLine(l, off);
+      if (text !== null) tl.prepend(el("div", { class: "k-" + l.k, "data-type": l.d.type || l.k, text }));
+    }
     while (tl.children.length > TIMELINE_MAX) tl.lastChild.remove();
   }
 }
@@ -297,12 +309,12 @@ function render(s) {
   const d0 = s.devices[0];
   const off = d0 ? offsetOf(d0, s.now) : 0;
   $("#sim-time").textContent =
-    `${new Date(s.now + off).toISOString().slice(0, 19).replace("T", " ")} local · ${new Date(s.now).toISOString().slice(11, 19)} UTC`;
+    `${new Date(s.now + off).toISOString().slice(0, 19).replace("T", " ")} ${t("local")} · ${new Date(s.now).toISOString().slice(11, 19)} UTC`;
   $("#sim-time").dataset.now = String(s.now);
-  $("#notif-src").textContent = s.relay ? "(relay, console provider)" : "(relay off)";
+  $("#notif-src").textContent = s.relay ? t("notif.src") : t("notif.off");
   const lag = $("#lag");
   lag.hidden = !(s.lagMs > 1000);
-  lag.textContent = s.lagMs > 1000 ? "CPU-bound: time slips" : "";
+  lag.textContent = s.lagMs > 1000 ? t("lag") : "";
   for (const b of document.querySelectorAll("[data-warp]")) b.setAttribute("aria-pressed", String(Number(b.dataset.warp) === s.warp));
   for (const d of s.devices) renderDevice(d, s.now);
   onFleetState(s);
@@ -312,11 +324,11 @@ function connect() {
   const es = new EventSource("/api/stream");
   const conn = $("#conn");
   es.onopen = () => {
-    conn.textContent = "live";
+    conn.textContent = t("live");
     conn.className = "badge ok";
   };
   es.onerror = () => {
-    conn.textContent = "reconnecting…";
+    conn.textContent = t("reconnecting");
     conn.className = "badge bad";
   };
   es.addEventListener("state", (ev) => render(JSON.parse(ev.data)));
@@ -338,5 +350,8 @@ $("#jump-next").addEventListener("click", async (ev) => {
 });
 $("#add-device").addEventListener("click", () => api("POST", "/api/devices").catch((e) => alert(e.message)));
 
+applyStatic();
+$("#lang").value = getLang();
+$("#lang").addEventListener("change", (ev) => setLang(ev.currentTarget.value));
 initConsole(api);
 connect();

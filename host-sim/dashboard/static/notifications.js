@@ -2,6 +2,7 @@
 // acknowledged as its caregiver would by SMS reply ("OK"): the relay quiets the slot's chain and
 // re-fires later if the dose is still not taken (docs/relay.md, "Acknowledgement").
 import { $, el } from "/dom.js";
+import { t } from "/i18n.js";
 
 const ACKABLE = new Set(["escalation", "refire"]);
 const hhmm = (t, off) => new Date(t + off).toISOString().slice(11, 16);
@@ -10,7 +11,7 @@ async function acknowledge(api, n, button) {
   button.disabled = true;
   try {
     const r = await api("POST", "/api/notifications/ack", { n });
-    button.textContent = r.ok ? "acknowledged" : `not acknowledged (${r.code})`;
+    button.textContent = r.ok ? t("acknowledged") : t("not.acknowledged", { code: r.code });
   } catch (e) {
     button.textContent = e.message;
     button.disabled = false;
@@ -36,8 +37,8 @@ export function onNotify(list, state, offsetOf, api) {
       const b = el("button", {
         type: "button",
         class: "ack",
-        "aria-label": `Reply OK as ${n.to} to acknowledge`,
-        text: `${n.to} replies OK`,
+        "aria-label": t("replies.aria", { who: n.to }),
+        text: t("replies.ok", { who: n.to }),
       });
       b.addEventListener("click", () => acknowledge(api, n.n, b));
       li.append(b);
