@@ -45,6 +45,8 @@ export class FleetDevice implements PushTarget {
   private readonly tray: number[];
   lastAckedSeq = 0;
   lastEvSeq = 0;
+  /** Seq of the last dose outcome (what the adherence chart shows): the console re-reads history only then. */
+  lastOutcomeSeq = 0;
   private readonly fleet: FleetHost;
 
   constructor(fleet: FleetHost, id: string, index: number, config: Record<string, unknown>, loadedDoses: number, ringSize: number) {
@@ -133,6 +135,7 @@ export class FleetDevice implements PushTarget {
     const type = String(d.type);
     const data = (typeof d.data === "object" && d.data !== null ? d.data : {}) as Record<string, unknown>;
     if (typeof d.seq === "number") this.lastEvSeq = d.seq;
+    if (typeof d.seq === "number" && type.startsWith("dose.") && type !== "dose.due" && type !== "dose.late") this.lastOutcomeSeq = d.seq;
     this.capturing?.push({ seq: typeof d.seq === "number" ? d.seq : 0, type, data });
     const slot = typeof data.slot === "string" ? data.slot : undefined;
     if (slot !== undefined) {
@@ -333,6 +336,7 @@ export class FleetDevice implements PushTarget {
       outbox,
       dropped: st.alive ? st.dropped : null,
       lastEvSeq: this.lastEvSeq,
+      lastOutcomeSeq: this.lastOutcomeSeq,
       lastAckedSeq: this.lastAckedSeq,
       slots: st.alive ? st.slots : [],
       compartments: comps,

@@ -143,9 +143,23 @@ export class Fleet {
     this.changed();
   }
 
-  /** Jump to the next due dose of any device (plus `afterMs`); returns the instant. */
+  /** Devices with a dose calling now (due or late, not taken): "Next dose" must not run past it. */
+  calling(): string[] {
+    const out: string[] = [];
+    for (const d of this.devices.values()) {
+      const st = d.sim.status();
+      if (st.alive && st.slots.some((x) => x.state === "due" || x.state === "late" || x.state === "partial")) out.push(d.id);
+    }
+    return out;
+  }
+
+  /**
+   * Jump to the next due dose of any device (plus `afterMs`); returns the instant. While a dose is
+   * calling on some device nothing is skipped: no jump (undefined), the caller says which device.
+   */
   async jumpToNextDose(afterMs = 0): Promise<number | undefined> {
     this.sched.sync();
+    if (this.calling().length > 0) return undefined;
     const t = this.nextDoseAt();
     if (t !== undefined) await this.jumpTo(t + afterMs);
     return t;

@@ -19,14 +19,18 @@ export function relayAck(
     if (e === undefined) return { ok: false, code: "ACK_NO_NOTIFICATION" };
     const a = await r.handle.hooks.acknowledge({ person: e.to, via: "console", key: e.key });
     if (!a.ok) return { ok: false, code: a.code };
+    const fr = r.handle.hooks.person(e.to)?.lang === "fr";
     r.notifications.add({
       t: clock(),
       ch: "reply",
       to: e.to,
       device: e.device,
       kind: "ack",
-      title: "Acknowledged",
-      body: `${e.to} replied OK for ${a.slot}: no more paging for ${a.refireMin} min; told again then if the dose is still not taken.`,
+      // In the language of the person who replied, like every notice to them.
+      title: fr ? "Accusé de réception" : "Acknowledged",
+      body: fr
+        ? `${e.to} a répondu OK pour ${a.slot} : plus de relance pendant ${a.refireMin} min, puis un rappel si la dose n'est toujours pas prise.`
+        : `${e.to} replied OK for ${a.slot}: no more paging for ${a.refireMin} min; told again then if the dose is still not taken.`,
       key: e.key,
     });
     return { ok: true, until: a.until };

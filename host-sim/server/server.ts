@@ -235,7 +235,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         if (at - fleet.sched.now > 30 * 86_400_000) throw new HttpError(400, "at most 30 days ahead");
         await fleet.jumpTo(at);
       } else throw new HttpError(400, 'to: "next-dose" or an ISO instant, or byMs');
-      return send(res, 200, { now: fleet.sched.now, target: at ?? null });
+      return send(res, 200, { now: fleet.sched.now, target: at ?? null, calling: b.to === "next-dose" ? fleet.calling() : [] });
     }
     if (m === "POST" && p === "/api/devices") {
       try {

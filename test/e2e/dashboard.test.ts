@@ -93,6 +93,11 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     await expect.poll(() => page.textContent(`${morning} [data-role=state]`)).toBe("due");
     await expect.poll(() => page.textContent(`${morning} [data-role=esc]`)).toContain("escalation step 1: sound chime");
     await page.screenshot({ path: path.join(SHOTS, "01-dose-due.png") });
+    // "Next dose" never runs past a dose that is calling: it says so and time stays put.
+    const before = fleet.sched.now;
+    await page.click("#jump-next");
+    await page.waitForSelector(`${card("dk-sim-1")} .dev-msg:has-text("A dose is due here")`);
+    expect(fleet.sched.now - before).toBeLessThan(60_000);
 
     // Let time run (60×), take the dose with the keyboard.
     await page.click('[data-warp="60"]');
@@ -236,6 +241,12 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     await page.click('button[aria-label="Long press on the button of dk-sim-1"]');
     await page.waitForSelector('#notifications li[data-device="dk-sim-1"][data-kind="help"]');
     await page.screenshot({ path: path.join(SHOTS, "08-help.png") });
+    // A load-cell fault injected from the card: flagged on the card, cleared when it comes back.
+    await page.click('button[aria-label="Disconnect the load cell of Si douleur (dk-sim-2) for 2 minutes"]');
+    await fleet.jumpTo(fleet.sched.now + 20_000);
+    await expect.poll(() => page.textContent(`${card("dk-sim-2")} [data-role=faults]`)).toContain("DISCONNECT");
+    await fleet.jumpTo(fleet.sched.now + 3 * 60_000);
+    await expect.poll(() => page.textContent(`${card("dk-sim-2")} [data-role=faults]`)).toBe("");
 
     // Five evening doses taken out of seven: two days left, below the 3-day threshold.
     expect(fleet.get("dk-sim-2")!.act({ do: "remove", compartment: "evening", doses: 5 }).ok).toBe(true);

@@ -167,6 +167,15 @@ function buildDevice(d) {
             },
             t("refill"),
           ),
+          el(
+            "button",
+            {
+              type: "button",
+              "aria-label": t("fault.aria", { lbl }),
+              onclick: () => act(d.id, { do: "fault", compartment: c.id, kind: "disconnect", durationMs: 120000 }),
+            },
+            t("fault"),
+          ),
         ),
       ),
     );
@@ -343,7 +352,9 @@ $("#jump-next").addEventListener("click", async (ev) => {
   const b = ev.currentTarget;
   b.disabled = true;
   try {
-    await api("POST", "/api/jump", { to: "next-dose", byMs: 1000 });
+    const r = await api("POST", "/api/jump", { to: "next-dose", byMs: 1000 });
+    // A dose that is calling is never skipped: say where it is instead of jumping over it.
+    for (const id of r.calling ?? []) flash(id, t("calling"));
   } finally {
     b.disabled = false;
   }

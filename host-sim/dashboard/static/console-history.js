@@ -65,11 +65,20 @@ function row(tb, cells) {
   return tr;
 }
 
-export async function refreshAudit(api) {
+let auditShown = 14;
+
+/** Newest first, 14 at a time ("older" shows 14 more); simulated and real times in their own columns. */
+export async function refreshAudit(api, more = false) {
+  if (more) auditShown += 14;
   const list = await api("GET", "/api/audit");
   const tb = $("#audit tbody");
   tb.replaceChildren();
-  for (const a of list.slice(0, 14)) {
+  const older = $("#audit-older");
+  if (older) {
+    older.hidden = list.length <= auditShown;
+    older.textContent = `older (${list.length - Math.min(list.length, auditShown)} more)`;
+  }
+  for (const a of list.slice(0, auditShown)) {
     const d = a.detail || {};
     let detail = "";
     if (a.action === "config.push") {
@@ -80,8 +89,9 @@ export async function refreshAudit(api) {
         .join(" ");
       detail = `v${d.version ?? "?"} ${what}${paths ? " at " + paths : ""} (key ${d.kid})`;
     } else if (d.source) detail = `source ${d.source}`;
-    const when = a.simAt ? a.simAt.slice(5, 16).replace("T", " ") + " sim" : (a.at || "").slice(11, 19) + " real";
-    row(tb, [when, a.source || "console", a.action, a.device, detail]).dataset.action = a.action;
+    const sim = a.simAt ? a.simAt.slice(5, 16).replace("T", " ") : "—";
+    const real = (a.at || "").slice(5, 19).replace("T", " ");
+    row(tb, [sim, real, a.source || "console", a.action, a.device, detail]).dataset.action = a.action;
   }
   const r = await api("GET", "/api/relay-audit");
   $("#relay-audit-src").textContent = r.available ? "(GET /api/audit of the relay)" : "(relay off)";

@@ -300,8 +300,9 @@ export function onFleetState(s) {
   const d = s.devices.find((x) => x.id === device);
   if (d) {
     $("#pc-running").textContent = d.config ? `running v${d.config.version}` : "device off";
-    if (lastEvSeq.get(device) !== d.lastEvSeq) {
-      lastEvSeq.set(device, d.lastEvSeq);
+    // Only a new dose outcome changes the chart: no history read (an audited one) for anything else.
+    if (lastEvSeq.get(device) !== d.lastOutcomeSeq) {
+      lastEvSeq.set(device, d.lastOutcomeSeq);
       clearTimeout(onFleetState.t);
       onFleetState.t = setTimeout(() => refreshAdherence(api, device), 600);
     }
@@ -325,6 +326,7 @@ export function initConsole(apiFn) {
   $("#pc-reload").addEventListener("click", () => loadConfig());
   $("#pc-skip").addEventListener("change", validate);
   $("#fhir").addEventListener("click", () => setTimeout(() => refreshAudit(api), 500));
+  $("#audit-older").addEventListener("click", () => refreshAudit(api, true));
   $("#pc-json").addEventListener("input", (e) => {
     try {
       draft = JSON.parse(e.target.value);

@@ -43,6 +43,8 @@ const CATALOG = Object.freeze({
     "bump.aria": "Bump {lbl}",
     refill: "Refill 7",
     "refill.aria": "Refill {lbl} with 7 doses",
+    fault: "Sensor fault",
+    "fault.aria": "Disconnect the load cell of {lbl} for 2 minutes",
     "btn.short": "Button (short)",
     "btn.short.aria": "Short press on the button of {id}",
     "btn.long": "Button (long)",
@@ -96,6 +98,7 @@ const CATALOG = Object.freeze({
     "sim.sntp": "clock set by SNTP ({t})",
     pills: "{n} pills",
     "late.min": "late {n} min",
+    calling: "A dose is due here: take it or let time run (Next dose does not skip it).",
   },
   fr: {
     "title.sub": "simulateur",
@@ -136,6 +139,8 @@ const CATALOG = Object.freeze({
     "bump.aria": "Cogner {lbl}",
     refill: "Remplir 7",
     "refill.aria": "Remplir {lbl} de 7 doses",
+    fault: "Panne capteur",
+    "fault.aria": "Débrancher le capteur de {lbl} pendant 2 minutes",
     "btn.short": "Bouton (court)",
     "btn.short.aria": "Appui court sur le bouton de {id}",
     "btn.long": "Bouton (long)",
@@ -189,6 +194,7 @@ const CATALOG = Object.freeze({
     "sim.sntp": "horloge réglée par SNTP ({t})",
     pills: "{n} comprimés",
     "late.min": "retard {n} min",
+    calling: "Une dose est à prendre ici : prenez-la ou laissez le temps passer (Prise suivante ne la saute pas).",
   },
 });
 
