@@ -28,7 +28,11 @@ export async function cmdStatus(p: Parsed, io: Io, s: Settings): Promise<number>
       `stock    ${
         Array.isArray(t.stock) && t.stock.length
           ? (t.stock as { comp: string; doses: number | null; days: number | null }[])
-              .map((x) => `${x.comp} ${x.doses ?? "?"} doses${x.days !== null ? ` (${x.days} days)` : ""}`)
+              .map((x) =>
+                x.doses === null
+                  ? `${x.comp} (tray being read)`
+                  : `${x.comp} ${x.doses} doses${x.days !== null ? ` (${x.days} days)` : ""}`,
+              )
               .join(", ")
           : "-"
       }`,
