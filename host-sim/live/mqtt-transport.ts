@@ -8,7 +8,7 @@ import { createLink, type Link } from "../../firmware/core/link/link";
 import type { Network, Ports, StreamConnection, StreamHandlers, Timers } from "../../firmware/core/ports";
 import { seededRandom, type LinkFactory } from "../kernel/device/sim-device";
 import { createNodeNetwork, createNodeTimers } from "../net-node";
-import { pushConfig as pharmacistPush, type PushConfigResult } from "../../cloud/pharmacist/lib";
+import { pushConfig as pharmacistPush, sendCommand as pharmacistCommand, type PushConfigResult } from "../../cloud/pharmacist/lib";
 import { readAudit, type AuditRecord } from "../../cloud/pharmacist/audit";
 import type { BrokerCredentials } from "./broker";
 import type { PushTarget } from "./types";
@@ -200,6 +200,35 @@ export class MqttTransport implements DeviceTransport {
       return readAudit(this.o.auditFile);
     } catch {
       return [];
+    }
+  }
+
+  async sendCommand(dev: PushTarget, name: string, args: Record<string, unknown>): Promise<{ ok: boolean; code?: string; id: string }> {
+    try {
+      const r = await pharmacistCommand({
+        device: dev.id,
+        name,
+        args,
+        key: { kid: this.o.key.kid, privateKeyPem: this.o.key.privateKeyPem },
+        broker: {
+          url: this.o.brokerUrl,
+          ...(this.o.credentials !== undefined ? this.o.credentials.pharmacist : {}),
+          connectTimeoutMs: 5000,
+        },
+        timeoutMs: this.o.pushTimeoutMs ?? 8000,
+        // The longest lifetime a device accepts: warped time runs fast.
+        expiresMs: 3_600_000,
+        ...(this.o.auditFile !== undefined ? { audit: this.o.auditFile } : {}),
+        now: () => {
+          dev.sync();
+          return dev.now();
+        },
+      });
+      return r.outcome === "ack"
+        ? { ok: true, id: r.id }
+        : { ok: false, code: r.outcome === "timeout" ? "TIMEOUT" : (r.code ?? "REFUSED"), id: r.id };
+    } catch (e) {
+      return { ok: false, code: "BROKER", id: e instanceof Error ? e.message : String(e) };
     }
   }
 

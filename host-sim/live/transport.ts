@@ -58,6 +58,8 @@ export interface DeviceTransport {
   linkFor(deviceId: string, hooks: DeviceHooks): LinkFactory | undefined;
   /** Sign and deliver a config to a device; resolves with its acknowledgement or coded refusal. */
   pushConfig(dev: PushTarget, config: unknown, by: string, opts?: PushOptions): Promise<PushOutcome>;
+  /** Sign and send a command (refill, identify…) at the device's time; its answer or coded refusal. */
+  sendCommand?(dev: PushTarget, name: string, args: Record<string, unknown>): Promise<{ ok: boolean; code?: string; id: string }>;
   /** The device lost power (its "power off" line): end its link without a goodbye. */
   powerOff?(deviceId: string): void;
   /** The dashboard dropped or restored the device's network. */

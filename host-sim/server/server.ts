@@ -285,6 +285,16 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         fleet.changed();
         return send(res, 200, out);
       }
+      if (m === "POST" && verb === "refill") {
+        // The refill check (docs/pharmacist.md, refill): a signed command; the device's verdict is its event.
+        const b = (await readBody(req)) as { comp?: unknown; doses?: unknown };
+        if (fleet.transport.sendCommand === undefined) throw new HttpError(404, "no MQTT transport");
+        const n0 = d.linesAfter(0).at(-1)?.n ?? 0;
+        const out = await fleet.transport.sendCommand(d, "refill", { comp: b.comp, doses: b.doses });
+        const verdict = d.linesAfter(n0).find((l) => typeof l.d.type === "string" && l.d.type.startsWith("refill."));
+        fleet.changed();
+        return send(res, 200, { ...out, verdict: verdict ? { type: verdict.d.type, ...(verdict.d.data as object) } : null });
+      }
       if (m === "GET" && verb === "adherence") {
         const days = await history.adherence(d.id);
         record("history.read", d.id, { source: history.kind });

@@ -257,6 +257,21 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     await page.waitForSelector('#notifications li[data-device="dk-sim-2"][data-kind="low-stock"]');
     expect(await page.textContent('#notifications li[data-device="dk-sim-2"][data-kind="low-stock"]')).toContain("2 doses restantes");
     await page.screenshot({ path: path.join(SHOTS, "09-low-stock.png") });
+    // The refill workflow from the console: 2 doses expected → verified at once by weight; 9 → expected,
+    // then a refill of 7 is verified when it settles.
+    await page.selectOption("#pc-device", "dk-sim-2");
+    await page.waitForSelector('#rf-comp option[value="evening"]', { state: "attached" });
+    await page.selectOption("#rf-comp", "evening");
+    await page.fill("#rf-doses", "2");
+    await page.click("#rf-send");
+    await page.waitForSelector('#rf-result[data-outcome="refill.verified"]');
+    await page.fill("#rf-doses", "9");
+    await page.click("#rf-send");
+    await page.waitForSelector('#rf-result[data-outcome="refill.expected"]');
+    await page.click('button[aria-label="Refill Soir (dk-sim-2) with 7 doses"]');
+    await fleet.jumpTo(fleet.sched.now + 60_000);
+    await page.waitForSelector(`${card("dk-sim-2")} .timeline [data-type="refill.verified"]`);
+    await page.selectOption("#pc-device", "dk-sim-1");
 
     // The pharmacist CLI against the running stack, no flag but its profile: a new version applies.
     const { main } = await import("../../cloud/pharmacist/cli");

@@ -237,6 +237,7 @@ async function loadConfig() {
   const r = await api("GET", `/api/devices/${device}/config`);
   hw = r.hw;
   draft = JSON.parse(JSON.stringify(r.config));
+  fillRefillCompartments(r.config);
   const running = r.running && r.running.version;
   $("#pc-running").textContent = running ? `running v${running}` : "device off";
   if (typeof running === "number") draft.version = running + 1;
@@ -287,6 +288,40 @@ async function push(ev) {
   refreshAudit(api);
 }
 
+// ------------------------------------------------------------------ refill check
+
+/** The refill workflow (docs/pharmacist.md, refill): the device weighs the tray and answers. */
+async function checkRefill() {
+  const out = $("#rf-result");
+  const comp = $("#rf-comp").value;
+  const doses = Number($("#rf-doses").value);
+  out.textContent = "signing and sending…";
+  try {
+    const r = await api("POST", `/api/devices/${device}/refill`, { comp, doses });
+    const v = r.verdict;
+    out.dataset.outcome = !r.ok ? "refused" : v ? v.type : "sent";
+    out.textContent = !r.ok
+      ? `refused: ${r.code}`
+      : v?.type === "refill.verified"
+        ? `✔ verified: ${comp} holds ${v.doses} doses`
+        : v?.type === "refill.expected"
+          ? `expected: ${comp} holds ${v.doses} doses now; the device checks for ${v.expected} at the next refill (until ${String(v.until).slice(11, 16)} UTC)`
+          : v?.type === "refill.mismatch"
+            ? `✘ mismatch: ${comp} holds ${v.doses} doses, ${v.expected} expected`
+            : "sent: the verdict comes with the next refill";
+  } catch (e) {
+    out.textContent = "failed: " + e.message;
+  }
+  refreshAudit(api);
+}
+
+function fillRefillCompartments(cfg) {
+  const sel = $("#rf-comp");
+  const ids = (cfg?.compartments ?? []).map((c) => c.id);
+  if ([...sel.options].map((o) => o.value).join() !== ids.join())
+    sel.replaceChildren(...(cfg?.compartments ?? []).map((c) => new Option(`${c.label} (${c.id})`, c.id)));
+}
+
 // ------------------------------------------------------------------ wiring
 export function onFleetState(s) {
   const sel = $("#pc-device");
@@ -327,6 +362,10 @@ export function initConsole(apiFn) {
   $("#pc-skip").addEventListener("change", validate);
   $("#fhir").addEventListener("click", () => setTimeout(() => refreshAudit(api), 500));
   $("#audit-older").addEventListener("click", () => refreshAudit(api, true));
+  $("#rf-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    checkRefill();
+  });
   $("#pc-json").addEventListener("input", (e) => {
     try {
       draft = JSON.parse(e.target.value);
