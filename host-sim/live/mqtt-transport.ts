@@ -203,26 +203,34 @@ export class MqttTransport implements DeviceTransport {
     }
   }
 
+  /** What a signed push or command needs: key, broker account, timeout, audit log, and the device's (virtual) clock. */
+  private signing(dev: PushTarget) {
+    return {
+      key: { kid: this.o.key.kid, privateKeyPem: this.o.key.privateKeyPem },
+      broker: {
+        url: this.o.brokerUrl,
+        ...(this.o.credentials !== undefined ? this.o.credentials.pharmacist : {}),
+        connectTimeoutMs: 5000,
+      },
+      timeoutMs: this.o.pushTimeoutMs ?? 8000,
+      ...(this.o.auditFile !== undefined ? { audit: this.o.auditFile } : {}),
+      // Signed at the device's (virtual) time: issuedAt/expires are judged against its wall clock.
+      now: () => {
+        dev.sync();
+        return dev.now();
+      },
+    };
+  }
+
   async sendCommand(dev: PushTarget, name: string, args: Record<string, unknown>): Promise<{ ok: boolean; code?: string; id: string }> {
     try {
       const r = await pharmacistCommand({
         device: dev.id,
         name,
         args,
-        key: { kid: this.o.key.kid, privateKeyPem: this.o.key.privateKeyPem },
-        broker: {
-          url: this.o.brokerUrl,
-          ...(this.o.credentials !== undefined ? this.o.credentials.pharmacist : {}),
-          connectTimeoutMs: 5000,
-        },
-        timeoutMs: this.o.pushTimeoutMs ?? 8000,
+        ...this.signing(dev),
         // The longest lifetime a device accepts: warped time runs fast.
         expiresMs: 3_600_000,
-        ...(this.o.auditFile !== undefined ? { audit: this.o.auditFile } : {}),
-        now: () => {
-          dev.sync();
-          return dev.now();
-        },
       });
       return r.outcome === "ack"
         ? { ok: true, id: r.id }
@@ -248,20 +256,8 @@ export class MqttTransport implements DeviceTransport {
       r = await pharmacistPush({
         device: dev.id,
         config,
-        key: { kid: this.o.key.kid, privateKeyPem: this.o.key.privateKeyPem },
-        broker: {
-          url: this.o.brokerUrl,
-          ...(this.o.credentials !== undefined ? this.o.credentials.pharmacist : {}),
-          connectTimeoutMs: 5000,
-        },
-        timeoutMs: this.o.pushTimeoutMs ?? 8000,
+        ...this.signing(dev),
         noValidate: opts.noValidate === true,
-        ...(this.o.auditFile !== undefined ? { audit: this.o.auditFile } : {}),
-        // Signed at the device's (virtual) time: issuedAt/expires are judged against its wall clock.
-        now: () => {
-          dev.sync();
-          return dev.now();
-        },
       });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);

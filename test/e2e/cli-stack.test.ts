@@ -10,18 +10,10 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { startStack, type Stack } from "../../host-sim/live/stack";
 import { main, type Io } from "../../cloud/pharmacist/cli";
+import { waitFor } from "../support/net";
 
 const ROOT = path.resolve(__dirname, "../..");
 const START = Date.parse("2026-03-10T06:55:00Z");
-
-async function until(cond: () => boolean | Promise<boolean>, ms = 8000, what = "condition"): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe("dosekeeper CLI x npm start stack (profile, simulated clock)", () => {
   let stack: Stack;
@@ -38,7 +30,7 @@ describe("dosekeeper CLI x npm start stack (profile, simulated clock)", () => {
     dir = mkdtempSync(path.join(tmpdir(), "dk-cli-stack-"));
     const base = JSON.parse(readFileSync(path.join(ROOT, "test/scenarios/configs/home.json"), "utf8")) as Record<string, unknown>;
     stack = await startStack({ baseConfig: base, devices: 3, warp: 60, start: START, port: 0, dataDir: path.join(dir, ".dosekeeper") });
-    await until(() => ["dk-sim-1", "dk-sim-2", "dk-sim-3"].every((d) => stack.broker!.connected.has(d)), 8000, "devices connected");
+    await waitFor("devices connected", () => ["dk-sim-1", "dk-sim-2", "dk-sim-3"].every((d) => stack.broker!.connected.has(d)));
   });
 
   afterAll(async () => {
@@ -68,10 +60,8 @@ describe("dosekeeper CLI x npm start stack (profile, simulated clock)", () => {
     expect(r.out).toContain("applied on dk-sim-1: version 2");
     const st = await run("status", "--device", "dk-sim-1");
     expect(st.out).toMatch(/config {3}version 2 /);
-    await until(
-      async () => (await run("history", "--device", "dk-sim-1", "--since", "12h", "--json")).out.includes('"config.accepted"'),
-      8000,
-      "history",
+    await waitFor("history", async () =>
+      (await run("history", "--device", "dk-sim-1", "--since", "12h", "--json")).out.includes('"config.accepted"'),
     );
     const h = await run("history", "--device", "dk-sim-1", "--since", "12h");
     expect(h.code).toBe(0);
