@@ -55,7 +55,7 @@ function selfSigned(): { key: string; cert: string } | null {
         "-subj",
         "/CN=localhost",
       ],
-      { stdio: "ignore" },
+      { stdio: "ignore", timeout: 60_000 },
     );
     if (r.status !== 0) return null;
     return { key: fs.readFileSync(path.join(dir, "k.pem"), "utf8"), cert: fs.readFileSync(path.join(dir, "c.pem"), "utf8") };

@@ -123,7 +123,7 @@ export class Mosquitto {
   }
 
   private openssl(args: string[]): void {
-    execFileSync(this.bin("openssl"), args, { cwd: this.dir, stdio: "pipe" });
+    execFileSync(this.bin("openssl"), args, { cwd: this.dir, stdio: "pipe", timeout: 60_000 });
   }
 
   private async configure(): Promise<void> {
@@ -133,7 +133,10 @@ export class Mosquitto {
     if (this.opts.users !== undefined) {
       const passwd = this.bin("passwd");
       Object.entries(this.opts.users).forEach(([u, p], i) =>
-        execFileSync(passwd, i === 0 ? ["-b", "-c", this.file("passwd"), u, p] : ["-b", this.file("passwd"), u, p], { stdio: "pipe" }),
+        execFileSync(passwd, i === 0 ? ["-b", "-c", this.file("passwd"), u, p] : ["-b", this.file("passwd"), u, p], {
+          stdio: "pipe",
+          timeout: 30_000,
+        }),
       );
       fs.writeFileSync(this.file("acl"), deviceAcl(this.opts.admins ?? []));
       // As deployed: the shipped policy (no anonymous, client id = user name, limits) and ACL.

@@ -341,7 +341,11 @@ describe("dosekeeper CLI x aedes x live device", () => {
   });
 
   it("npx dosekeeper --help works from the repo (bin shim)", () => {
-    const r = spawnSync("npx", ["--no-install", "dosekeeper", "--help"], { encoding: "utf8", cwd: path.join(__dirname, "../../..") });
+    const r = spawnSync("npx", ["--no-install", "dosekeeper", "--help"], {
+      encoding: "utf8",
+      cwd: path.join(__dirname, "../../.."),
+      timeout: 60_000,
+    });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("config push");
   });

@@ -74,6 +74,7 @@ describe("relay audit hash chain", () => {
       cwd: ROOT,
       env: { ...process.env, RELAY_AUDIT_KEY: KEY },
       encoding: "utf8",
+      timeout: 60_000,
     });
     expect(cli.status).toBe(1);
     expect(cli.stdout).toContain("AUDIT CHAIN BROKEN at row 6");

@@ -253,8 +253,8 @@ export async function startPostgres(): Promise<
   spawnSync("chown", ["postgres", dir]);
   const asPg = (args: string[]) =>
     process.getuid?.() === 0
-      ? spawnSync("runuser", ["-u", "postgres", "--", ...args], { encoding: "utf8" })
-      : spawnSync(args[0], args.slice(1), { encoding: "utf8" });
+      ? spawnSync("runuser", ["-u", "postgres", "--", ...args], { encoding: "utf8", timeout: 120_000 })
+      : spawnSync(args[0], args.slice(1), { encoding: "utf8", timeout: 120_000 });
   const port = await freePort();
   const r1 = asPg([join(bindir, "initdb"), "-D", join(dir, "data"), "-U", "postgres", "-A", "trust", "--no-sync"]);
   if (r1.status !== 0) throw new Error("initdb failed: " + r1.stderr);

@@ -14,7 +14,7 @@ function run(profile: string, trace: string, extra: string[] = []) {
   const t = join(dir, `t${Math.random().toString(36).slice(2)}.csv`);
   writeFileSync(p, profile);
   writeFileSync(t, trace);
-  const r = spawnSync(tsx, [cli, "--profile", p, "--trace", t, ...extra], { encoding: "utf8" });
+  const r = spawnSync(tsx, [cli, "--profile", p, "--trace", t, ...extra], { encoding: "utf8", timeout: 120_000 });
   return { code: r.status, out: r.stdout, err: r.stderr, p, t };
 }
 
@@ -96,9 +96,12 @@ describe("replay CLI", () => {
   }
 
   it("exits 2 on missing arguments or files", () => {
-    const r = spawnSync(tsx, [cli, "--profile", join(dir, "nope.json"), "--trace", join(dir, "nope.csv")], { encoding: "utf8" });
+    const r = spawnSync(tsx, [cli, "--profile", join(dir, "nope.json"), "--trace", join(dir, "nope.csv")], {
+      encoding: "utf8",
+      timeout: 120_000,
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/cannot read/);
-    expect(spawnSync(tsx, [cli], { encoding: "utf8" }).status).toBe(2);
+    expect(spawnSync(tsx, [cli], { encoding: "utf8", timeout: 120_000 }).status).toBe(2);
   });
 });
