@@ -1,7 +1,7 @@
 /**
  * The relay's tables, for SQLite and PostgreSQL.
  */
-import type { SqlDriver } from "./drivers";
+import type { SqlDriver, SqlQ } from "./drivers";
 
 export function schema(kind: "sqlite" | "postgres"): string {
   const id = kind === "sqlite" ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY";
@@ -75,6 +75,9 @@ export async function initSchema(d: SqlDriver): Promise<void> {
             .map((s) => s.trim())
             .filter(Boolean))
             await q.run(stmt);
+          // Migrations under the same lock: two instances adding the same index at once collide
+          // in pg_class ("duplicate key … pg_class_relname_nsp_index"), seen in CI.
+          await migrate(q, "postgres");
         });
         break;
       } catch (e) {
@@ -85,11 +88,16 @@ export async function initSchema(d: SqlDriver): Promise<void> {
     }
   } else {
     await d.exec(schema("sqlite"));
+    await migrate(d, "sqlite");
   }
+}
+
+/** Runs the migrations this database still needs (PostgreSQL: inside the advisory-locked DDL transaction). */
+async function migrate(q: SqlQ, kind: "sqlite" | "postgres"): Promise<void> {
   const has = async (table: string, col: string): Promise<boolean> =>
-    (d.kind === "postgres"
-      ? await d.all(`SELECT column_name AS name FROM information_schema.columns WHERE table_name = $1`, [table])
-      : await d.all(`PRAGMA table_info(${table})`)
+    (kind === "postgres"
+      ? await q.all(`SELECT column_name AS name FROM information_schema.columns WHERE table_name = $1`, [table])
+      : await q.all(`PRAGMA table_info(${table})`)
     ).some((c) => c.name === col);
-  for (const step of migrations(d.kind, await has("events", "day"), await has("audit", "hash"))) await d.run(step);
+  for (const step of migrations(kind, await has("events", "day"), await has("audit", "hash"))) await q.run(step);
 }
