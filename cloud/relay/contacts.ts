@@ -7,7 +7,7 @@
 import { parsePosixTz, localToUtc, utcToLocal, type PosixTz } from "../../firmware/core/schedule/tz";
 import { REMOTE_CHANNELS, type Person, type PushSubscriptionJson, type QuietHours, type RemoteChannel } from "./types";
 import { DEVICE_ID_RE as DEVICE } from "../../firmware/core/protocol/ids";
-import { channelInfo } from "../../firmware/core/protocol/channels";
+import { channelInfo, isLanguage } from "../../firmware/core/protocol/channels";
 import { isObj } from "../../firmware/core/protocol/json";
 
 export interface DeviceContacts {
@@ -104,7 +104,7 @@ function parsePerson(id: string, v: unknown, path: string, problems: ContactProb
     else problems.push({ code: "RELAY_FIELD", path: path + ".channels", message: `channels: ${REMOTE_CHANNELS.join(", ")}` });
   }
   const quiet = v.quiet === undefined ? undefined : parseQuiet(v.quiet, path + ".quiet", problems);
-  const lang = v.lang === "fr" ? "fr" : "en";
+  const lang = isLanguage(v.lang) ? v.lang : "en";
   return { id, name, ...(phone ? { phone } : {}), push, channels, ...(quiet ? { quiet } : {}), lang };
 }
 

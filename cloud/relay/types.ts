@@ -2,7 +2,7 @@
  * Shared types of the cloud relay (Node only). docs/relay.md.
  */
 
-import { REMOTE_CHANNELS, type RemoteChannel } from "../../firmware/core/protocol/channels";
+import { REMOTE_CHANNELS, type Language, type RemoteChannel } from "../../firmware/core/protocol/channels";
 
 export { REMOTE_CHANNELS, type RemoteChannel };
 
@@ -30,7 +30,7 @@ export interface Person {
   /** Channel preference order, used when the requested channel is not available for this person. */
   channels: RemoteChannel[];
   quiet?: QuietHours;
-  lang: "en" | "fr";
+  lang: Language;
 }
 
 export type Priority = "high" | "low";

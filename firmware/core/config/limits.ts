@@ -82,6 +82,7 @@ export const ROOT_KEYS: readonly string[] = Object.freeze([
   "defaults",
   "help",
   "stock",
+  "lang",
 ]);
 export const STOCK_KEYS: readonly string[] = Object.freeze(["lowDays"]);
 export const HELP_KEYS: readonly string[] = Object.freeze(["to", "channel"]);

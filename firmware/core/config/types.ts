@@ -75,7 +75,7 @@ export interface PrnDose {
   readonly alert: readonly string[];
 }
 
-import type { Channel, RemoteChannel, SoundPattern } from "../protocol/channels";
+import type { Channel, Language, RemoteChannel, SoundPattern } from "../protocol/channels";
 
 export type { Channel, SoundPattern };
 
@@ -122,6 +122,8 @@ export interface DispenserConfig {
   readonly help?: HelpConfig;
   /** Low-stock alerts (absent: below 3 days of doses). */
   readonly stock?: StockConfig;
+  /** The household's language: the dashboard's card of this dispenser (absent: the viewer's). */
+  readonly lang?: Language;
 }
 
 /** `stock.low` when a compartment's doses last fewer than `lowDays` days at the schedule's pace. */

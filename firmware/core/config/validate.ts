@@ -15,7 +15,8 @@ import { CONFIG_SCHEMA, type Compartment, type DispenserConfig, type FixedDose, 
 import { parsePosixTz } from "../schedule/tz";
 import { DEVICE_ID_RE as DEVICE_RE, ITEM_ID_RE as ID_RE } from "../protocol/ids";
 import { crossCheck, type PrnDraft } from "./cross-checks";
-import { array, Ctx, int, isPlainObject, MISSING, type Obj, object, own, str, token, utf8ByteLength } from "./fields";
+import { array, Ctx, int, isPlainObject, MISSING, type Obj, object, oneOf, own, str, token, utf8ByteLength } from "./fields";
+import { LANGUAGES } from "../protocol/channels";
 import {
   CONFIG_LIMITS,
   CONFIG_MAX_ERRORS,
@@ -152,6 +153,8 @@ function checkRoot(ctx: Ctx, input: unknown, hw: HardwareLimits): DispenserConfi
   const help = helpV === MISSING ? undefined : checkHelp(ctx, helpV, "help");
   const stockV = own(root, "stock");
   const stock = stockV === MISSING ? undefined : checkStockConfig(ctx, stockV, "stock");
+  const langV = own(root, "lang");
+  const lang = langV === MISSING ? undefined : oneOf(ctx, langV, "lang", LANGUAGES);
 
   crossCheck(ctx, { compItems, compIds, drafts, doseIdx, prnDrafts, ladderItems, ladderIds, ladderOk, ladders, defaults });
 
@@ -179,6 +182,7 @@ function checkRoot(ctx: Ctx, input: unknown, hw: HardwareLimits): DispenserConfi
     defaults: defaults!,
     ...(help !== undefined ? { help } : {}),
     ...(stock !== undefined ? { stock } : {}),
+    ...(lang !== undefined ? { lang } : {}),
   };
 }
 

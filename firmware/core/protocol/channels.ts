@@ -51,3 +51,15 @@ export function isRemote(ch: string): ch is RemoteChannel {
 /** Sound patterns a ladder's sound step (and a cue) may name. */
 export const SOUND_PATTERNS = Object.freeze(["chime", "beep", "alarm"] as const);
 export type SoundPattern = (typeof SOUND_PATTERNS)[number];
+
+/**
+ * The languages a person or a household can be addressed in: the contact book (each person),
+ * the config's `lang` (the household: the dashboard's card of that dispenser) and the message
+ * catalogues of the relay and the dashboard. Adding one: a row here and a catalogue in each.
+ */
+export const LANGUAGES = Object.freeze(["en", "fr"] as const);
+export type Language = (typeof LANGUAGES)[number];
+
+export function isLanguage(x: unknown): x is Language {
+  return typeof x === "string" && (LANGUAGES as readonly string[]).indexOf(x) >= 0;
+}

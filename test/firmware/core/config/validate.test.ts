@@ -159,6 +159,21 @@ describe("validateConfig on the fixtures", () => {
     expect(!r.ok && r.errors.map((e) => `${e.code} ${e.path}`)).toEqual(["CFG_CONFLICT doses[1].at"]);
   });
 
+  it("takes the household language from the shared list, and nothing else", () => {
+    const c = loadFixture("minimal.json");
+    const plain = validateConfig(c, HW4);
+    expect(plain.ok && "lang" in plain.config).toBe(false);
+    c.lang = "fr";
+    const r = validateConfig(c, HW4);
+    expect(r.ok && r.config.lang).toBe("fr");
+    expect(r.ok && canonicalJson(r.config)).toContain('"lang":"fr"');
+    for (const bad of ["de", "FR", "", 1, null]) {
+      c.lang = bad;
+      const e = validateConfig(c, HW4);
+      expect(!e.ok && e.errors.map((x) => x.path)).toEqual(["lang"]);
+    }
+  });
+
   it("accepts the leap day only in leap years", () => {
     const c = loadFixture("minimal.json");
     c.doses[0].start = "2028-02-29";
