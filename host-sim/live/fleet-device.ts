@@ -4,6 +4,7 @@
  */
 import { SimDevice, compartmentsOf } from "../kernel/device/sim-device";
 import { validateConfig } from "../../firmware/core/config/validate";
+import { isLanguage } from "../../firmware/core/protocol/channels";
 import type { DispenserConfig, FixedDose } from "../../firmware/core/config/types";
 import { parsePosixTz, utcToLocal } from "../../firmware/core/schedule/tz";
 import { nextOccurrence } from "../../firmware/core/schedule/occurrences";
@@ -330,6 +331,8 @@ export class FleetDevice implements PushTarget {
       link: link ?? null,
       buzzer: st.alive ? st.buzzer : null,
       config: st.alive ? st.config : null,
+      // The household language of the last config it ran: its card keeps it while the box is off.
+      lang: isLanguage(this.sim.lastConfig.lang) ? this.sim.lastConfig.lang : null,
       timeSet: st.alive ? st.timeSet : false,
       silencedUntil: st.alive && st.silencedUntil > now ? st.silencedUntil : null,
       faults: st.alive ? st.faults : [],

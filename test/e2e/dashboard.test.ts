@@ -330,11 +330,39 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     // No raw protocol line in a timeline: every line is a word, a time and details.
     const lines = await page.$$eval(".timeline div", (ds) => ds.map((d) => d.textContent ?? ""));
     expect(lines.some((l) => l.includes("{"))).toBe(false);
+    // The pharmacist console too: form, actions, audit tables, refusal codes in words.
+    await page.selectOption("#pc-device", "dk-sim-2");
+    expect(await page.textContent("#pc-push")).toBe("Signer et envoyer");
+    expect(await page.textContent("#audit thead")).toContain("heure simulée");
+    expect(await page.textContent("#pc-running")).toContain("en service");
+    expect(await page.textContent("#pc-fields")).toContain("fuseau horaire");
     await page.screenshot({ path: path.join(SHOTS, "12-french.png") });
     await page.reload();
     await page.waitForSelector('#jump-next:has-text("Prise suivante")');
     await page.selectOption("#lang", "en");
     await page.waitForSelector('#jump-next:has-text("Next dose")');
+    expect(pageErrors).toEqual([]);
+  });
+  it("per dispenser: the card speaks the household language its config names, the page the viewer's", async () => {
+    await page.selectOption("#lang", "auto");
+    await page.waitForSelector('#jump-next:has-text("Next dose")');
+    await page.waitForSelector(`${card("dk-sim-2")}[lang="en"]`);
+    await page.selectOption("#pc-device", "dk-sim-2");
+    await page.waitForSelector('#pc-fields select[data-path="lang"]');
+    await page.selectOption('#pc-fields select[data-path="lang"]', "fr");
+    await expect.poll(() => page.getAttribute("#pc-valid", "data-valid")).toBe("true");
+    expect(await page.inputValue("#pc-json")).toContain('"lang": "fr"');
+    await page.click("#pc-push");
+    await page.waitForSelector('#pc-result [data-outcome="ack"]', { timeout: 20_000 });
+    // The device runs the new config: its card is rebuilt in French; dk-sim-1 (off) stays in English.
+    await page.waitForSelector(`${card("dk-sim-2")}[lang="fr"]`);
+    await page.waitForSelector('button[aria-label="Prendre une dose dans Soir (dk-sim-2)"]');
+    await page.waitForSelector(`${card("dk-sim-1")}[lang="en"]`);
+    expect(await page.textContent(`${card("dk-sim-2")} [data-role=conn]`)).toBe("en ligne");
+    expect(await page.textContent(`${card("dk-sim-1")} [data-role=conn]`)).toBe("off");
+    expect(await page.textContent("#jump-next")).toContain("Next dose");
+    expect(await page.textContent("#pc-push")).toBe("Sign & push");
+    await page.screenshot({ path: path.join(SHOTS, "13-per-dispenser-language.png"), fullPage: true });
     expect(pageErrors).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@
 import { initConsole, onFleetState } from "/console.js";
 import { $, el } from "/dom.js";
 import { onNotify } from "/notifications.js";
-import { applyStatic, eventWord, getLang, setLang, t } from "/i18n.js";
+import { applyStatic, cardLang, eventWordIn, getChoice, setLang, t, tIn } from "/i18n.js";
 
 const CSRF = document.querySelector('meta[name="dk-csrf"]')?.getAttribute("content") ?? "";
 
@@ -35,7 +35,11 @@ function hhmmss(t, off) {
   return new Date(t + off).toISOString().slice(11, 19);
 }
 
-function fmtLine(l, off) {
+/** A translator bound to one language (each card speaks its dispenser's, i18n.js cardLang). */
+const tr = (lang) => (key, vars) => tIn(lang, key, vars);
+
+function fmtLine(l, off, lang) {
+  const t = tr(lang);
   const d = l.d;
   let s;
   switch (l.k) {
@@ -53,7 +57,7 @@ function fmtLine(l, off) {
         x.reason,
       ].filter((b) => b !== undefined && b !== null);
       if (x.errors && x.errors.length) bits.push(x.errors.map((e) => `${e.code}@${e.path}`).join(" "));
-      s = `#${d.seq} ${eventWord(d.type)} ${bits.join(" · ")}`;
+      s = `#${d.seq} ${eventWordIn(lang, d.type)} ${bits.join(" · ")}`;
       break;
     }
     case "led":
@@ -92,14 +96,16 @@ function flash(id, msg) {
 }
 
 function buildDevice(d) {
-  const card = el("article", { class: "dev", id: "dev-" + d.id, "aria-label": t("dev.aria", { id: d.id }), "data-sig": sig(d) });
+  const lang = cardLang(d);
+  const t = tr(lang);
+  const card = el("article", { class: "dev", id: "dev-" + d.id, lang, "aria-label": t("dev.aria", { id: d.id }), "data-sig": sig(d) });
   const head = el(
     "div",
     { class: "dev-head" },
     el("h2", { text: d.id }),
-    el("span", { class: "badge conn", "data-role": "conn", "aria-label": "Connection" }),
-    el("span", { class: "badge cloud", "data-role": "cloud", "aria-label": "As the relay sees it" }),
-    el("span", { class: "buzz", "data-role": "buzzer", "aria-label": "Buzzer" }),
+    el("span", { class: "badge conn", "data-role": "conn", "aria-label": t("conn.aria") }),
+    el("span", { class: "badge cloud", "data-role": "cloud", "aria-label": t("cloud.aria") }),
+    el("span", { class: "buzz", "data-role": "buzzer", "aria-label": t("buzzer.off.aria") }),
     el("span", { class: "muted", "data-role": "cfg" }),
     el("span", { class: "muted", "data-role": "local" }),
     el("span", { class: "err", "data-role": "faults" }),
@@ -196,7 +202,7 @@ function buildDevice(d) {
     el(
       "button",
       { type: "button", "data-role": "net", onclick: (ev) => act(d.id, { do: "network", up: ev.currentTarget.dataset.up !== "true" }) },
-      "Network",
+      t("net.drop"),
     ),
     el(
       "button",
@@ -220,9 +226,10 @@ function buildDevice(d) {
   return card;
 }
 
-const sig = (d) => d.compartments.map((c) => c.id + ":" + c.label).join(",");
+const sig = (d) => cardLang(d) + "|" + d.compartments.map((c) => c.id + ":" + c.label).join(",");
 
 function renderDevice(d, now) {
+  const t = tr(cardLang(d));
   let card = document.getElementById("dev-" + d.id);
   if (card && card.dataset.sig !== sig(d)) {
     const old = card;
@@ -306,7 +313,7 @@ function appendLines(linesByDevice) {
     const tl = $("[data-role=timeline]", card);
     const off = offsets.get(id) || 0;
     for (const l of lines) {
-      const text = fmtLine(l, off);
+      const text = fmtLine(l, off, card.lang || "en");
       if (text !== null) tl.prepend(el("div", { class: "k-" + l.k, "data-type": l.d.type || l.k, text }));
     }
     while (tl.children.length > TIMELINE_MAX) tl.lastChild.remove();
@@ -362,7 +369,7 @@ $("#jump-next").addEventListener("click", async (ev) => {
 $("#add-device").addEventListener("click", () => api("POST", "/api/devices").catch((e) => alert(e.message)));
 
 applyStatic();
-$("#lang").value = getLang();
+$("#lang").value = getChoice();
 $("#lang").addEventListener("change", (ev) => setLang(ev.currentTarget.value));
 initConsole(api);
 connect();

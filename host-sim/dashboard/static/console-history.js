@@ -1,16 +1,17 @@
 // Pharmacist console, history side: the adherence chart (per day, from the relay or the simulator)
 // and the audit views (console and pharmacist library; the relay's own audit).
 import { $ } from "/dom.js";
+import { t } from "/i18n.js";
 
 export async function refreshAdherence(api, device) {
   if (!device) return;
   const r = await api("GET", `/api/devices/${device}/adherence`);
-  $("#adh-src").textContent = `(source: ${r.source})`;
+  $("#adh-src").textContent = t("adh.source", { s: r.source });
   const days = r.days.slice(-14);
   const box = $("#adh-chart");
   if (!days.length) {
-    box.textContent = "No dose outcome yet.";
-    box.setAttribute("aria-label", "Adherence per day: no data yet");
+    box.textContent = t("adh.none");
+    box.setAttribute("aria-label", t("adh.none.aria"));
     return;
   }
   const max = Math.max(1, ...days.map((d) => d.onTime + d.late + d.missed + d.partial + (d.unreported || 0)));
@@ -36,9 +37,9 @@ export async function refreshAdherence(api, device) {
       y -= h;
       const r = document.createElementNS(NS, "rect");
       Object.entries({ x, y, width: bw, height: h, fill: cls }).forEach(([a, v]) => r.setAttribute(a, v));
-      const t = document.createElementNS(NS, "title");
-      t.textContent = `${d.date}: ${d[k]} ${k}`;
-      r.append(t);
+      const tt = document.createElementNS(NS, "title");
+      tt.textContent = `${d.date}: ${d[k]} ${t("k." + k)}`;
+      r.append(tt);
       svg.append(r);
     }
     const tx = document.createElementNS(NS, "text");
@@ -46,11 +47,12 @@ export async function refreshAdherence(api, device) {
     tx.textContent = d.date.slice(5);
     svg.append(tx);
     desc.push(
-      `${d.date}: ${d.onTime} on time, ${d.late} late, ${d.missed} missed, ${d.partial} partial${d.unreported ? `, ${d.unreported} unreported` : ""}`,
+      t("adh.day", { date: d.date, on: d.onTime, late: d.late, missed: d.missed, partial: d.partial }) +
+        (d.unreported ? t("adh.unrep", { n: d.unreported }) : ""),
     );
   });
   box.replaceChildren(svg);
-  box.setAttribute("aria-label", "Adherence per day. " + desc.join(". "));
+  box.setAttribute("aria-label", `${t("adh.aria")}. ${desc.join(". ")}`);
   box.dataset.days = JSON.stringify(days);
 }
 
@@ -76,25 +78,29 @@ export async function refreshAudit(api, more = false) {
   const older = $("#audit-older");
   if (older) {
     older.hidden = list.length <= auditShown;
-    older.textContent = `older (${list.length - Math.min(list.length, auditShown)} more)`;
+    older.textContent = t("au.older", { n: list.length - Math.min(list.length, auditShown) });
   }
   for (const a of list.slice(0, auditShown)) {
     const d = a.detail || {};
     let detail = "";
     if (a.action === "config.push") {
-      const what = d.ok ? "acked" : d.outcome && d.outcome !== "refused" ? d.outcome + (d.code ? " " + d.code : "") : "refused " + d.code;
+      const what = d.ok
+        ? t("au.acked")
+        : d.outcome && d.outcome !== "refused"
+          ? d.outcome + (d.code ? " " + d.code : "")
+          : t("au.refused", { code: d.code });
       const paths = (d.errors || [])
         .map((e) => e.path)
         .filter(Boolean)
         .join(" ");
-      detail = `v${d.version ?? "?"} ${what}${paths ? " at " + paths : ""} (key ${d.kid})`;
-    } else if (d.source) detail = `source ${d.source}`;
+      detail = `v${d.version ?? "?"} ${what}${paths ? t("au.at", { paths }) : ""} ${t("au.key", { kid: d.kid })}`;
+    } else if (d.source) detail = t("au.src", { s: d.source });
     const sim = a.simAt ? a.simAt.slice(5, 16).replace("T", " ") : "—";
     const real = (a.at || "").slice(5, 19).replace("T", " ");
     row(tb, [sim, real, a.source || "console", a.action, a.device, detail]).dataset.action = a.action;
   }
   const r = await api("GET", "/api/relay-audit");
-  $("#relay-audit-src").textContent = r.available ? "(GET /api/audit of the relay)" : "(relay off)";
+  $("#relay-audit-src").textContent = r.available ? t("ra.src") : t("ra.off");
   const rb = $("#relay-audit tbody");
   rb.replaceChildren();
   for (const e of r.entries.filter((x) => x.action !== "audit.read").slice(0, 12)) {

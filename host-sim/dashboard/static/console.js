@@ -4,6 +4,8 @@
 import { validateConfig } from "/validator.js";
 import { refreshAdherence, refreshAudit } from "/console-history.js";
 import { $ } from "/dom.js";
+import { t } from "/i18n.js";
+import { checkRefill, fillRefillCompartments, why } from "/console-refill.js";
 
 let api;
 let hw = { channels: 4, leds: 4 };
@@ -42,9 +44,9 @@ function field(label, path, kind, opts = {}) {
   lab.htmlFor = id;
   lab.textContent = label;
   let input;
-  if (kind === "select") {
+  if (opts.options) {
     input = document.createElement("select");
-    for (const o of opts.options) input.append(new Option(o, o));
+    for (const o of opts.options) input.append(Array.isArray(o) ? new Option(o[1], o[0]) : new Option(o, o));
   } else {
     input = document.createElement("input");
     input.type = "text";
@@ -79,6 +81,8 @@ function readInput(input) {
       return v === "" ? undefined : Number.isFinite(Number(v)) ? Number(v) : v;
     case "days":
       return v === "" ? undefined : v.split(/[\s,]+/).filter(Boolean);
+    case "optional":
+      return v === "" ? undefined : v;
     default:
       return input.value;
   }
@@ -107,9 +111,17 @@ function renderForm() {
   if (!draft) return;
   root.append(
     fieldset(
-      "Configuration",
-      field("version", "version", "number", { cls: "w-s" }),
-      field("time zone (POSIX)", "tz", "text", { cls: "w-l" }),
+      t("fs.config"),
+      field(t("f.version"), "version", "number", { cls: "w-s" }),
+      field(t("f.tz"), "tz", "text", { cls: "w-l" }),
+      field(t("f.lang"), "lang", "optional", {
+        cls: "w-s",
+        options: [
+          ["", t("f.lang.none")],
+          ["en", "English"],
+          ["fr", "Français"],
+        ],
+      }),
     ),
   );
   const comps = Array.isArray(draft.compartments) ? draft.compartments : [];
@@ -120,35 +132,35 @@ function renderForm() {
     openContents = contents.open;
   });
   const sum = document.createElement("summary");
-  sum.textContent = "Compartment contents";
+  sum.textContent = t("fs.contents");
   contents.append(sum);
   root.append(contents);
   comps.forEach((c, i) => {
-    const fs = fieldset(`Compartment ${c.id ?? i}`, field("label", `compartments[${i}].label`, "text"));
+    const fs = fieldset(t("fs.comp", { id: c.id ?? i }), field(t("f.label"), `compartments[${i}].label`, "text"));
     (Array.isArray(c.meds) ? c.meds : []).forEach((_m, j) => {
       const p = `compartments[${i}].meds[${j}]`;
       fs.append(
-        field("medication", `${p}.name`, "text", { cls: "w-l" }),
-        field("pills", `${p}.count`, "number", { cls: "w-s" }),
-        field("mg/pill", `${p}.unitMg`, "number", { cls: "w-s" }),
+        field(t("f.med"), `${p}.name`, "text", { cls: "w-l" }),
+        field(t("f.pills"), `${p}.count`, "number", { cls: "w-s" }),
+        field(t("f.mg"), `${p}.unitMg`, "number", { cls: "w-s" }),
       );
     });
     contents.append(fs);
   });
   const compIds = comps.map((c) => c.id).filter((x) => typeof x === "string");
   const doses = Array.isArray(draft.doses) ? draft.doses : [];
-  const dfs = fieldset("Doses");
+  const dfs = fieldset(t("fs.doses"));
   doses.forEach((d, i) => {
     const row = document.createElement("div");
     row.dataset.path = `doses[${i}]`;
     row.append(
-      field("id", `doses[${i}].id`, "text", { cls: "w-s" }),
-      field("compartment", `doses[${i}].compartment`, "select", {
+      field(t("f.id"), `doses[${i}].id`, "text", { cls: "w-s" }),
+      field(t("f.comp"), `doses[${i}].compartment`, "select", {
         options: compIds.includes(d.compartment) ? compIds : [...compIds, String(d.compartment)],
       }),
-      field("time", `doses[${i}].at`, "text", { cls: "w-s", aria: `Time of dose ${i + 1} (doses[${i}].at)` }),
-      field("days (empty = every day)", `doses[${i}].days`, "days", { cls: "w-m" }),
-      button("✕", `Remove dose ${d.id ?? i}`, () => {
+      field(t("f.time"), `doses[${i}].at`, "text", { cls: "w-s", aria: t("f.time.aria", { n: i + 1, path: `doses[${i}].at` }) }),
+      field(t("f.days"), `doses[${i}].days`, "days", { cls: "w-m" }),
+      button("✕", t("dose.remove.aria", { id: d.id ?? i }), () => {
         draft.doses.splice(i, 1);
         afterStructureChange();
       }),
@@ -156,7 +168,7 @@ function renderForm() {
     dfs.append(row);
   });
   dfs.append(
-    button("+ dose", "Add a dose", () => {
+    button(t("dose.add"), t("dose.add.aria"), () => {
       draft.doses = Array.isArray(draft.doses) ? draft.doses : [];
       draft.doses.push({ id: "d" + (draft.doses.length + 1), compartment: compIds[0] ?? "", at: "12:00" });
       afterStructureChange();
@@ -165,11 +177,11 @@ function renderForm() {
   root.append(dfs);
   root.append(
     fieldset(
-      "Dose window and silence",
-      field("early (min)", "defaults.window.earlyMin", "number", { cls: "w-s" }),
-      field("late (min)", "defaults.window.lateMin", "number", { cls: "w-s" }),
-      field("missed (min)", "defaults.window.missedMin", "number", { cls: "w-s" }),
-      field("silence (s)", "defaults.silenceS", "number", { cls: "w-s" }),
+      t("fs.window"),
+      field(t("f.early"), "defaults.window.earlyMin", "number", { cls: "w-s" }),
+      field(t("f.late"), "defaults.window.lateMin", "number", { cls: "w-s" }),
+      field(t("f.missed"), "defaults.window.missedMin", "number", { cls: "w-s" }),
+      field(t("f.silence"), "defaults.silenceS", "number", { cls: "w-s" }),
     ),
   );
 }
@@ -204,7 +216,7 @@ function showErrors(errors, container) {
       const det = input.closest("details");
       if (det && !det.open) det.open = true;
       const slot = document.querySelector(`[data-err-for="${CSS.escape(input.dataset.path)}"]`);
-      if (slot) slot.textContent += `${slot.textContent ? "; " : ""}${e.code}${e.message ? ": " + e.message : ""} [${e.path}]`;
+      if (slot) slot.textContent += `${slot.textContent ? "; " : ""}${why(e.code, e.message)} [${e.path}]`;
     } else other.push(e);
   }
   container.replaceChildren();
@@ -212,7 +224,7 @@ function showErrors(errors, container) {
     const ul = document.createElement("ul");
     for (const e of other) {
       const li = document.createElement("li");
-      li.textContent = `${e.path || "(config)"}: ${e.code}${e.message ? " — " + e.message : ""}`;
+      li.textContent = `${e.path || "(config)"}: ${why(e.code, e.message)}`;
       ul.append(li);
     }
     container.append(ul);
@@ -225,7 +237,7 @@ function validate() {
   lastErrors = v.ok ? [] : v.errors;
   showErrors(lastErrors, $("#pc-other-errors"));
   const valid = $("#pc-valid");
-  valid.textContent = v.ok ? "✓ valid (device validator)" : `${lastErrors.length} error(s)`;
+  valid.textContent = v.ok ? t("pc.valid") : t("pc.errors", { n: lastErrors.length });
   valid.dataset.valid = String(v.ok);
   $("#pc-push").disabled = !v.ok && !$("#pc-skip").checked;
   return v.ok;
@@ -239,7 +251,7 @@ async function loadConfig() {
   draft = JSON.parse(JSON.stringify(r.config));
   fillRefillCompartments(r.config);
   const running = r.running && r.running.version;
-  $("#pc-running").textContent = running ? `running v${running}` : "device off";
+  $("#pc-running").textContent = running ? t("pc.running", { v: running }) : t("pc.off");
   if (typeof running === "number") draft.version = running + 1;
   renderForm();
   syncJson();
@@ -251,12 +263,12 @@ async function push(ev) {
   if (!draft) return;
   if (!validate() && !$("#pc-skip").checked) return;
   const res = $("#pc-result");
-  res.textContent = "signing and pushing…";
+  res.textContent = t("pc.pushing");
   let out;
   try {
     out = await api("POST", `/api/devices/${device}/push`, { config: draft, noValidate: $("#pc-skip").checked });
   } catch (e) {
-    res.textContent = "push failed: " + e.message;
+    res.textContent = t("pc.push.failed", { m: e.message });
     return;
   }
   res.replaceChildren();
@@ -264,62 +276,37 @@ async function push(ev) {
   head.dataset.outcome = out.ok ? "ack" : out.code === "TIMEOUT" ? "timeout" : out.local ? "invalid" : "refused";
   if (out.ok) {
     head.className = "ack";
-    head.textContent = `✔ ${out.device} acknowledged v${out.version} (hash ${out.hash}${out.deferred ? ", applies when the current dose is resolved" : ", applied"}) — signed by key ${out.kid} via ${out.via}`;
+    head.textContent = t("pc.acked", {
+      device: out.device,
+      v: out.version,
+      hash: out.hash,
+      when: t(out.deferred ? "pc.deferred" : "pc.applied"),
+      kid: out.kid,
+      via: out.via,
+    });
     res.append(head);
     await loadConfig();
   } else {
     head.className = "nak";
+    const v = out.version ?? "?";
     head.textContent =
       out.code === "TIMEOUT"
-        ? `… ${out.device}: no answer yet (v${out.version ?? "?"} stays retained on the broker and applies when the device reconnects)`
+        ? t("pc.timeout", { device: out.device, v })
         : out.local
-          ? `✖ not sent: the pharmacist tool refused v${out.version ?? "?"} (${out.code})`
-          : `✖ ${out.device} refused v${out.version ?? "?"}: ${out.code}${out.running !== undefined && out.running !== null ? ` — keeps running v${out.running}` : ""}`;
+          ? t("pc.local", { v, why: why(out.code) })
+          : t("pc.refused", { device: out.device, v, why: why(out.code) }) +
+            (out.running !== undefined && out.running !== null ? t("pc.keeps", { v: out.running }) : "");
     res.append(head);
     const ul = document.createElement("ul");
     for (const e of out.errors || []) {
       const li = document.createElement("li");
       li.dataset.path = e.path;
-      li.textContent = `${e.path || "(config)"}: ${e.code}${e.message ? " — " + e.message : ""}`;
+      li.textContent = `${e.path || "(config)"}: ${why(e.code, e.message)}`;
       ul.append(li);
     }
     res.append(ul);
   }
   refreshAudit(api);
-}
-
-// ------------------------------------------------------------------ refill check
-
-/** The refill workflow (docs/pharmacist.md, refill): the device weighs the tray and answers. */
-async function checkRefill() {
-  const out = $("#rf-result");
-  const comp = $("#rf-comp").value;
-  const doses = Number($("#rf-doses").value);
-  out.textContent = "signing and sending…";
-  try {
-    const r = await api("POST", `/api/devices/${device}/refill`, { comp, doses });
-    const v = r.verdict;
-    out.dataset.outcome = !r.ok ? "refused" : v ? v.type : "sent";
-    out.textContent = !r.ok
-      ? `refused: ${r.code}`
-      : v?.type === "refill.verified"
-        ? `✔ verified: ${comp} holds ${v.doses} doses`
-        : v?.type === "refill.expected"
-          ? `expected: ${comp} holds ${v.doses} doses now; the device checks for ${v.expected} at the next refill (until ${String(v.until).slice(11, 16)} UTC)`
-          : v?.type === "refill.mismatch"
-            ? `✘ mismatch: ${comp} holds ${v.doses} doses, ${v.expected} expected`
-            : "sent: the verdict comes with the next refill";
-  } catch (e) {
-    out.textContent = "failed: " + e.message;
-  }
-  refreshAudit(api);
-}
-
-function fillRefillCompartments(cfg) {
-  const sel = $("#rf-comp");
-  const ids = (cfg?.compartments ?? []).map((c) => c.id);
-  if ([...sel.options].map((o) => o.value).join() !== ids.join())
-    sel.replaceChildren(...(cfg?.compartments ?? []).map((c) => new Option(`${c.label} (${c.id})`, c.id)));
 }
 
 // ------------------------------------------------------------------ wiring
@@ -334,7 +321,7 @@ export function onFleetState(s) {
   }
   const d = s.devices.find((x) => x.id === device);
   if (d) {
-    $("#pc-running").textContent = d.config ? `running v${d.config.version}` : "device off";
+    $("#pc-running").textContent = d.config ? t("pc.running", { v: d.config.version }) : t("pc.off");
     // Only a new dose outcome changes the chart: no history read (an audited one) for anything else.
     if (lastEvSeq.get(device) !== d.lastOutcomeSeq) {
       lastEvSeq.set(device, d.lastOutcomeSeq);
@@ -364,7 +351,7 @@ export function initConsole(apiFn) {
   $("#audit-older").addEventListener("click", () => refreshAudit(api, true));
   $("#rf-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    checkRefill();
+    checkRefill(api, device);
   });
   $("#pc-json").addEventListener("input", (e) => {
     try {
@@ -373,7 +360,7 @@ export function initConsole(apiFn) {
       renderForm();
       validate();
     } catch (err) {
-      $("#pc-json-err").textContent = "JSON syntax error: " + err.message;
+      $("#pc-json-err").textContent = t("pc.json.err", { m: err.message });
     }
   });
 }

@@ -1,5 +1,7 @@
-// Message catalogues of the dashboard (English, French) and the language in use: the header's
-// selector, remembered by the browser, else the browser's language. Every visible word of the
+// Message catalogues of the dashboard (English, French) and the languages in use. The header's
+// selector (remembered by the browser) picks one language for the whole page, or "per dispenser"
+// (the default): the page in the browser's language, each dispenser's card in the household
+// language of its config (`lang`), docs/simulator.md "Language". Every visible word of the
 // fleet view, the header and the notifications panel comes from here; compartment labels come
 // from the config, notification texts from the relay (in each recipient's language).
 
@@ -17,6 +19,7 @@ const CATALOG = Object.freeze({
     add: "+ Dispenser",
     "add.aria": "Add a dispenser",
     language: "Language",
+    "lang.auto": "Per dispenser",
     connecting: "connecting…",
     live: "live",
     reconnecting: "reconnecting…",
@@ -59,6 +62,8 @@ const CATALOG = Object.freeze({
     "reboot.aria": "Reboot {id}",
     "controls.aria": "Controls of {id}",
     "timeline.aria": "Event timeline of {id}",
+    "conn.aria": "Connection",
+    "cloud.aria": "As the relay sees it",
     "conn.online": "online",
     "conn.offline": "offline",
     "conn.off": "off",
@@ -113,6 +118,7 @@ const CATALOG = Object.freeze({
     add: "+ Pilulier",
     "add.aria": "Ajouter un pilulier",
     language: "Langue",
+    "lang.auto": "Par pilulier",
     connecting: "connexion…",
     live: "en direct",
     reconnecting: "reconnexion…",
@@ -155,6 +161,8 @@ const CATALOG = Object.freeze({
     "reboot.aria": "Redémarrer {id}",
     "controls.aria": "Commandes de {id}",
     "timeline.aria": "Journal des événements de {id}",
+    "conn.aria": "Connexion",
+    "cloud.aria": "Vu par le relais",
     "conn.online": "en ligne",
     "conn.offline": "hors ligne",
     "conn.off": "éteint",
@@ -257,31 +265,61 @@ const EVENTS = Object.freeze({
 });
 
 export const LANGS = Object.freeze(["en", "fr"]);
+/** For the catalogue test (every key in every language). */
+export const CATALOGUES = Object.freeze({ page: CATALOG, events: EVENTS });
 
-function initial() {
+const browserLang = () => ((globalThis.navigator?.language ?? "en").toLowerCase().startsWith("fr") ? "fr" : "en");
+
+/** The selector's value: "auto" (each card in its dispenser's language) or one language for all. */
+function initialChoice() {
   const saved = globalThis.localStorage?.getItem("dk-lang");
-  if (saved && LANGS.includes(saved)) return saved;
-  return (globalThis.navigator?.language ?? "en").toLowerCase().startsWith("fr") ? "fr" : "en";
+  return saved && (saved === "auto" || LANGS.includes(saved)) ? saved : "auto";
 }
 
-const lang = initial();
+const choice = initialChoice();
+/** The page's own words (header, notifications panel, console): the choice, else the browser's. */
+const lang = choice === "auto" ? browserLang() : choice;
 
 export const getLang = () => lang;
+export const getChoice = () => choice;
+
+/**
+ * The language of one dispenser's card: the viewer's explicit choice, else the household language
+ * of the dispenser's running config (`lang`, docs/config.md), else the page's.
+ */
+export function cardLang(d) {
+  if (choice !== "auto") return choice;
+  const l = d?.lang;
+  return LANGS.includes(l) ? l : lang;
+}
 
 /** Remember the choice and reload (every card is built in the new language). */
 export function setLang(l) {
-  if (!LANGS.includes(l) || l === lang) return;
+  if ((l !== "auto" && !LANGS.includes(l)) || l === choice) return;
   globalThis.localStorage?.setItem("dk-lang", l);
   globalThis.location?.reload();
 }
 
-/** The message `key` with `{name}` placeholders filled in. */
-export function t(key, vars = {}) {
-  const s = CATALOG[lang][key] ?? CATALOG.en[key] ?? key;
-  return s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] === undefined ? "" : String(vars[k])));
+const fill = (s, vars) => s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] === undefined ? "" : String(vars[k])));
+
+const EXTRA = { en: {}, fr: {} };
+
+/** Adds a catalogue of messages (another part of the page: the console), per language. */
+export function addMessages(more) {
+  for (const l of LANGS) Object.assign(EXTRA[l], more[l] ?? {});
 }
 
-export const eventWord = (type) => EVENTS[lang][type] ?? type;
+/** The message `key` in language `l` with `{name}` placeholders filled in (English if missing). */
+export function tIn(l, key, vars = {}) {
+  const s = CATALOG[l]?.[key] ?? EXTRA[l]?.[key] ?? CATALOG.en[key] ?? EXTRA.en[key] ?? key;
+  return fill(s, vars);
+}
+
+/** The message `key` in the page's language. */
+export const t = (key, vars = {}) => tIn(lang, key, vars);
+
+export const eventWordIn = (l, type) => EVENTS[l]?.[type] ?? type;
+export const eventWord = (type) => eventWordIn(lang, type);
 
 /** Static texts of the page: data-i18n (text), data-i18n-aria (aria-label). */
 export function applyStatic(root = document) {
