@@ -12,6 +12,7 @@ import { COMMANDS, pushConfig, sendCommand, type CommandResult } from "./lib";
 import { EXIT, Settings, Usage, device, duration, parseArgs, str, type Io, type Parsed } from "./args";
 import { cmdHistory, cmdStatus } from "./cli-read";
 import { cmdRefill } from "./cli-refill";
+import { putSchedule } from "./relay-api";
 import { HELP } from "./help";
 
 export { EXIT, type Io } from "./args";
@@ -56,11 +57,12 @@ async function cmdPush(p: Parsed, io: Io, s: Settings): Promise<number> {
     case "invalid":
       io.err(`invalid config, nothing sent:\n${paths(res.errors)}\n`);
       return EXIT.USAGE;
-    case "ack":
+    case "ack": {
       io.out(
         `applied on ${dev}: version ${res.version} hash ${res.hash}${res.stat?.deferred ? " (deferred to a safe point)" : ""}${res.stat?.current ? " (already running)" : ""}\n`,
       );
-      return EXIT.OK;
+      return storeOnRelay(io, s, dev, config);
+    }
     case "refused":
       io.err(
         `refused by ${dev}: ${res.code}${res.stat && res.stat.running !== undefined ? ` (running version ${String(res.stat.running)})` : ""}\n${paths(res.errors)}\n`,
@@ -70,6 +72,25 @@ async function cmdPush(p: Parsed, io: Io, s: Settings): Promise<number> {
       io.err(`no answer from ${dev} within the timeout; the config stays retained on the broker and applies when the device connects\n`);
       return EXIT.TIMEOUT;
   }
+}
+
+/** After an acknowledged push: the relay's copy of the schedule (its dead-man alerts follow it). */
+async function storeOnRelay(io: Io, s: Settings, dev: string, config: unknown): Promise<number> {
+  const api = s.api();
+  if (api === undefined) {
+    io.err("relay: no API set (--api, DOSEKEEPER_API or a profile): the relay's copy of the schedule is not updated\n");
+    return EXIT.OK;
+  }
+  const r = await putSchedule(api.url, dev, config, api.token);
+  if (r.ok) {
+    io.out(`relay: schedule version ${r.version} ${r.already ? "already stored" : "stored"} (${api.url})\n`);
+    return EXIT.OK;
+  }
+  io.err(
+    `relay did not store the schedule: ${r.status ? "HTTP " + r.status + " " : ""}${r.code}${r.status === 401 ? " (a token is needed: --token or DOSEKEEPER_TOKEN)" : ""}. ` +
+      "The device runs it, but the relay's dead-man alerts follow its old copy until the push is run again\n",
+  );
+  return EXIT.ERROR;
 }
 
 /** Sign and send one command; report the outcome with its code and the exit status. */

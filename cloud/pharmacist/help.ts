@@ -45,17 +45,21 @@ already trusts. Keep the private key secret. DIR defaults to the current directo
   "config push": `Usage: dosekeeper config push --device ID --file schedule.json [options]
 
 Validates the schedule locally, signs it, publishes it retained (QoS 1) on dk/<ID>/cmnd/config
-and waits for the dispenser's answer on dk/<ID>/stat.
+and waits for the dispenser's answer on dk/<ID>/stat. Once acknowledged, stores the schedule on
+the relay (PUT <URL>/api/devices/<ID>/config), whose dead-man alerts and reports follow it.
 
   --device ID         target dispenser (must equal "device" in the file)
   --file FILE         schedule (docs/config.md)
 ${SIGNED}
   --expires DUR       validity of the signed config (default 24h)
   --no-validate       skip local validation (the device still validates)
+  --api URL           relay API (env DOSEKEEPER_API, or the profile)
+  --token T           its bearer token (env DOSEKEEPER_TOKEN, or the profile)
 ${COMMON}
 
-Exit: 0 applied (acknowledged), 2 invalid file (field paths printed), 3 refused by the
-device (code and field paths printed), 4 no answer before --timeout.`,
+Exit: 0 applied (acknowledged) and stored on the relay (or no relay API set), 1 applied but the
+relay did not store it (run the push again), 2 invalid file (field paths printed), 3 refused by
+the device (code and field paths printed), 4 no answer before --timeout.`,
   status: `Usage: dosekeeper status --device ID [--wait DUR] [--json]
 
 Prints the retained online status and the last telemetry (config version, outbox, faults) with

@@ -166,6 +166,12 @@ export class FleetDevice implements PushTarget {
       if (pushed !== undefined) this.sim.lastConfig = pushed;
       this.fleet.configAccepted(this, data.version);
     }
+    if (type === "config.applied" && typeof data.version === "number") {
+      // Whoever pushed it (the console, the pharmacist CLI, another tool): follow what the core runs.
+      const cur = this.sim.core?.currentConfig();
+      if (cur !== undefined && cur.version === data.version && this.sim.lastConfig.version !== cur.version)
+        this.sim.lastConfig = JSON.parse(JSON.stringify(cur)) as Record<string, unknown>;
+    }
     this.history.onEvent(type, data, t, (comp) => this.medsOf(comp));
   }
 

@@ -29,8 +29,6 @@ import { relayHistory } from "./relay-history";
 import { relayAck } from "./relay-ack";
 import { removeProfile, writeProfile } from "../../cloud/pharmacist/profile";
 
-// ------------------------------------------------------------------ keys
-
 /** Load <dir>/pharmacist.key.pem, or make a new Ed25519 key there (0600) with its .pub. */
 export function loadOrCreateKey(dir: string): PharmacistKey & { created: boolean; file: string } {
   const file = path.join(dir, "pharmacist.key.pem");
@@ -336,9 +334,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       });
       log(`relay      on the broker, HTTP API ${relay.apiUrl} (dead-man on the virtual clock)`);
       const r = relay;
-      // Schedules for the relay: each accepted config (the factory one at the first boot included).
-      fleet.onConfigAccepted((d) => {
-        r.putConfig(d.id, d.sim.lastConfig).catch((e: unknown) => log(`relay      config of ${d.id} not stored: ${String(e)}`));
+      // Schedules for the relay: the configs the simulator knows (factory, console); the CLI stores its own.
+      fleet.onConfigAccepted((d, v) => {
+        if (d.sim.lastConfig.version === v)
+          r.putConfig(d.id, d.sim.lastConfig).catch((e: unknown) => log(`relay      config of ${d.id} not stored: ${String(e)}`));
       });
     } catch (e) {
       log(`relay      not started: ${(e as Error).message}`);

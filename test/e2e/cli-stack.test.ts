@@ -58,6 +58,14 @@ describe("dosekeeper CLI x npm start stack (profile, simulated clock)", () => {
     expect(r.err).toContain("simulator");
     expect(r.code).toBe(0);
     expect(r.out).toContain("applied on dk-sim-1: version 2");
+    // The relay's copy follows (its dead-man alerts use it), and the simulator's view of the box too.
+    expect(r.out).toContain("relay: schedule version 2 stored");
+    expect((await stack.relay!.db.config("dk-sim-1"))?.version).toBe(2);
+    await waitFor("simulator follows", () => d.sim.lastConfig.version === 2);
+    const again = await run("config", "push", "--device", "dk-sim-1", "--file", f);
+    expect(again.out).toContain("(already running)");
+    expect(again.out).toContain("relay: schedule version 2 already stored");
+    expect(again.code).toBe(0);
     const st = await run("status", "--device", "dk-sim-1");
     expect(st.out).toMatch(/config {3}version 2 /);
     await waitFor("history", async () =>

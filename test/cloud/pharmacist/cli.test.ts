@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { main, type Io } from "../../../cloud/pharmacist/cli";
@@ -79,7 +80,7 @@ describe("dosekeeper CLI x aedes x live device", () => {
   it("config push: applied → exit 0, outcome printed, audit line written", async () => {
     const f = writeConfig("v2.json", homeConfig(ID, 2));
     const r = await run(["config", "push", "--device", ID, "--file", f, "--key", keyFile, "--timeout", "10s"], env);
-    expect(r.err).toBe("");
+    expect(r.err).toContain("relay: no API set");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/applied on dk-pharm-1: version 2 hash [0-9a-f]+/);
     expect(dev.dispenser.status().config!.version).toBe(2);
@@ -289,6 +290,41 @@ describe("dosekeeper CLI x aedes x live device", () => {
     );
     expect(back.code).toBe(0);
     expect(back.out).toContain(`trusted keys now: ${kid}\n`);
+  });
+
+  it("after an acknowledged push the relay's copy is stored (bearer token); a relay that refuses it → exit 1", async () => {
+    const seen: { auth: string | undefined; body: { version?: number; device?: string } }[] = [];
+    const api = http.createServer((req, res) => {
+      let b = "";
+      req.on("data", (c) => (b += c));
+      req.on("end", () => {
+        seen.push({ auth: req.headers.authorization, body: JSON.parse(b) });
+        const ok = req.method === "PUT" && req.url === `/api/devices/${ID}/config` && req.headers.authorization === "Bearer good";
+        res.writeHead(ok ? 200 : 401, { "content-type": "application/json" });
+        res.end(JSON.stringify(ok ? { ok: true } : { code: "RELAY_AUTH" }));
+      });
+    });
+    await new Promise<void>((r) => api.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(api.address() as { port: number }).port}`;
+    try {
+      const v = (dev.dispenser.status().config?.version ?? 0) + 1;
+      const f = writeConfig("relay.json", homeConfig(ID, v));
+      const bad = await run(["config", "push", "--device", ID, "--file", f, "--key", keyFile, "--api", url], env);
+      expect(bad.out).toContain(`applied on ${ID}: version ${v}`);
+      expect(bad.err).toContain("relay did not store the schedule: HTTP 401 RELAY_AUTH");
+      expect(bad.code).toBe(1);
+      expect(dev.dispenser.status().config!.version).toBe(v);
+      // Run again with the token: the device already runs it, the relay stores it.
+      const good = await run(["config", "push", "--device", ID, "--file", f, "--key", keyFile, "--api", url, "--token", "good"], env);
+      expect(good.out).toContain(`relay: schedule version ${v} stored`);
+      expect(good.code).toBe(0);
+      expect(seen.map((x) => [x.auth, x.body.version, x.body.device])).toEqual([
+        [undefined, v, ID],
+        ["Bearer good", v, ID],
+      ]);
+    } finally {
+      await new Promise((r) => api.close(r));
+    }
   });
 
   it("a profile gives broker, key and audit log: no flag needed", async () => {
