@@ -121,6 +121,46 @@ function slotText(slot: string | undefined): string {
   return slot !== undefined && SLOT_RE.test(slot) ? slot : "";
 }
 
+/** Why a message could not go out, in words (the code stays, in parentheses, for support). */
+const FAILED = {
+  en: {
+    push: "a push notification",
+    sms: "a text message",
+    call: "a voice call",
+    RELAY_UNREACHABLE: "no phone number or push subscription for them",
+    RELAY_UNKNOWN_RECIPIENT: "not in the contact book",
+    RELAY_NO_PROVIDER: "no provider set up for it",
+    RELAY_RETRIES: "the provider kept failing",
+    RELAY_TIMEOUT: "the provider did not answer",
+    RELAY_NETWORK: "network error",
+    PUSH_GONE: "their push subscription has expired",
+    HTTP: "the provider refused it",
+    other: "delivery failed",
+  },
+  fr: {
+    push: "une notification",
+    sms: "un SMS",
+    call: "un appel",
+    RELAY_UNREACHABLE: "ni téléphone ni abonnement push pour ce contact",
+    RELAY_UNKNOWN_RECIPIENT: "absent du carnet de contacts",
+    RELAY_NO_PROVIDER: "aucun fournisseur configuré",
+    RELAY_RETRIES: "échecs répétés du fournisseur",
+    RELAY_TIMEOUT: "le fournisseur n'a pas répondu",
+    RELAY_NETWORK: "erreur réseau",
+    PUSH_GONE: "son abonnement push a expiré",
+    HTTP: "refusé par le fournisseur",
+    other: "échec de l'envoi",
+  },
+} as const;
+
+function failedWhat(lang: "en" | "fr", ch: string | undefined, code: string | undefined): { what: string; why: string } {
+  const w = FAILED[lang];
+  const what = ch === "push" || ch === "sms" || ch === "call" ? w[ch] : lang === "fr" ? "une alerte" : "an alert";
+  const key = code !== undefined && code.startsWith("HTTP_") ? "HTTP" : code;
+  const words = key !== undefined && key in w && key !== "push" && key !== "sms" && key !== "call" ? w[key as keyof typeof w] : w.other;
+  return { what, why: `${words}${code ? ` (${clean(code)})` : ""}` };
+}
+
 function cap(body: string): string {
   return body.length > BODY_MAX ? body.slice(0, BODY_MAX - 1) + "…" : body;
 }
@@ -168,11 +208,14 @@ export function buildNotice(i: NoticeInput, lang: "en" | "fr", s: DeviceSchedule
         : `The patient asked for help from dispenser ${i.device}${when} (long press on the button). Please reach them.`;
       break;
     }
-    case "fallback":
+    case "fallback": {
+      const f = failedWhat(lang, i.failedCh, i.code);
+      const who = clean(i.failedRef ?? "?");
       body = fr
-        ? `Pilulier ${i.device}, ${slotText(i.slot) || what} : envoi ${i.failedCh ?? "?"} à ${i.failedRef ?? "?"} impossible (${i.code ?? "?"}). Merci de prévenir le patient.`
-        : `Dispenser ${i.device}, ${slotText(i.slot) || what}: could not send ${i.failedCh ?? "?"} to ${i.failedRef ?? "?"} (${i.code ?? "?"}). Please reach the patient.`;
+        ? `Pilulier ${i.device}, ${slotText(i.slot) || what} : impossible d'envoyer ${f.what} à ${who} : ${f.why}. Merci de prévenir le patient.`
+        : `Dispenser ${i.device}, ${slotText(i.slot) || what}: could not send ${f.what} to ${who}: ${f.why}. Please reach the patient.`;
       break;
+    }
     case "deadman": {
       const seen = i.lastSeenMs !== undefined ? localHm(s, i.lastSeenMs) : "?";
       body = fr

@@ -58,6 +58,22 @@ describe("notices", () => {
     expect(buildNotice({ kind: "help", key: "k", device: "dk-0001" }, "fr", s).body).toContain("demande de l'aide");
   });
 
+  it("a fallback says in words what could not be sent to whom and why, with the code for support", () => {
+    const n = (lang: "en" | "fr", failedCh: string, code: string) =>
+      buildNotice(
+        { kind: "fallback", key: "k", device: "dk-0001", slot: "am@2026-03-10", failedRef: "caregiver-1", failedCh, code },
+        lang,
+        s,
+      ).body;
+    expect(n("en", "sms", "RELAY_RETRIES")).toBe(
+      "Dispenser dk-0001, am@2026-03-10: could not send a text message to caregiver-1: the provider kept failing (RELAY_RETRIES). Please reach the patient.",
+    );
+    expect(n("fr", "call", "HTTP_503")).toContain("impossible d'envoyer un appel à caregiver-1 : refusé par le fournisseur (HTTP_503)");
+    expect(n("en", "push", "PUSH_GONE")).toContain("a push notification to caregiver-1: their push subscription has expired (PUSH_GONE)");
+    // An unknown code or channel still reads as a sentence.
+    expect(n("en", "pager", "WHATEVER")).toContain("could not send an alert to caregiver-1: delivery failed (WHATEVER)");
+  });
+
   it("bodies are capped", () => {
     for (const kind of ["escalation", "prn", "fallback", "deadman", "back-online", "refill"] as const) {
       const n = buildNotice(
