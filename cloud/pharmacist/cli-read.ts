@@ -36,12 +36,27 @@ export async function cmdStatus(p: Parsed, io: Io, s: Settings): Promise<number>
               .join(", ")
           : "-"
       }`,
+      `weighing ${weighLine(t.weigh)}`,
     ].join("\n") + "\n",
   );
   return EXIT.OK;
 }
 
 /** One event as a table row: time, type, slot, then the other fields. */
+/** Can the weight confirm each compartment's pills (tele `weigh`, docs/load-cells.md)? */
+function weighLine(w: unknown): string {
+  if (!Array.isArray(w) || w.length === 0) return "-";
+  return (w as { comp: string; z: number | null; sure: boolean | null }[])
+    .map((x) =>
+      x.sure === null
+        ? `${x.comp} (noise not measured yet)`
+        : x.sure
+          ? `${x.comp} confirms by weight (z ${x.z})`
+          : `${x.comp} pills too light to confirm by weight at this rate (z ${x.z}): removals are reported uncertain`,
+    )
+    .join(", ");
+}
+
 export function eventLine(e: Record<string, unknown>): string {
   const data = (typeof e.data === "object" && e.data !== null ? e.data : {}) as Record<string, unknown>;
   const { slot, ...rest } = data;

@@ -57,6 +57,12 @@ export interface DispenserStatus {
   readonly grams: readonly number[];
   /** Doses and days left per compartment (core/dose/stock). */
   readonly stock: readonly { readonly comp: string; readonly doses: number | null; readonly days: number | null }[];
+  /**
+   * Per compartment, whether the weight can count one pill of its lightest medication surely
+   * (`z` ≥ 2.6, core/load/detector-base weighZ): `sure: false` means its removals are reported
+   * `removal.uncertain`, never taken, at this cell and rate. null until the noise is measured.
+   */
+  readonly weigh: readonly { readonly comp: string; readonly z: number | null; readonly sure: boolean | null }[];
 }
 
 export interface Dispenser {

@@ -11,6 +11,7 @@
  * device waits (the relay's dead-man alert covers that case).
  */
 import type { LoadEvent } from "./load/events";
+import { noteLoad } from "./load/notes";
 import type { Ports, PressKind, TimerId } from "./ports";
 import type { ConfigOutcome, DeviceIdentity, Dispenser, DispenserOptions, DispenserStatus } from "./device-api";
 import type { ConfigError } from "./config/validate";
@@ -228,8 +229,8 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
         return;
       case "lift":
       case "bump":
-        logEvent(ev.kind === "lift" ? EV.LOAD_LIFT : EV.LOAD_BUMP, "info", { comp: comp.id });
-        return;
+      case "uncertain":
+        return noteLoad(ev, comp.id, logEvent);
       case "addition":
         tx(() => {
           onRefill(a, st, comp, ev.grams, channels.contentGrams(ev.channel), now, escDeps.log);

@@ -50,6 +50,7 @@ export function telePayload(s: DispenserStatus, t: string | null, uptimeS: numbe
     uptimeS,
     faults,
     stock: s.stock,
+    weigh: s.weigh,
   });
 }
 

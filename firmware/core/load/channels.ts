@@ -106,6 +106,12 @@ export class LoadChannels {
     return Number.isFinite(g) ? g - (this.identity.trayGrams ?? 0) : undefined;
   }
 
+  /** Detectability of one pill on a channel (detector weighZ; NaN while unknown). */
+  weighZ(channel: number): number {
+    const d = this.detectors.get(channel);
+    return d === undefined ? Number.NaN : d.weighZ();
+  }
+
   /** σ (grams) of a settled level of the channel: the per-reading noise over a 1-s mean. */
   levelSigma(channel: number): number {
     const d = this.detectors.get(channel);

@@ -8,6 +8,7 @@ import type { EventClass } from "../log/eventlog";
 import { EV, type EventType } from "../protocol/events";
 import type { LoadChannels } from "./channels";
 import { stockOf } from "../dose/stock";
+import { WEIGH_Z_SURE } from "./detector-params";
 
 export interface LoadCommandDeps {
   readonly channels: LoadChannels;
@@ -56,5 +57,17 @@ export function statusOf(i: StatusInputs): DispenserStatus {
     slots: i.st.slots.map((s) => ({ id: s.id, comp: s.comp, state: s.state, due: s.due, fired: s.fired })),
     grams: i.channels.grams(i.identity.hw.channels),
     stock: stockOf(i.active, (ch) => i.channels.contentGrams(ch)).map((s) => ({ comp: s.comp, doses: s.doses, days: s.days })),
+    weigh: weighOf(i),
   };
+}
+
+/** Per compartment: can the weight count one pill of its lightest medication surely (docs/load-cells.md)? */
+function weighOf(i: StatusInputs): DispenserStatus["weigh"] {
+  const out: { comp: string; z: number | null; sure: boolean | null }[] = [];
+  for (const c of i.active?.cfg.compartments ?? []) {
+    const z = i.channels.weighZ(c.channel);
+    const known = Number.isFinite(z);
+    out.push({ comp: c.id, z: known ? Math.round(z * 10) / 10 : null, sure: known ? z >= WEIGH_Z_SURE : null });
+  }
+  return out;
 }

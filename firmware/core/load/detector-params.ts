@@ -36,6 +36,8 @@ export const STUCK_MS = 2000;
 export const STUCK_MIN_N = 8;
 /** Per-sample rms noise (grams) above which a quiet channel is NOISY. */
 export const NOISY_GRAMS = 0.5;
+/** A full-rate reading this many σ from the last one is held back as a possible spike. */
+export const SPIKE_K = 12;
 /** var(d2)/(3 var(d1)) above this = white noise (1 for white noise, ~0.25 for a hand). */
 export const WHITE_RATIO = 0.6;
 /** A jump larger than this (in sigmas) just before a window disqualifies the window. */
@@ -54,6 +56,26 @@ export const PILL_CV = 0.03;
 export const OVERDOSE_PENALTY = 6;
 /** A tray lifted out longer than this counts as its contents removed. */
 export const LIFT_MAX_MS = 120000;
+/**
+ * A removal is "taken" only at or above this confidence; below, it is `uncertain` (the pills may
+ * have left, the signal cannot show how many): the dose stays open (docs/load-cells.md).
+ */
+export const TAKEN_CONFIDENCE = 0.99;
+/**
+ * Settling allowance of a step measured right after a hand (hysteresis of the cell and the tray,
+ * seen up to ≈ 45 mg; 1 σ here), grams: added to the measurement noise in the pill fit.
+ */
+export const HYST_G = 0.012;
+/**
+ * A hand was seen when the activity went this far (grams) beyond the step it left: pills are
+ * taken by a hand that presses the tray; a change without one (drift, wander, settling) is
+ * never "taken".
+ */
+export const HAND_G = 1;
+/** Detectability (weighZ) from which one pill is counted surely: P(miscount) = 2·Q(z) < 1 %. */
+export const WEIGH_Z_SURE = 2.6;
+/** An uncertain removal is judged again with the next removal by hand within this time. */
+export const PENDING_MS = 600000;
 /** Time constant of the baseline tracker, in watch samples. */
 export const TRACK_N = 64;
 

@@ -1,7 +1,19 @@
 import { DetectorBase } from "./detector-base";
 import type { LoadEvent } from "./events";
 import { fitStep, implausibleStep, type StepParams } from "./step-fit";
-import { JUMP_K, DRIFT_G_PER_H, ANCHOR_MS, BUMP_MS, QUICK_CONFIDENCE, LIFT_MAX_MS, TRACK_N } from "./detector-params";
+import {
+  JUMP_K,
+  DRIFT_G_PER_H,
+  ANCHOR_MS,
+  BUMP_MS,
+  QUICK_CONFIDENCE,
+  LIFT_MAX_MS,
+  TRACK_N,
+  TAKEN_CONFIDENCE,
+  HYST_G,
+  HAND_G,
+  PENDING_MS,
+} from "./detector-params";
 export * from "./detector-params";
 
 /**
@@ -10,6 +22,10 @@ export * from "./detector-params";
  * removal / addition / lift / bump events.
  */
 export class ChannelDetector extends DetectorBase {
+  /** An uncertain removal's step (counts) that the next removal by hand is judged with, and when. */
+  private pending = 0;
+  private pendingMs = 0;
+
   protected override watchSample(x: number, tMs: number): LoadEvent | undefined {
     const dev = x - this.base;
     this.wdev[this.wdevPos] = dev;
@@ -21,8 +37,11 @@ export class ChannelDetector extends DetectorBase {
     const s = this.sigma;
     if (Math.abs(dev) > 5 * s || (this.wdevN === 4 && Math.abs(m4) > 2.5 * s) || this.stuckN >= 2) {
       this.enterActive(tMs, Math.abs(dev) > 4 * s);
-      this.ring.add(x);
+      this.jumped = Math.abs(dev) > 5 * s;
       this.prevSampleMs = tMs;
+      // A jump waits for the next reading (a lone corrupted one is dropped); a slow wake starts the ring.
+      if (this.jumped) this.holdFirst(x, tMs);
+      else this.ring.add(x);
       return undefined;
     }
     // Quiet: follow the zero slowly (creep, temperature), refine the noise estimate.
@@ -38,7 +57,7 @@ export class ChannelDetector extends DetectorBase {
       this.anchor = this.base;
       this.anchorMs = tMs;
       const f = this.stepFit(step, this.baseW);
-      return this.stepEvent(step, f.pills, f.confidence, f.perMed, tMs);
+      return this.stepEvent(step, f.pills, f.confidence, f.perMed, tMs, true);
     }
     return this.checkAnchor(tMs);
   }
@@ -59,7 +78,8 @@ export class ChannelDetector extends DetectorBase {
       if (fit.pills > 0 && fit.confidence >= 0.5) {
         this.anchor = this.base;
         this.anchorMs = tMs;
-        return this.stepEvent(drift, fit.pills, fit.confidence, fit.perMed, tMs);
+        // No hand was seen: pills do not leave by themselves, a slow change is never "taken".
+        return this.stepEvent(drift, fit.pills, fit.confidence, fit.perMed, tMs, false);
       }
     }
     if (tMs - this.anchorMs >= ANCHOR_MS && Math.abs(drift) <= allowance) {
@@ -72,6 +92,7 @@ export class ChannelDetector extends DetectorBase {
   protected override activeSample(x: number, tMs: number): LoadEvent | undefined {
     const s = this.sigma;
     const dev = x - this.preBase;
+    if (Math.abs(dev) > this.peakDev) this.peakDev = Math.abs(dev);
     if (Math.abs(dev) > 4 * s) {
       this.devCount++;
       if (this.firstDevMs < 0) this.firstDevMs = this.prevSampleMs >= 0 ? this.prevSampleMs : tMs;
@@ -127,7 +148,14 @@ export class ChannelDetector extends DetectorBase {
   }
 
   private stepParams(): StepParams {
-    return { countsPerGram: this.cal.countsPerGram, sigma: this.sigma, baseWeight: this.baseW, meds: this.meds, doseG: this.doseG };
+    return {
+      countsPerGram: this.cal.countsPerGram,
+      sigma: this.sigma,
+      baseWeight: this.baseW,
+      meds: this.meds,
+      doseG: this.doseG,
+      extraG: HYST_G,
+    };
   }
 
   private stepFit(stepCounts: number, n: number): { pills: number; confidence: number; perMed: readonly number[] } {
@@ -153,8 +181,10 @@ export class ChannelDetector extends DetectorBase {
       return undefined;
     }
     const fit = this.stepFit(step, n);
-    if (!extended && fit.pills > 0 && fit.confidence < QUICK_CONFIDENCE && this.longerHelps(step, fit.confidence)) {
-      // Ambiguous count: keep averaging while the level holds (bounded by nExt samples).
+    const added = step * this.cal.countsPerGram > 0;
+    if (!extended && fit.pills > 0 && (added || (fit.confidence < QUICK_CONFIDENCE && this.longerHelps(step, fit.confidence)))) {
+      // Ambiguous count, or an addition (a refill can wait; a touch near its peak must not pass
+      // for one): keep averaging while the level holds (bounded by nExt samples).
       this.extSum = this.ring.sum(this.nStable);
       this.extN = this.nStable;
       this.extOut = 0;
@@ -164,7 +194,9 @@ export class ChannelDetector extends DetectorBase {
     const dur = this.firstDevMs < 0 ? 0 : this.lastDevMs - this.firstDevMs + this.periodMs;
     if (fit.pills > 0 || lifted) {
       this.enterWatch(level, tMs, Math.min(n, TRACK_N), true);
-      if (fit.pills > 0) return this.stepEvent(step, fit.pills, fit.confidence, fit.perMed, tMs);
+      // A hand: seen pressing, or the change came as a jump between two samples (no drift does that).
+      const hand = lifted || this.jumped || this.peakDev > Math.abs(step) + HAND_G * Math.abs(this.cal.countsPerGram);
+      if (fit.pills > 0) return this.stepEvent(step, fit.pills, fit.confidence, fit.perMed, tMs, hand, n);
       return { kind: "lift", channel: this.ch, atMs: tMs };
     }
     // No pill-sized change since the baseline: but small changes may add up (slow removal).
@@ -175,12 +207,55 @@ export class ChannelDetector extends DetectorBase {
     return dur < BUMP_MS ? { kind: "bump", channel: this.ch, atMs: tMs } : { kind: "lift", channel: this.ch, atMs: tMs };
   }
 
-  private stepEvent(stepCounts: number, pills: number, confidence: number, perMed: readonly number[], tMs: number): LoadEvent {
-    const grams = stepCounts / this.cal.countsPerGram;
-    const c = Math.round(confidence * 1000) / 1000;
-    const gr = Math.round(Math.abs(grams) * 10000) / 10000;
-    return grams < 0
-      ? { kind: "removal", channel: this.ch, atMs: tMs, grams: gr, pills, confidence: c, perMed }
-      : { kind: "addition", channel: this.ch, atMs: tMs, grams: gr, pills, confidence: c };
+  /**
+   * The event of a pill-sized step. A removal is "taken" (`removal`) only when a hand was seen
+   * and the count is confident (TAKEN_CONFIDENCE); else it is `uncertain`. A removal by hand that
+   * follows an uncertain one on this tray within PENDING_MS (no refill between) is judged on the
+   * sum of both steps: when that is confident, the `removal` counts the pills of both.
+   */
+  private stepEvent(
+    stepCounts: number,
+    pills: number,
+    confidence: number,
+    perMed: readonly number[],
+    tMs: number,
+    hand: boolean,
+    n = this.baseW,
+  ): LoadEvent {
+    let step = stepCounts;
+    let f = { pills, confidence, perMed };
+    if (step * this.cal.countsPerGram >= 0) {
+      this.pending = 0;
+      return { kind: "addition", channel: this.ch, atMs: tMs, grams: this.gramsOf(step), pills, confidence: this.conf(confidence) };
+    }
+    if (hand && this.pending !== 0 && tMs - this.pendingMs < PENDING_MS) {
+      const both = this.stepFit(this.pending + stepCounts, n);
+      if (both.pills > 0) {
+        step = this.pending + stepCounts;
+        f = both;
+      }
+    }
+    const taken = hand && f.confidence >= TAKEN_CONFIDENCE;
+    // An ambiguous count waits for the next removal; a change with no hand never adds to one.
+    this.pending = taken || !hand ? 0 : step;
+    this.pendingMs = tMs;
+    const kind = taken ? "removal" : "uncertain";
+    return {
+      kind,
+      channel: this.ch,
+      atMs: tMs,
+      grams: this.gramsOf(step),
+      pills: f.pills,
+      confidence: this.conf(f.confidence),
+      perMed: f.perMed,
+    };
+  }
+
+  private gramsOf(stepCounts: number): number {
+    return Math.round(Math.abs(stepCounts / this.cal.countsPerGram) * 10000) / 10000;
+  }
+
+  private conf(c: number): number {
+    return Math.round(c * 1000) / 1000;
   }
 }

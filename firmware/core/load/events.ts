@@ -16,6 +16,20 @@ export type LoadEvent =
       /** Pills per medication (the compartment's order) of the combination the mass fits best. */
       readonly perMed: readonly number[];
     }
+  /**
+   * Mass left the bay, but the signal cannot show how many pills with confidence (a change near
+   * the noise floor for this pill mass, or an ambiguous count): never "taken". `pills` is the
+   * best estimate, `confidence` its probability.
+   */
+  | {
+      readonly kind: "uncertain";
+      readonly channel: number;
+      readonly atMs: number;
+      readonly grams: number;
+      readonly pills: number;
+      readonly confidence: number;
+      readonly perMed: readonly number[];
+    }
   /** Mass was added (refill); `pills` is the best estimate of how many. */
   | {
       readonly kind: "addition";

@@ -16,13 +16,16 @@ export interface StepParams {
   readonly meds: readonly Medication[];
   /** Mass of one full dose, grams. */
   readonly doseG: number;
+  /** Extra 1-σ uncertainty of the step, grams (settling after a hand: HYST_G; 0 otherwise). */
+  readonly extraG?: number;
 }
 
 /** Pill fit of a step (counts) measured as the mean of n samples against the baseline. */
 export function fitStep(p: StepParams, stepCounts: number, n: number): { pills: number; confidence: number; perMed: readonly number[] } {
   const cpg = Math.abs(p.countsPerGram);
   const g = Math.abs(stepCounts) / cpg;
-  const sg = (p.sigma / cpg) * Math.sqrt(1 / n + 1 / Math.max(1, p.baseWeight));
+  const sm = (p.sigma / cpg) * Math.sqrt(1 / n + 1 / Math.max(1, p.baseWeight));
+  const sg = p.extraG === undefined ? sm : Math.sqrt(sm * sm + p.extraG * p.extraG);
   if (p.meds.length === 0) return { pills: g > Math.max(6 * sg, 0.1) ? 1 : 0, confidence: 0, perMed: [] };
   const removal = stepCounts * p.countsPerGram < 0;
   return fitPills(g, p.meds, {

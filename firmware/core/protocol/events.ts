@@ -20,6 +20,7 @@ export const EV = Object.freeze({
   PRN_LIMIT: "prn.limit",
   REMOVAL_UNSCHEDULED: "removal.unscheduled",
   REMOVAL_UNTIMED: "removal.untimed",
+  REMOVAL_UNCERTAIN: "removal.uncertain",
   REMOVAL_DATED: "removal.dated",
   REMOVAL_OFF: "removal.off",
   ESC_STEP: "esc.step",
