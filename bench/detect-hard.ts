@@ -208,9 +208,13 @@ if (process.argv.includes("--explain")) {
     const first = seen(x.ev)[0];
     if (x.c.kind !== "removal" && x.c.kind !== "dropback" && x.c.kind !== "fault" && taken(x.ev).length)
       console.log("false taken", what, JSON.stringify(x.ev));
+    else if (x.c.kind === "removal" && taken(x.ev).length > 0 && net(x.ev) !== x.c.pills)
+      console.log("wrong count", what, JSON.stringify(x.ev));
     else if (x.c.kind === "removal" && (first === undefined || first.atMs - x.c.handLeaves > 2000))
       console.log(first ? "slow" : "missed", what, JSON.stringify(x.ev));
     else if (x.c.kind !== "fault" && x.ev.some((e) => e.kind === "fault")) console.log("false fault", what, JSON.stringify(x.ev));
+    else if (x.c.kind === "fault" && (x.ev.find((e) => e.kind === "fault")?.atMs ?? Infinity) - x.c.faultAt! > 4000)
+      console.log("slow fault", x.c.fault, what, JSON.stringify(x.ev.slice(0, 3)));
   }
   process.exit(0);
 }

@@ -10,7 +10,7 @@
  * - hysteresis / settling: after each hand action the level keeps moving 3–20 mg (1 in 10:
  *   25–45 mg) in the direction of the step, time constant 3–15 s;
  * - rebound: the box rocks on its feet after the hand leaves, ≈ 0.9 % of the press at 6–10 Hz,
- *   decaying over 0.6–2 s;
+ *   decaying with a time constant of 0.15–0.5 s (a box on rubber feet: Q ≈ 4–12);
  * - pours: a mass step with no hand (pills poured in without touching the tray);
  * - spikes: rare corrupted single readings (a high bit flipped).
  * The model's own: chip filter, white noise, slow temperature drift, creep, hands, faults.
@@ -89,7 +89,7 @@ export class HardBay {
     const mag = this.r(10) < 0.1 ? 0.025 + 0.02 * this.r(1) : 0.003 + 0.017 * this.r(1);
     const h = mag * (netG === 0 ? (this.r(2) < 0.5 ? -1 : 1) : Math.sign(netG));
     this.relax.push({ at: endMs, grams: h, tauMs: 3000 + 12000 * this.r(3) });
-    this.rocks.push({ at: endMs, amp: 0.009 * pressG, hz: 6 + 4 * this.r(4), decayMs: 600 + 1400 * this.r(5) });
+    this.rocks.push({ at: endMs, amp: 0.009 * pressG, hz: 6 + 4 * this.r(4), decayMs: 150 + 350 * this.r(5) });
   }
 
   removePills(at: number, grams: number, dur: number): void {
@@ -110,7 +110,7 @@ export class HardBay {
   }
   bump(at: number, peakG: number, dur: number): void {
     this.model.bump(at, peakG, dur);
-    this.rocks.push({ at: at + dur, amp: 0.01 * peakG, hz: 6 + 4 * this.r(8), decayMs: 400 + 800 * this.r(9) });
+    this.rocks.push({ at: at + dur, amp: 0.01 * peakG, hz: 6 + 4 * this.r(8), decayMs: 150 + 350 * this.r(9) });
   }
   /** Pills poured in (or dropped back) without a hand on the tray: a step with a small impact. */
   pour(at: number, grams: number): void {

@@ -1,6 +1,8 @@
 import { DetectorBase } from "./detector-base";
 import type { LoadEvent } from "./events";
 import { fitStep, implausibleStep, type StepParams } from "./step-fit";
+import { Smoother } from "./smoother";
+import { SampleRing } from "./sample-ring";
 import {
   JUMP_K,
   DRIFT_G_PER_H,
@@ -13,6 +15,7 @@ import {
   HYST_G,
   HAND_G,
   PENDING_MS,
+  WHITE_RATIO,
 } from "./detector-params";
 export * from "./detector-params";
 
@@ -22,6 +25,10 @@ export * from "./detector-params";
  * removal / addition / lift / bump events.
  */
 export class ChannelDetector extends DetectorBase {
+  /** Rocking-aware smoothing at fast rates (≥ 40 SPS), reset at each wake. */
+  private readonly smooth = this.sps >= 40 ? new Smoother(this.sps) : undefined;
+  /** The raw readings behind the smoothed ones: smoothing must not hide loud white noise. */
+  private readonly rawRing = new SampleRing(this.nStable);
   /** An uncertain removal's step (counts) that the next removal by hand is judged with, and when. */
   private pending = 0;
   private pendingMs = 0;
@@ -89,6 +96,12 @@ export class ChannelDetector extends DetectorBase {
     return undefined;
   }
 
+  protected override enterActive(tMs: number, deviating: boolean): void {
+    super.enterActive(tMs, deviating);
+    this.smooth?.reset();
+    this.rawRing.reset();
+  }
+
   protected override activeSample(x: number, tMs: number): LoadEvent | undefined {
     const s = this.sigma;
     const dev = x - this.preBase;
@@ -99,6 +112,11 @@ export class ChannelDetector extends DetectorBase {
       this.lastDevMs = tMs;
     }
     this.prevSampleMs = tMs;
+    // The level is judged on the rocking-free stream at fast rates (smoother.ts), the hand on raw readings.
+    if (this.smooth !== undefined) {
+      this.rawRing.add(x);
+      x = this.smooth.push(x);
+    }
     this.ring.add(x);
     if (this.extN > 0) {
       // Averaging longer for an ambiguous count: stay while the level holds.
@@ -142,9 +160,33 @@ export class ChannelDetector extends DetectorBase {
       if (i < h) first += v;
       else if (i >= n - h) second += v;
     }
+    if (this.smooth !== undefined && this.rawRing.n >= n && this.loudWhite(n)) return false;
     const rangeK = n <= 8 ? 5 : 6;
     if (hi - lo > rangeK * s) return false;
-    return Math.abs(second / h - first / h) <= 3 * s * Math.sqrt(2 / h);
+    // Smoothed readings average `span` raw ones each: their half-means are that much steadier, so a
+    // filter tail still converging (a level not reached yet) must show as a trend.
+    const span = this.smooth === undefined ? 0 : this.smooth.span;
+    return Math.abs(second / h - first / h) <= 3 * s * Math.sqrt(2 / (h + span));
+  }
+
+  /**
+   * The raw readings of the window are loud, white noise (a failing connection, not a hand nor
+   * rocking, which are smooth): per-reading noise from second differences above 2.5σ and
+   * var(d2) / 3·var(d1) > WHITE_RATIO.
+   */
+  private loudWhite(n: number): boolean {
+    let s1 = 0;
+    let s2 = 0;
+    for (let i = 0; i + 2 < n; i++) {
+      const a = this.rawRing.newest(i);
+      const b = this.rawRing.newest(i + 1);
+      const c = this.rawRing.newest(i + 2);
+      s1 += (a - b) * (a - b);
+      s2 += (a - 2 * b + c) * (a - 2 * b + c);
+    }
+    const m = n - 2;
+    const sd = Math.sqrt(s2 / m / 6);
+    return sd > 2.5 * this.sigma && s2 > WHITE_RATIO * 3 * s1;
   }
 
   private stepParams(): StepParams {

@@ -101,3 +101,39 @@ describe("never taken without the evidence", () => {
     }
   });
 });
+
+describe("rebound at fast rates", () => {
+  /** The box rocks on its feet after the hand leaves at `leaves`: 8 Hz, `amp` grams, τ = 0.4 s. */
+  const rocking = (raw: (t: number) => number, leaves: number, amp: number) => (t: number) =>
+    t <= leaves
+      ? raw(t)
+      : Math.round(raw(t) + CAL.countsPerGram * amp * Math.exp(-(t - leaves) / 400) * Math.sin((2 * Math.PI * 8 * (t - leaves)) / 1000));
+
+  it("does not wait for the rocking to die out at 80 SPS, and counts right", () => {
+    for (let seed = 1; seed <= 5; seed++) {
+      const { model, det } = setup(80, seed);
+      model.removePills(20000, 1.0, 3000);
+      const { events } = drive(
+        det,
+        rocking((t) => model.raw(t), 23000, 2),
+        40000,
+      );
+      expect(events.map((e) => e.kind)).toEqual(["removal"]);
+      const e = events[0]!;
+      if (e.kind === "removal") expect(e.pills).toBe(2);
+      expect(e.atMs - 23000).toBeLessThanOrEqual(700);
+    }
+  });
+
+  it("smoothing never hides a failing connection: loud white noise is NOISY, with no removal first", () => {
+    for (let seed = 1; seed <= 5; seed++) {
+      const { model, det } = setup(80, seed);
+      model.fault(20000, "noisy", 40000);
+      const { events } = drive(det, (t) => model.raw(t), 40000);
+      const i = events.findIndex((e) => e.kind === "fault");
+      expect(i).toBeGreaterThanOrEqual(0);
+      expect(events.slice(0, i).filter((e) => e.kind === "removal" || e.kind === "addition")).toEqual([]);
+      expect(events[i]!.atMs - 20000).toBeLessThanOrEqual(5000);
+    }
+  });
+});
