@@ -28,6 +28,8 @@ export interface NoticeInput {
   lastSeenMs?: number;
   /** For refire: minutes since the acknowledgement. */
   ackedMin?: number;
+  /** For weigh: the compartment's detectability (tele `weigh`). */
+  z?: number;
   /** For low-stock: doses and days left. */
   doses?: number;
   days?: number;
@@ -45,6 +47,7 @@ const T = {
     refill: "Refill check",
     refire: "Dose still not taken",
     "low-stock": "Low stock",
+    weigh: "Doses cannot be confirmed by weight",
     late: "late",
     due: "due",
     missed: "missed",
@@ -67,6 +70,7 @@ const T = {
     refill: "Contrôle du remplissage",
     refire: "Prise toujours pas effectuée",
     "low-stock": "Stock bas",
+    weigh: "Prises non vérifiables par la pesée",
     late: "en retard",
     due: "à prendre",
     missed: "manquée",
@@ -249,6 +253,14 @@ export function buildNotice(i: NoticeInput, lang: "en" | "fr", s: DeviceSchedule
       body = fr
         ? `Pilulier ${i.device} : compartiment ${what}, ${n} dose${n > 1 ? "s" : ""} restante${n > 1 ? "s" : ""}${d !== undefined ? ` (${d} jour${d >= 2 ? "s" : ""})` : ""}. Merci de prévoir le renouvellement.`
         : `Dispenser ${i.device}: compartment ${what} has ${n} dose${n === 1 ? "" : "s"} left${d !== undefined ? ` (${d} day${d === 1 ? "" : "s"})` : ""}. Please plan a refill.`;
+      break;
+    }
+    case "weigh": {
+      priority = "low";
+      const z = i.z !== undefined ? ` (z ${i.z})` : "";
+      body = fr
+        ? `Pilulier ${i.device} : les comprimés du compartiment ${what} sont trop légers pour que la balance confirme une prise à cette cadence${z}. Ses prises seront signalées « non confirmées » et l'alerte ira jusqu'au bout. Une cadence de 10 mesures/s ou un capteur plus sensible règle cela.`
+        : `Dispenser ${i.device}: the pills of compartment ${what} are too light for the scale to confirm a dose at this rate${z}. Its doses will be reported unconfirmed and escalate in full. A 10 SPS rate or a more sensitive load cell fixes this.`;
       break;
     }
     case "refill":

@@ -45,6 +45,7 @@ export type NotificationKind =
   | "back-online"
   | "refill"
   | "low-stock"
+  | "weigh"
   | "refire";
 
 /** A caregiver's acknowledgement of a slot's escalation (the remote chain is quiet until `until`). */

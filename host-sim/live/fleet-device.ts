@@ -313,6 +313,8 @@ export class FleetDevice implements PushTarget {
         // What the device itself reports (core/dose/stock): doses and days left.
         stock: (st.alive ? st.stock?.find((x) => x.comp === c.id) : undefined) ?? null,
         lowDays: cfg?.stock?.lowDays ?? 3,
+        // Can the weight confirm this compartment's pills (core/load weighZ; null while unknown)?
+        weigh: (st.alive ? st.weigh?.find((x) => x.comp === c.id) : undefined) ?? null,
         next,
         prn: prn !== undefined ? { id: prn.id, maxPer24h: prn.maxPer24h, minIntervalMin: prn.minIntervalMin } : null,
         escalation: esc ?? null,

@@ -10,7 +10,7 @@ import { isObj } from "../../../firmware/core/protocol/json";
 import { parseTopic, VERB } from "../../../firmware/core/protocol/topics";
 import type { RelayCtx, Tx } from "../context";
 import { DEVICE_MESSAGE_MAX, DEVICE_MESSAGES_PER_MIN, type DeviceLiveness } from "./devices";
-import { handleRefillMismatch, handleStockLow } from "./refill";
+import { handleRefillMismatch, handleStockLow, handleWeigh } from "./refill";
 import { handleRequest } from "./request";
 import { handleResolve } from "./resolve";
 
@@ -78,6 +78,9 @@ export async function onMessage(
   }
   if (verb === VERB.tele) {
     if (!retained) await live.seen(x, device, now);
+    // A state report, not liveness: a retained copy tells it too (once per config and compartment).
+    const cfg = isObj(msg.cfg) && typeof msg.cfg.hash === "string" ? msg.cfg.hash.slice(0, 32) : undefined;
+    if (cfg !== undefined && msg.weigh !== undefined) await handleWeigh(ctx, x, device, cfg, msg.weigh, now);
     return;
   }
   if (verb !== VERB.evt) return;

@@ -2,7 +2,8 @@
  * Stock and refill events (docs/relay.md, "Stock"): refill.mismatch tells the pharmacist (push);
  * stock.low (once per episode on the device) tells the pharmacist and the caregivers — the
  * contact book's `stock` references for the device, else the remote recipients of the ladders of
- * that compartment's doses. Once per event id; low priority (quiet hours defer it).
+ * that compartment's doses. Once per event id; low priority (quiet hours defer it). Telemetry's
+ * `weigh` (a compartment the weight cannot confirm) tells the pharmacist, once per config.
  */
 import type { RelayCtx, Tx } from "../context";
 import { PHARMACIST_REF } from "../context";
@@ -10,6 +11,7 @@ import { pharmacistOf, pickChannel, resolveRecipient } from "../contacts";
 import { claimRelayKey, jobFor } from "../jobs/plan";
 import { ladderRecipients } from "../schedules";
 import type { NewJob } from "../types";
+import { ITEM_ID_RE as COMP_RE } from "../../../firmware/core/protocol/ids";
 
 export async function handleRefillMismatch(
   ctx: RelayCtx,
@@ -76,4 +78,27 @@ export async function handleStockLow(
     return;
   }
   await claimRelayKey(ctx, x, device, key, null, jobs, now);
+}
+
+/**
+ * Telemetry says the weight cannot confirm a compartment's pills (tele `weigh`, `sure: false`,
+ * docs/load-cells.md "Detectability"): tell the pharmacist once per device, config and
+ * compartment (low priority), so they know before its doses escalate as unconfirmed.
+ */
+export async function handleWeigh(ctx: RelayCtx, x: Tx, device: string, cfgHash: string, weigh: unknown, now: number): Promise<void> {
+  if (!Array.isArray(weigh)) return;
+  const ph = pharmacistOf(ctx.book, device);
+  const ch = ph && pickChannel(ph, "push");
+  for (const w of weigh.slice(0, 16)) {
+    if (typeof w !== "object" || w === null) continue;
+    const { comp, z, sure } = w as { comp?: unknown; z?: unknown; sure?: unknown };
+    if (sure !== false || typeof comp !== "string" || !COMP_RE.test(comp)) continue;
+    const key = `${device}/weigh/${cfgHash}/${comp}`;
+    if (!ph || !ch) {
+      await ctx.audit(x, "weigh.unnotified", device, "RELAY_NO_RECIPIENT", { comp });
+      continue;
+    }
+    const n = { kind: "weigh" as const, key, device, comp, ...(typeof z === "number" && Number.isFinite(z) ? { z } : {}) };
+    await claimRelayKey(ctx, x, device, key, null, [jobFor(ctx, device, key, null, PHARMACIST_REF, ph, ch, n, now, false)], now);
+  }
 }

@@ -127,6 +127,7 @@ function buildDevice(d) {
         ),
         el("div", { class: "line", "data-role": "mass" }),
         el("div", { class: "line stock", "data-role": "stock" }),
+        el("div", { class: "line weigh", "data-role": "weigh" }),
         el("div", { class: "line", "data-role": "next" }),
         el("div", { class: "line", "data-role": "esc" }),
         el(
@@ -288,6 +289,9 @@ function renderDevice(d, now) {
     stock.textContent = !sk || sk.doses === null ? "" : t(sk.days === null ? "stock.doses" : "stock.days", sk);
     stock.classList.toggle("low", !!sk && sk.days !== null && sk.days < c.lowDays);
     stock.dataset.low = String(!!sk && sk.days !== null && sk.days < c.lowDays);
+    const wg = $("[data-role=weigh]", box);
+    wg.textContent = c.weigh && c.weigh.sure === false ? t("weigh.unsure", { z: c.weigh.z }) : "";
+    wg.dataset.sure = String(c.weigh ? c.weigh.sure : null);
     const nx = $("[data-role=next]", box);
     nx.replaceChildren();
     if (c.next) {

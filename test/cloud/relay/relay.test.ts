@@ -145,6 +145,39 @@ describe("relay on aedes + SQLite", () => {
     expect(sent.length).toBe(3);
   });
 
+  it("telemetry that says the weight cannot confirm a compartment tells the pharmacist once per config", async () => {
+    const d1 = await db();
+    const sent: string[] = [];
+    await relay(d1, { providers: counting(providersFor(srv.url), sent), clock: () => Date.parse("2026-03-12T11:00:00Z") });
+    const d = await dev();
+    const tele = (hash: string) =>
+      JSON.stringify({
+        v: 1,
+        t: "2026-03-12T11:00:00.000Z",
+        cfg: { version: 3, hash },
+        weigh: [
+          { comp: "morning", z: 7.9, sure: true },
+          { comp: "evening", z: 2.1, sure: false },
+          { comp: "pain", z: null, sure: null },
+        ],
+      });
+    await d.raw("dk/dk-0001/tele", tele("aaaa"));
+    await waitFor("the pharmacist's notice", () => sent.length === 1);
+    expect(sent[0]).toBe("dk-0001/weigh/aaaa/evening|dupont|sms|weigh");
+    const sms = srv.requests.find((q) => q.url.endsWith("Messages.json"))!;
+    expect(new URLSearchParams(sms.body.toString()).get("Body")).toContain("too light for the scale to confirm");
+    await d.raw("dk/dk-0001/tele", tele("aaaa")); // every 5 min the same: nothing more
+    await sleep(200);
+    expect(sent.length).toBe(1);
+    await d.raw("dk/dk-0001/tele", tele("bbbb")); // a new config: told again
+    await waitFor("told for the new config", () => sent.length === 2);
+    // Hostile shapes are ignored, never crash the relay.
+    await d.raw("dk/dk-0001/tele", JSON.stringify({ v: 1, cfg: { hash: "cccc" }, weigh: [{ comp: "../x", sure: false }, 7, null] }));
+    await d.raw("dk/dk-0001/tele", JSON.stringify({ v: 1, cfg: { hash: "dddd" }, weigh: "no" }));
+    await sleep(200);
+    expect(sent.length).toBe(2);
+  });
+
   it("two instances on the same SQLite file: every escalation delivered exactly once", async () => {
     const file = join(tmp.dir, "shared.sqlite");
     const sent: string[] = [];
