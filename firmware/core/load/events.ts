@@ -4,32 +4,26 @@
  */
 export type LoadFault = "SATURATED" | "DISCONNECTED" | "STUCK" | "NOISY";
 
+/** What a step of mass out of the bay says: its size, the pills it fits best and how surely. */
+export interface RemovalFields {
+  readonly channel: number;
+  readonly atMs: number;
+  readonly grams: number;
+  readonly pills: number;
+  readonly confidence: number;
+  /** Pills per medication (the compartment's order) of the combination the mass fits best. */
+  readonly perMed: readonly number[];
+}
+
 export type LoadEvent =
-  /** Mass left the bay and the reading is stable again. */
-  | {
-      readonly kind: "removal";
-      readonly channel: number;
-      readonly atMs: number;
-      readonly grams: number;
-      readonly pills: number;
-      readonly confidence: number;
-      /** Pills per medication (the compartment's order) of the combination the mass fits best. */
-      readonly perMed: readonly number[];
-    }
+  /** Mass left the bay, a hand took it, the count is sure: "taken" (the reading is stable again). */
+  | ({ readonly kind: "removal" } & RemovalFields)
   /**
    * Mass left the bay, but the signal cannot show how many pills with confidence (a change near
-   * the noise floor for this pill mass, or an ambiguous count): never "taken". `pills` is the
-   * best estimate, `confidence` its probability.
+   * the noise floor for this pill mass, or an ambiguous count) or no hand was seen: never
+   * "taken". `pills` is the best estimate, `confidence` its probability.
    */
-  | {
-      readonly kind: "uncertain";
-      readonly channel: number;
-      readonly atMs: number;
-      readonly grams: number;
-      readonly pills: number;
-      readonly confidence: number;
-      readonly perMed: readonly number[];
-    }
+  | ({ readonly kind: "uncertain" } & RemovalFields)
   /** Mass was added (refill); `pills` is the best estimate of how many. */
   | {
       readonly kind: "addition";

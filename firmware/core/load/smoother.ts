@@ -5,51 +5,53 @@
  * running means of 1/10 s and 1/6 s (nulls at 10 and 6 Hz and their multiples) take it down by
  * ≥ 20× over 6–10 Hz for ≈ 120 ms of delay. Exact running sums (XS-clean, bit-deterministic).
  */
-export class Smoother {
-  private readonly a: Float64Array;
-  private readonly b: Float64Array;
-  private na = 0;
-  private pa = 0;
-  private sa = 0;
-  private nb = 0;
-  private pb = 0;
-  private sb = 0;
 
+/** Mean of the newest `length` values pushed (of what is held while it fills). */
+class RunningMean {
+  private readonly buf: Float64Array;
+  private n = 0;
+  private pos = 0;
+  private sum = 0;
+
+  constructor(readonly length: number) {
+    this.buf = new Float64Array(length);
+  }
+
+  reset(): void {
+    this.n = 0;
+    this.pos = 0;
+    this.sum = 0;
+  }
+
+  push(x: number): number {
+    if (this.n === this.length) this.sum -= this.buf[this.pos];
+    else this.n++;
+    this.buf[this.pos] = x;
+    this.sum += x;
+    this.pos = (this.pos + 1) % this.length;
+    return this.sum / this.n;
+  }
+}
+
+export class Smoother {
+  private readonly a: RunningMean;
+  private readonly b: RunningMean;
   /** Raw readings behind one smoothed value, less one (its extra averaging). */
   readonly span: number;
 
   constructor(sps: number) {
-    this.a = new Float64Array(Math.max(1, Math.round(sps / 10)));
-    this.b = new Float64Array(Math.max(1, Math.round(sps / 6)));
+    this.a = new RunningMean(Math.max(1, Math.round(sps / 10)));
+    this.b = new RunningMean(Math.max(1, Math.round(sps / 6)));
     this.span = this.a.length + this.b.length - 2;
   }
 
   reset(): void {
-    this.na = this.pa = this.sa = 0;
-    this.nb = this.pb = this.sb = 0;
+    this.a.reset();
+    this.b.reset();
   }
 
-  /** The next smoothed value (means of what is held while the windows fill). */
+  /** The next smoothed value. */
   push(x: number): number {
-    const m1 = this.step(this.a, x, 0);
-    return this.step(this.b, m1, 1);
-  }
-
-  private step(buf: Float64Array, x: number, which: number): number {
-    const cap = buf.length;
-    if (which === 0) {
-      if (this.na === cap) this.sa -= buf[this.pa];
-      else this.na++;
-      buf[this.pa] = x;
-      this.sa += x;
-      this.pa = (this.pa + 1) % cap;
-      return this.sa / this.na;
-    }
-    if (this.nb === cap) this.sb -= buf[this.pb];
-    else this.nb++;
-    buf[this.pb] = x;
-    this.sb += x;
-    this.pb = (this.pb + 1) % cap;
-    return this.sb / this.nb;
+    return this.b.push(this.a.push(x));
   }
 }
