@@ -37,6 +37,12 @@ function hhmmss(t, off) {
 
 /** A translator bound to one language (each card speaks its dispenser's, i18n.js cardLang). */
 const tr = (lang) => (key, vars) => tIn(lang, key, vars);
+/** A vocabulary value (channel, sound pattern) in words, else as it is. */
+const word = (t, family, v) => {
+  if (typeof v !== "string") return v;
+  const w = t(`${family}.${v}`);
+  return w === `${family}.${v}` ? v : w;
+};
 
 function fmtLine(l, off, lang) {
   const t = tr(lang);
@@ -48,8 +54,8 @@ function fmtLine(l, off, lang) {
       const bits = [
         x.slot,
         x.comp,
-        x.ch,
-        x.pattern,
+        word(t, "ch", x.ch),
+        word(t, "pattern", x.pattern),
         x.code,
         x.version !== undefined ? "v" + x.version : undefined,
         x.pills !== undefined ? t("pills", { n: x.pills }) : undefined,
@@ -64,7 +70,7 @@ function fmtLine(l, off, lang) {
       s = t("led.line", { i: d.i, s: d.on ? "●" : "○" });
       break;
     case "buzzer":
-      s = d.on ? t("buzzer.line", { p: d.pattern, v: d.volume }) : t("buzzer.off");
+      s = d.on ? t("buzzer.line", { p: word(t, "pattern", d.pattern), v: d.volume }) : t("buzzer.off");
       break;
     case "power":
       s = d.on ? t("power.on", { r: d.reason }) : t("power.off", { r: d.how });
@@ -261,7 +267,11 @@ function renderDevice(d, now) {
       : t("relay.online");
   cloud.className = "badge cloud " + (rs && rs.online === true ? "ok" : rs && rs.online === false ? "bad" : "");
   const bz = $("[data-role=buzzer]", card);
-  bz.textContent = d.buzzer ? `♪ ${d.buzzer}` : d.silencedUntil ? t("silenced.until", { t: hhmm(d.silencedUntil, off) }) : t("quiet");
+  bz.textContent = d.buzzer
+    ? `♪ ${word(t, "pattern", d.buzzer)}`
+    : d.silencedUntil
+      ? t("silenced.until", { t: hhmm(d.silencedUntil, off) })
+      : t("quiet");
   bz.classList.toggle("on", !!d.buzzer);
   bz.dataset.state = d.buzzer ? "on" : "off";
   bz.setAttribute("aria-label", d.buzzer ? t("buzzer.on.aria", { p: d.buzzer }) : t("buzzer.off.aria"));
@@ -304,7 +314,7 @@ function renderDevice(d, now) {
     $("[data-role=esc]", box).textContent = e
       ? t("esc.step", {
           step: e.step,
-          what: `${e.ch}${e.pattern ? " " + e.pattern : ""}${e.volume ? " " + e.volume + "%" : ""}${e.to ? " → " + e.to.join(", ") : ""}`,
+          what: `${word(t, "ch", e.ch)}${e.pattern ? " " + word(t, "pattern", e.pattern) : ""}${e.volume ? " " + e.volume + "%" : ""}${e.to ? " → " + e.to.join(", ") : ""}`,
         })
       : "";
   }
