@@ -320,6 +320,7 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
   });
   it("in French: every word of the fleet view from the catalogue, the choice remembered", async () => {
     await page.selectOption("#lang", "fr");
+    await page.waitForSelector('html[data-lang-choice="fr"]');
     await page.waitForSelector('#jump-next:has-text("Prise suivante")');
     expect(await page.getAttribute("html", "lang")).toBe("fr");
     await page.waitForSelector('button[aria-label="Prendre une dose dans Matin (dk-sim-1)"]');
@@ -340,11 +341,14 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     await page.reload();
     await page.waitForSelector('#jump-next:has-text("Prise suivante")');
     await page.selectOption("#lang", "en");
+    await page.waitForSelector('html[data-lang-choice="en"]');
     await page.waitForSelector('#jump-next:has-text("Next dose")');
     expect(pageErrors).toEqual([]);
   });
   it("per dispenser: the card speaks the household language its config names, the page the viewer's", async () => {
     await page.selectOption("#lang", "auto");
+    // The choice reloads the page: wait for the reloaded one (the old one was already English).
+    await page.waitForSelector('html[data-lang-choice="auto"]');
     await page.waitForSelector('#jump-next:has-text("Next dose")');
     await page.waitForSelector(`${card("dk-sim-2")}[lang="en"]`);
     await page.selectOption("#pc-device", "dk-sim-2");

@@ -346,6 +346,7 @@ export const eventWord = (type) => eventWordIn(lang, type);
 /** Static texts of the page: data-i18n (text), data-i18n-aria (aria-label). */
 export function applyStatic(root = document) {
   document.documentElement.lang = lang;
+  document.documentElement.dataset.langChoice = choice;
   for (const e of root.querySelectorAll("[data-i18n]")) e.textContent = t(e.dataset.i18n);
   for (const e of root.querySelectorAll("[data-i18n-aria]")) e.setAttribute("aria-label", t(e.dataset.i18nAria));
 }
