@@ -56,3 +56,30 @@ describe("sha256 / sha512 against node:crypto", () => {
     expect(big).toEqual(copy);
   });
 });
+
+describe("streaming Sha256 against node:crypto", () => {
+  it("gives the one-shot digest for any split of the input", async () => {
+    const { Sha256 } = await import("../../../../firmware/core/crypto/sha256");
+    const next = lcgU32(777);
+    for (let n = 0; n < 300; n++) {
+      const len = n < EDGE.length ? EDGE[n] : next() % 20000;
+      const data = randomBytes(len);
+      const s = new Sha256();
+      let off = 0;
+      while (off < len) {
+        const take = Math.min(len - off, 1 + (next() % 700));
+        s.update(data.subarray(off, off + take));
+        off += take;
+      }
+      expect(s.length).toBe(len);
+      expect(hex(s.digest())).toBe(createHash("sha256").update(data).digest("hex"));
+    }
+  });
+
+  it("refuses use after digest", async () => {
+    const { Sha256 } = await import("../../../../firmware/core/crypto/sha256");
+    const s = new Sha256();
+    s.digest();
+    expect(() => s.update(new Uint8Array(1))).toThrow("SHA256_DONE");
+  });
+});
