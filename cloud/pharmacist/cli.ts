@@ -13,6 +13,7 @@ import { EXIT, Settings, Usage, device, duration, parseArgs, str, type Io, type 
 import { cmdHistory, cmdStatus } from "./cli-read";
 import { cmdRefill } from "./cli-refill";
 import { putSchedule } from "./relay-api";
+import { sendUpdate } from "./ota";
 import { HELP } from "./help";
 
 export { EXIT, type Io } from "./args";
@@ -141,6 +142,61 @@ async function cmdCommand(p: Parsed, io: Io, s: Settings): Promise<number> {
   return runCommand(p, io, s, name, args);
 }
 
+/** `dosekeeper ota`: send a firmware image, follow it to acceptance or rollback (docs/ota.md). */
+async function cmdOta(p: Parsed, io: Io, s: Settings): Promise<number> {
+  const dev = device(p);
+  const file = str(p, "file", true);
+  const version = str(p, "version", true);
+  if (!/^[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}(?:-[a-z0-9.]{1,16})?$/.test(version)) throw new Usage("--version: MAJOR.MINOR.PATCH[-tag]");
+  let image: Uint8Array;
+  try {
+    image = new Uint8Array(fs.readFileSync(file));
+  } catch (e) {
+    throw new Usage(`--file ${file}: ${(e as Error).message}`);
+  }
+  const chunk = Number(str(p, "chunk") ?? 4096);
+  if (!(Number.isInteger(chunk) && chunk >= 256 && chunk <= 8192)) throw new Usage("--chunk: 256..8192 bytes");
+  const t = await s.now();
+  const res = await sendUpdate({
+    device: dev,
+    image,
+    version,
+    target: str(p, "target") ?? (s.simulated ? "sim" : "esp32"),
+    key: s.key(),
+    broker: s.broker(),
+    chunkBytes: chunk,
+    timeoutMs: duration(p, "timeout", 30_000),
+    trialTimeoutMs: duration(p, "trial-timeout", 360_000),
+    expiresMs: s.simulated ? 3_600_000 : 600_000,
+    audit: s.audit(),
+    now: () => t,
+    progress: (line) => io.out(line),
+  });
+  const resent = res.resent > 0 ? ` (${res.resent} chunk(s) resent)` : "";
+  switch (res.outcome) {
+    case "valid":
+      io.out(`${dev} runs ${version}: self-test passed, image kept${resent}
+`);
+      return EXIT.OK;
+    case "refused":
+      io.err(`ota refused by ${dev}: ${res.code}
+`);
+      return EXIT.REFUSED;
+    case "failed":
+      io.err(`ota failed on ${dev}: ${res.code}; the running image stays
+`);
+      return EXIT.REFUSED;
+    case "rolled_back":
+      io.err(`${dev} rolled back to its previous image (${res.detail})
+`);
+      return EXIT.REFUSED;
+    default:
+      io.err(`no answer from ${dev} within the timeout (command id ${res.id}); run it again to resume
+`);
+      return EXIT.TIMEOUT;
+  }
+}
+
 const KID_RE = /^[0-9a-f]{16}$/;
 
 async function cmdKey(p: Parsed, io: Io, s: Settings, op: "trust" | "revoke"): Promise<number> {
@@ -211,6 +267,8 @@ export async function main(
         return await cmdKey(p, io, s, "trust");
       case "key revoke":
         return await cmdKey(p, io, s, "revoke");
+      case "ota":
+        return await cmdOta(p, io, s);
       default:
         return await cmdCommand(p, io, s);
     }

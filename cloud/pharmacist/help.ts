@@ -25,6 +25,7 @@ Commands:
   command NAME           sign and send a command (${COMMANDS.join(", ")})
   refill                 tell a dispenser how many doses a refilled compartment holds; it verifies by weight
   key trust | key revoke make a dispenser trust a new pharmacist key, or stop trusting one
+  ota                    send a signed firmware image; follow it until kept or rolled back
   audit verify           check that the audit log's hash chain is intact
 
 Run "dosekeeper <command> --help" for its options.
@@ -36,6 +37,21 @@ every line carries the SHA-256 of the line before it, so an edited, inserted, de
 reordered line is found. Torn lines (a write cut by a crash) are reported and tolerated.
 Prints the records, torn lines, breaks and the head hash (keep it elsewhere to detect a cut tail).
 Exit 0 intact, 3 broken.`,
+  ota: `Usage: dosekeeper ota --device ID --file IMAGE --version X.Y.Z [options]
+
+Signs the image's header (Ed25519 over its SHA-256, version and target) with the signing key,
+sends it as an "ota" command, then streams the image on dk/<ID>/cmnd/otadata, one chunk per
+answer (resending from the device's offset after a loss; run again to resume), and follows the
+dispenser's events: it restarts into the image on trial and keeps it only when its self-test
+passes (broker, schedule, load cells), else goes back to the previous image. Reminders run
+throughout. docs/ota.md.
+  --target NAME       board the image is built for (default esp32; "sim" for the simulator)
+  --chunk BYTES       chunk size, 256..8192 (default 4096)
+  --trial-timeout DUR wait for the outcome of the trial (default 6m)
+${SIGNED}
+
+${COMMON}
+Exit 0 kept, 3 refused / failed / rolled back, 4 no answer.`,
   keygen: `Usage: dosekeeper keygen [--out DIR]
 
 Creates DIR/<kid>.key.pem (private, mode 0600) and DIR/<kid>.pub (raw public key, base64),

@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { startStack, type Stack } from "../../host-sim/live/stack";
 import { main, type Io } from "../../cloud/pharmacist/cli";
 import { waitFor } from "../support/net";
+import { simImage } from "../../cloud/firmware-image";
 
 const ROOT = path.resolve(__dirname, "../..");
 const START = Date.parse("2026-03-10T06:55:00Z");
@@ -90,6 +91,27 @@ describe("dosekeeper CLI x npm start stack (profile, simulated clock)", () => {
     expect(t.out).toContain(kid);
     const ok = await run("command", "identify", "--device", "dk-sim-2", "--key", key, "--args", '{"seconds":2}', "--timeout", "10s");
     expect(ok.code).toBe(0);
+  });
+
+  it("ota: a good image is sent, boots on trial and is kept; a crashing one is rolled back; an old one refused", async () => {
+    const good = path.join(dir, "good.bin");
+    writeFileSync(good, simImage("good", "0.2.0-sim", 30_000));
+    const r = await run("ota", "--device", "dk-sim-2", "--file", good, "--version", "0.2.0-sim", "--chunk", "8192");
+    expect(r.err).not.toContain("refused");
+    expect(r.out).toContain("30000 bytes in 4 chunks");
+    expect(r.out).toContain("dk-sim-2 runs 0.2.0-sim: self-test passed, image kept");
+    expect(r.code).toBe(0);
+    expect((await run("status", "--device", "dk-sim-2")).out).toMatch(/online {3}true/);
+    const again = await run("ota", "--device", "dk-sim-2", "--file", good, "--version", "0.2.0-sim");
+    expect(again.code).toBe(3);
+    expect(again.err).toContain("OTA_NOT_NEWER");
+    const crash = path.join(dir, "crash.bin");
+    writeFileSync(crash, simImage("crash", "0.3.0-sim", 9000));
+    const c = await run("ota", "--device", "dk-sim-3", "--file", crash, "--version", "0.3.0-sim");
+    expect(c.err).toContain("dk-sim-3 rolled back to its previous image (OTA_TRIAL_RESET)");
+    expect(c.code).toBe(3);
+    const audit = readFileSync(path.join(dir, ".dosekeeper", "audit.jsonl"), "utf8");
+    expect(audit).toContain('"name":"ota"');
   });
 
   it("the profile is removed when the stack stops", async () => {
