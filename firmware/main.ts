@@ -19,16 +19,17 @@ import SNTP from "sntp";
 import Time from "time";
 import config from "mc/config";
 
-import { createDevice } from "./app/device";
+import { createDevice, prepareBoot } from "./app/device";
 import { EV } from "./core/protocol/events";
-import { LINK_PREF_KEYS, linkSettingsFrom } from "./core/link/settings";
-import type { Ports } from "./core/ports";
+import { NET_PREF_KEYS, linkSettingsFrom } from "./core/link/settings";
+import type { LoadCells, Ports } from "./core/ports";
 import { PushButton } from "./drivers/button/button";
 import { PiezoBuzzer, type PwmClass } from "./drivers/buzzer/buzzer";
 import { HX711, SharedClock, type DigitalClass } from "./drivers/hx711/hx711";
 import { CompartmentLeds } from "./drivers/led/led";
 import { BOARD } from "./platform/board";
 import { createClock } from "./platform/clock";
+import { createFirmwareSlots } from "./platform/firmware-slots";
 import { createKv } from "./platform/kv";
 import { createLoadCells } from "./platform/loadcells";
 import { pixelWriter } from "./platform/neopixel";
@@ -57,6 +58,11 @@ export function startDevice() {
   clock.keepAlive(timers);
 
   const kv = createKv("dosekeeper");
+  const firmware = createFirmwareSlots(FIRMWARE_VERSION);
+  const resetReason = readResetReason();
+  // Crash loop → safe boot (core/update/boot-guard): decided before any driver starts, so a safe
+  // boot never clocks the HX711s (the load-cell path is the likeliest culprit).
+  const boot = prepareBoot({ kv, timers, clock, firmware }, resetReason);
   const netKv = createKv("dk-net"); // provisioning: "ssid", "password" (never in the core's namespace)
 
   const leds = str("ledStrip")
@@ -70,18 +76,25 @@ export function startDevice() {
   // ---- LOAD CELLS: firmware/drivers/hx711.ts and firmware/platform/loadcells.ts belong to the
   // HX711 driver's author; adjust here if their constructors change. ----
   // The driver's pin type is number | string, the SDK's Digital typing takes numbers only: the BOARD pins are numbers.
-  const sck = new SharedClock({ pin: BOARD.hx711Sck, timers, io: Digital as unknown as DigitalClass });
-  const chips = BOARD.hx711Dout.map((dout) => new HX711({ dout, clock: sck, rate: BOARD.hx711Sps }));
-  const loadCells = createLoadCells({ chips, sps: BOARD.hx711Sps });
+  let loadCells: LoadCells;
+  if (boot.guard.safe) {
+    // Safe boot: no HX711 is clocked; the core reads no load cell either (identity.safeMode).
+    loadCells = { channels: BOARD.hx711Dout.length, sps: BOARD.hx711Sps, read: () => NaN };
+  } else {
+    const sck = new SharedClock({ pin: BOARD.hx711Sck, timers, io: Digital as unknown as DigitalClass });
+    const chips = BOARD.hx711Dout.map((dout) => new HX711({ dout, clock: sck, rate: BOARD.hx711Sps }));
+    loadCells = createLoadCells({ chips, sps: BOARD.hx711Sps });
+  }
   // ---- end LOAD CELLS ----
 
   const network = createNetwork({ open: deviceSockets(), resolve: (h, cb) => Net.resolve(h, cb), timers });
 
-  const ports: Ports = { clock, timers, leds, buzzer, loadCells, button, kv, network };
+  const ports: Ports = { clock, timers, leds, buzzer, loadCells, button, kv, network, firmware };
   const identity = {
     deviceId: str("deviceId") ?? deviceIdFromMac(),
     firmware: FIRMWARE_VERSION,
-    resetReason: readResetReason(),
+    resetReason,
+    target: "esp32",
     hw: { channels: loadCells.channels, leds: leds.count },
     trayGrams: BOARD.trayGrams,
   };
@@ -89,9 +102,10 @@ export function startDevice() {
   // ---- LINK (firmware/core/link.ts): MQTT session; settings from the "dk-net" preferences
   // (keys in firmware/core/link-settings.ts and docs/protocol.md). Without them the device runs offline. ----
   const settings = linkSettingsFrom((k) => netKv.get(k), identity.deviceId);
-  const { dispenser, link } = createDevice({
+  const device = createDevice({
     ports,
     identity,
+    boot,
     ...(settings.ok
       ? {
           link: {
@@ -100,14 +114,15 @@ export function startDevice() {
               broker: settings.broker,
               trustedKeys: settings.trustedKeys,
               onErase: () => {
-                for (const k of ["ssid", "password", ...LINK_PREF_KEYS]) netKv.delete(k);
+                for (const k of NET_PREF_KEYS) netKv.delete(k);
               },
             },
           },
         }
       : {}),
   });
-  dispenser.start();
+  const { dispenser, link } = device;
+  device.start();
   if (!settings.ok) dispenser.log(EV.FAULT, "alert", { code: settings.code, detail: settings.detail });
   // ---- end LINK ----
 

@@ -19,7 +19,8 @@ import { kidOf, publicKeyB64FromPrivatePem, signEnvelope } from "../cloud/signin
 import { parseInstant, parseOffset } from "./kernel/scenario/scenario";
 import { parsePosixTz } from "../firmware/core/schedule/tz";
 import { isoUtc } from "../firmware/core/schedule/civil";
-import { configTopic, commandTopic } from "../firmware/core/protocol/topics";
+import { configTopic, commandTopic, OTA_DATA_COMMAND } from "../firmware/core/protocol/topics";
+import { chunkMessages, imageArgs, simImage } from "../cloud/firmware-image";
 
 function keyFromSeed(seedByte: number): { pem: string; kid: string; publicKey: string } {
   const der = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), Buffer.alloc(32, seedByte)]);
@@ -36,6 +37,43 @@ export const SECOND_KEY = keyFromSeed(0x6b);
 
 const SIGN_MODES = ["test", "forged", "unknown-key", "expired", "other-device", "second"];
 
+const OTA_FIELDS = ["at", "do", "note", "sign", "version", "image", "chunkMs", "chunkBytes", "corrupt", "skip", "target"];
+
+/**
+ * `{ "do": "ota", "version": "0.2.0-sim", "image": "good" }`: the signed `ota` command at `at`,
+ * then the image's chunks on cmnd/otadata from 2 s later, one every `chunkMs` (default 1000).
+ * `image` is how the emulated build behaves (good, crash, no-broker, no-detector);
+ * `corrupt: true` flips a byte of the data sent (the hash check must refuse it); `skip: n` leaves
+ * chunk n out (the device answers OTA_GAP); `target` overrides "sim".
+ */
+function otaStep(s: Record<string, unknown>, path: string, at: number, key: { pem: string; kid: string }, device: string) {
+  for (const f of Object.keys(s)) if (OTA_FIELDS.indexOf(f) < 0) throw new SignedStepError(`${path}.${f}: unknown field for "ota"`);
+  if (typeof s.version !== "string") throw new SignedStepError(`${path}.version: firmware version required`);
+  const behaviour = s.image ?? "good";
+  if (typeof behaviour !== "string" || !/^(good|crash|no-broker|no-detector)$/.test(behaviour))
+    throw new SignedStepError(`${path}.image: good, crash, no-broker or no-detector`);
+  const every = s.chunkMs ?? 1000;
+  if (typeof every !== "number" || !(every >= 10 && every <= 600_000)) throw new SignedStepError(`${path}.chunkMs: 10..600000`);
+  const size = s.chunkBytes ?? 2048;
+  if (typeof size !== "number" || !(size >= 1 && size <= 8192)) throw new SignedStepError(`${path}.chunkBytes: 1..8192`);
+  const image = simImage(behaviour, s.version);
+  const args = imageArgs(image, s.version, typeof s.target === "string" ? s.target : "sim", key.pem, key.kid);
+  const sent = Uint8Array.from(image);
+  if (s.corrupt === true) sent[sent.length - 7] ^= 0x40;
+  const chunks: unknown[] = [];
+  chunkMessages(sent, args.sha256, size).forEach((payload, n) => {
+    if (n === s.skip) return;
+    chunks.push({
+      at: isoUtc(at + 2000 + n * every),
+      do: "publish",
+      topic: commandTopic(device, OTA_DATA_COMMAND),
+      payload,
+      note: `ota chunk ${n}`,
+    });
+  });
+  return { args, chunks };
+}
+
 export class SignedStepError extends Error {
   override get name(): string {
     return "SignedStepError";
@@ -48,7 +86,9 @@ export function resolveSignedSteps(obj: Record<string, unknown>): Record<string,
     (s) =>
       typeof s === "object" &&
       s !== null &&
-      ((s as Record<string, unknown>).sign !== undefined || (s as Record<string, unknown>).do === "command"),
+      ((s as Record<string, unknown>).sign !== undefined ||
+        (s as Record<string, unknown>).do === "command" ||
+        (s as Record<string, unknown>).do === "ota"),
   );
   if (!needs) return obj;
   if (obj.transport !== "mqtt") throw new SignedStepError('signed steps need "transport": "mqtt"');
@@ -57,10 +97,10 @@ export function resolveSignedSteps(obj: Record<string, unknown>): Record<string,
   const tzr = typeof config.tz === "string" ? parsePosixTz(config.tz) : undefined;
   const tz = tzr !== undefined && tzr.ok ? tzr.tz : undefined;
   const start = typeof obj.start === "string" ? parseInstant(obj.start, undefined) : undefined;
-  const out = steps.map((raw, i) => {
-    if (typeof raw !== "object" || raw === null) return raw;
+  const out = steps.flatMap((raw, i): unknown[] => {
+    if (typeof raw !== "object" || raw === null) return [raw];
     const s = raw as Record<string, unknown>;
-    if (s.sign === undefined && s.do !== "command") return s;
+    if (s.sign === undefined && s.do !== "command" && s.do !== "ota") return [s];
     const path = `steps[${i}]`;
     const mode = s.sign ?? "test";
     if (typeof mode !== "string" || SIGN_MODES.indexOf(mode) < 0)
@@ -74,7 +114,13 @@ export function resolveSignedSteps(obj: Record<string, unknown>): Record<string,
     let topic: string;
     let body: Record<string, unknown>;
     let retain = false;
-    if (s.do === "config") {
+    let chunks: unknown[] = [];
+    if (s.do === "ota") {
+      const o = otaStep(s, path, at, mode === "second" ? SECOND_KEY : TEST_KEY, device);
+      chunks = o.chunks;
+      body = { type: "cmd", name: "ota", device: target, id: `ota${i}`, issuedAt: isoUtc(issued), expires: isoUtc(expires), args: o.args };
+      topic = commandTopic(device, "ota");
+    } else if (s.do === "config") {
       const cfg =
         s.config !== undefined ? (s.config as Record<string, unknown>) : { ...config, ...((s.patch as Record<string, unknown>) ?? {}) };
       // A config stays valid for a day (an expired one ended an hour before the step).
@@ -102,8 +148,10 @@ export function resolveSignedSteps(obj: Record<string, unknown>): Record<string,
       sig[5] ^= 0x20;
       env.sig = sig.toString("base64");
     }
-    const note = `${s.do} ${s.do === "command" ? s.name : `v${String(body.version)}`} signed (${mode})`;
-    return { at: s.at, do: "publish", topic, retain, payload: JSON.stringify(env), note };
+    const what =
+      s.do === "command" ? s.name : s.do === "ota" ? `image ${String(s.version)} (${String(s.image)})` : `v${String(body.version)}`;
+    const note = `${s.do} ${what} signed (${mode})`;
+    return [{ at: s.at, do: "publish", topic, retain, payload: JSON.stringify(env), note }, ...chunks];
   });
   const trust = obj.trust ?? [{ kid: TEST_KEY.kid, publicKey: TEST_KEY.publicKey }];
   return { ...obj, trust, steps: out };

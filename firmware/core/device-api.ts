@@ -15,6 +15,10 @@ export interface DeviceIdentity {
   readonly calibration?: readonly Calibration[];
   /** Mass of an empty tray (grams, the same molded cup on every bay): pills = level − this. Default 0 (trays tared empty). */
   readonly trayGrams?: number;
+  /** Safe boot after a crash loop (core/update/boot-guard): the load cells are not read. */
+  readonly safeMode?: boolean;
+  /** Board an update image must be built for (core/update/image). Default "esp32". */
+  readonly target?: string;
 }
 
 /** Where events go after they are persisted (the MQTT session on the device, a fake in tests). */

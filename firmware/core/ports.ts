@@ -113,6 +113,33 @@ export interface Network {
   connect(host: string, port: number, tls: boolean, handlers: StreamHandlers): StreamConnection;
 }
 
+/**
+ * The two firmware slots (ESP32: the ota_0/ota_1 partitions and the boot loader's rollback,
+ * docs/ota.md). One image runs; the other slot takes an update. A staged image boots once on
+ * trial; it stays only once accept() is called, and the boot loader goes back to the previous
+ * image if the trial image resets first or calls reject(). Failures throw a RangeError whose
+ * message starts "OTA_".
+ */
+export interface FirmwareSlots {
+  /** The running image: its version, and whether it is on trial (not yet accepted). */
+  running(): { readonly version: string; readonly trial: boolean };
+  /** Largest image the inactive slot holds (bytes). */
+  readonly slotBytes: number;
+  /** Erase the inactive slot for an image of `size` bytes (`version` from the signed header). */
+  begin(size: number, version: string): void;
+  write(bytes: Uint8Array): void;
+  /** All bytes written: boot the new image next, on trial. */
+  finish(): void;
+  /** Drop a partly written image (the running one stays the boot image). */
+  abort(): void;
+  /** The trial image passed its self-test: keep it. */
+  accept(): void;
+  /** The trial image failed its self-test: boot the previous image now. */
+  reject(): void;
+  /** Reset into the boot image (after finish()). */
+  restart(): void;
+}
+
 /** Everything the core is given. */
 export interface Ports {
   readonly clock: Clock;
@@ -123,4 +150,6 @@ export interface Ports {
   readonly button: Button;
   readonly kv: KeyValue;
   readonly network: Network;
+  /** Firmware update slots; absent where the platform has none (the core refuses updates). */
+  readonly firmware?: FirmwareSlots;
 }

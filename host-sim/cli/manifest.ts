@@ -33,11 +33,18 @@ export interface ManifestModules {
   preload: string[];
 }
 
+/**
+ * Native project modules (a .js host-function module and its .c, under manifests/esp32/native):
+ * named and preloaded like the TypeScript ones.
+ */
+export const NATIVE_MODULES: Readonly<Record<string, string>> = Object.freeze({ "dk-ota": "./native/dk-ota" });
+
 /** What the manifest's "modules" and "preload" must say. */
 export function expectedModules(): ManifestModules {
   const modules: Record<string, string> = {};
   for (const m of firmwareModules()) modules[m] = `../../firmware/${m}`;
-  return { modules, preload: firmwareModules() };
+  for (const [name, file] of Object.entries(NATIVE_MODULES)) modules[name] = file;
+  return { modules, preload: [...firmwareModules(), ...Object.keys(NATIVE_MODULES)].sort() };
 }
 
 export function readManifest(): Record<string, unknown> & ManifestModules {

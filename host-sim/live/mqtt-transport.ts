@@ -114,6 +114,7 @@ export class MqttTransport implements DeviceTransport {
       const link = createLink({
         ports,
         identity: ctx.identity,
+        ...(ctx.store !== undefined ? { store: ctx.store } : {}),
         random: seededRandom(hashId(deviceId) * 31 + boot),
         broker: { host: this.host, port: this.port, tls: false, username: creds.username, password: creds.password },
         trustedKeys: this.trusted,
@@ -125,6 +126,9 @@ export class MqttTransport implements DeviceTransport {
         uplink: link.uplink,
         attach: (d) => link.attach(d),
         start: () => link.start(),
+        get state() {
+          return link.state;
+        },
         stop: () => {
           link.stop();
           inc.kill();

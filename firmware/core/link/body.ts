@@ -28,6 +28,7 @@ export const COMMAND_NAMES: readonly string[] = Object.freeze([
   "refill",
   "keys",
   "decommission",
+  "ota",
 ]);
 
 function digits(s: string, from: number, n: number): number {

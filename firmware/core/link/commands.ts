@@ -12,6 +12,10 @@ import { gateCommand } from "./command-gate";
 import { executeCommand, type JunkLimiter } from "./messages";
 import type { CommandWatermark, ReplayRing } from "./replay";
 import type { TrustStore } from "./trust";
+import { OTA_DATA_COMMAND } from "../protocol/topics";
+import { parseJsonBytes } from "../protocol/json";
+import { checkImageHeader } from "../update/image";
+import type { OtaReceiver } from "../update/ota";
 
 export interface CommandContext {
   readonly deviceId: string;
@@ -19,6 +23,7 @@ export interface CommandContext {
   readonly ring: ReplayRing;
   readonly watermark: CommandWatermark;
   readonly junkLimit: JunkLimiter;
+  readonly ota: OtaReceiver;
   wallMs(): number | undefined;
   dispenser(): Dispenser | undefined;
   log(type: EventType, cls: "dose" | "alert" | "info", data: Record<string, unknown>): void;
@@ -61,6 +66,12 @@ export function createCommands(c: CommandContext): Commands {
     if (d === undefined) return;
     // An empty retained payload is how a retained message is cleared: nothing to do.
     if (payload.length === 0) return;
+    if (name === OTA_DATA_COMMAND) {
+      // Image chunks are not signed one by one: the signed header's SHA-256 covers them all.
+      if (info.retain) return;
+      const p = parseJsonBytes(payload);
+      return c.ota.chunk(p.ok ? p.value : undefined);
+    }
     const env = c.envRef(payload);
     const g = gateCommand(name, payload, info, {
       trustedKeys: c.trust.keys,
@@ -79,6 +90,14 @@ export function createCommands(c: CommandContext): Commands {
       c.log(EV.CMD, "alert", { name, id: body.id, by, result: k.result, args: body.args });
       if (k.result === "OK") c.log(EV.KEYS_CHANGED, "alert", { by, added: k.added ?? null, revoked: k.revoked ?? null, keys: k.keys });
       c.stat(k.result === "OK" ? { ref, env, ok: true, keys: k.keys } : { ref, env, ok: false, code: k.result, keys: k.keys });
+      return;
+    }
+    if (name === "ota") {
+      const h = checkImageHeader(body.args, c.trust.keys);
+      const r = h.ok ? c.ota.start(h.image, by) : { result: h.code, next: undefined };
+      c.log(EV.CMD, "alert", { name, id: body.id, by, result: r.result, args: body.args });
+      if (r.result === "OK") c.stat({ ref, env, ok: true, img: c.ota.receiving, next: r.next });
+      else c.stat({ ref, env, ok: false, code: r.result, ...(!h.ok ? { path: h.path } : {}) });
       return;
     }
     const result = executeCommand(d, name, body.args);

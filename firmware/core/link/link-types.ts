@@ -5,6 +5,7 @@ import type { Ports } from "../ports";
 import type { DeviceIdentity, Dispenser, Uplink } from "../dispenser";
 import type { MqttClientOptions } from "../mqtt/client";
 import type { TrustedKey } from "../crypto/signed";
+import type { Store } from "../log/store";
 
 export interface BrokerSettings {
   readonly host: string;
@@ -27,6 +28,8 @@ export interface LinkDeps {
   readonly mqtt?: Partial<
     Omit<MqttClientOptions, "host" | "port" | "tls" | "clientId" | "username" | "password" | "will" | "cleanSession">
   >;
+  /** Record store shared with the boot guard (core/update): the link's records and "otatry". */
+  readonly store?: Store;
   /** Telemetry period. Default TELE_PERIOD_MS. */
   readonly teleMs?: number;
 }

@@ -32,6 +32,7 @@ import { checkReceipt, errs, eventPayload, JunkLimiter, telePayload, versionOf }
 import { parseJsonBytes } from "../protocol/json";
 import { commandTopic, configTopic, deviceTopic, VERB } from "../protocol/topics";
 import { TELE_PERIOD_MS, LINK_MAX_INFLIGHT, STAT_RESERVE, LINK_MAX_PACKET, HELD_RETRY_MS, type LinkDeps, type Link } from "./link-types";
+import { OtaReceiver } from "../update/ota";
 export * from "./link-types";
 
 export function createLink(deps: LinkDeps): Link {
@@ -48,7 +49,7 @@ export function createLink(deps: LinkDeps): Link {
   const maxInflight = deps.mqtt?.maxInflight ?? LINK_MAX_INFLIGHT;
   const eventSlots = Math.max(1, maxInflight - STAT_RESERVE);
 
-  const store = new Store(ports.kv);
+  const store = deps.store ?? new Store(ports.kv);
   const ring = new ReplayRing(store);
   const watermark = new CommandWatermark(store);
   const trust = new TrustStore(store, trustedKeys);
@@ -66,7 +67,17 @@ export function createLink(deps: LinkDeps): Link {
   let answeredEnv: string | undefined;
   let lastClientFault: string | undefined;
   const junkLimit = new JunkLimiter(clock);
+  const ota = new OtaReceiver({
+    slots: ports.firmware,
+    target: identity.target ?? "esp32",
+    store,
+    timers,
+    configVersion: () => dispenser?.status().config?.version ?? null,
+    log,
+    stat,
+  });
   const commands = createCommands({
+    ota,
     deviceId: id,
     trust,
     ring,
@@ -308,6 +319,7 @@ export function createLink(deps: LinkDeps): Link {
   function decommission(d: Dispenser, cmdId: string, by: string, env: string): void {
     log(EV.CMD, "alert", { name: "decommission", id: cmdId, by, result: "OK" });
     stat({ ref: "cmd:decommission:" + cmdId, env, ok: true, erased: true });
+    ota.close();
     d.decommission();
     store.remove("lktrust");
     erased = true;

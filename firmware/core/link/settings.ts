@@ -19,6 +19,9 @@ import { base64Decode } from "../crypto/base64";
 
 export const LINK_PREF_KEYS = Object.freeze(["mqttHost", "mqttPort", "mqttTls", "mqttUser", "mqttPass", "trustKeys"] as const);
 
+/** Every provisioning preference decommissioning erases (Wi-Fi and the link's). */
+export const NET_PREF_KEYS: readonly string[] = Object.freeze(["ssid", "password", ...LINK_PREF_KEYS]);
+
 export type LinkSettingsResult =
   | { ok: true; broker: BrokerSettings; trustedKeys: TrustedKey[] }
   | { ok: false; code: string; detail: string };

@@ -40,7 +40,8 @@ export class LoadChannels {
     const prevSnap = new Map<number, DetectorSnapshot>();
     for (const [ch, d] of this.detectors) prevSnap.set(ch, d.snapshot());
     this.detectors.clear();
-    if (compartments === undefined) return;
+    // Safe boot (core/update/boot-guard): no detector runs; doses stay open and escalate.
+    if (compartments === undefined || this.identity.safeMode === true) return;
     const saved = this.store.load<Record<string, DetectorSnapshot>>(TARE_RECORD) ?? {};
     for (const comp of compartments) {
       const ch = comp.channel;

@@ -52,6 +52,14 @@ export const EV = Object.freeze({
   CMD: "cmd",
   KEYS_CHANGED: "keys.changed",
   DECOMMISSION: "decommission",
+  OTA_STARTED: "ota.started",
+  OTA_STAGED: "ota.staged",
+  OTA_FAILED: "ota.failed",
+  OTA_TRIAL: "ota.trial",
+  OTA_VALID: "ota.valid",
+  OTA_REJECTED: "ota.rejected",
+  OTA_ROLLED_BACK: "ota.rolled_back",
+  SAFE_MODE: "boot.safe_mode",
 } as const);
 
 export type EventType = (typeof EV)[keyof typeof EV];

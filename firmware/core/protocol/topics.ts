@@ -20,6 +20,9 @@ export type Verb = (typeof VERB)[keyof typeof VERB];
 /** The command name under cmnd/ that carries a signed config. */
 export const CONFIG_COMMAND = "config";
 
+/** The command name under cmnd/ that carries firmware image chunks (core/update/ota; not signed one by one). */
+export const OTA_DATA_COMMAND = "otadata";
+
 export function deviceTopic(device: string, verb: Verb): string {
   return `${TOPIC_ROOT}/${device}/${verb}`;
 }

@@ -3,11 +3,16 @@
  * channels, the empty tray's mass, compartments as a config describes them, amounts a patient
  * takes or a pharmacist adds, bay faults.
  */
-import type { DeviceLink } from "../../../firmware/app/device";
+import type { DeviceLink, DeviceOptions } from "../../../firmware/app/device";
+import type { Uplink } from "../../../firmware/core/device-api";
+import type { LoggedEvent } from "../../../firmware/core/log/eventlog";
+import type { Store } from "../../../firmware/core/log/store";
+import { type LinkSettingsResult, NET_PREF_KEYS } from "../../../firmware/core/link/settings";
 import type { TrustedKey } from "../../../firmware/core/crypto/signed";
 import type { DeviceIdentity } from "../../../firmware/core/device-api";
 import type { Calibration } from "../../../firmware/core/load/events";
-import type { Network, Ports } from "../../../firmware/core/ports";
+import type { KeyValue, Network, Ports } from "../../../firmware/core/ports";
+import { base64Encode } from "../../../firmware/core/crypto/base64";
 import type { SchedulerLike } from "../time/scheduler";
 import type { SimBroker } from "./sim-broker";
 
@@ -52,7 +57,8 @@ export function doseMg(c: CompInfo): number {
 export type Amount = { readonly doses: number } | { readonly pills: number } | { readonly mg: number };
 export type BayFault = "disconnect" | "stuck" | "saturate" | "noisy";
 
-export type LinkFactory = (ctx: { ports: Ports; identity: DeviceIdentity; networkUp: () => boolean }) => DeviceLink;
+/** `store`: the record store the boot guard uses, for a link that runs createLink (shares "otatry"). */
+export type LinkFactory = (ctx: { ports: Ports; identity: DeviceIdentity; store?: Store; networkUp: () => boolean }) => DeviceLink;
 
 export interface SimDeviceOptions {
   readonly sched: SchedulerLike;
@@ -81,4 +87,56 @@ export interface SimDeviceOptions {
    */
   readonly broker?: SimBroker;
   readonly trustedKeys?: readonly TrustedKey[];
+}
+
+/**
+ * The factory provisioning of a simulated box: the "dk-net" preferences a board gets from
+ * `dosekeeper provision` (docs/security.md, "Provisioning"), read back by the same
+ * firmware/core/link/settings code. Only devices on the simulated broker have any.
+ */
+export function provisionNet(kv: KeyValue, o: SimDeviceOptions): void {
+  if (o.broker === undefined) return;
+  kv.set("mqttHost", "broker.sim");
+  kv.set("mqttPort", "1883");
+  kv.set("mqttTls", "0");
+  kv.set("mqttUser", o.id);
+  kv.set("mqttPass", "sim");
+  const keys: string[] = [];
+  for (const k of o.trustedKeys ?? []) keys.push(base64Encode(k.publicKey));
+  if (keys.length > 0) kv.set("trustKeys", keys.join(","));
+}
+
+/**
+ * How a simulated boot's events leave the box: the options' own link, the device's MQTT link to
+ * the simulated broker with the provisioned settings (none once decommissioning erased them), or
+ * the built-in stand-in uplink.
+ */
+export function linkSpec(
+  o: SimDeviceOptions,
+  net: LinkSettingsResult,
+  netKv: KeyValue,
+  random: () => number,
+  standIn: Uplink,
+  linkArgs: () => Parameters<LinkFactory>[0],
+): DeviceOptions["link"] {
+  if (o.link !== undefined) return { custom: o.link(linkArgs()) };
+  if (o.broker === undefined) return { uplink: standIn };
+  if (!net.ok) return undefined;
+  const erase = (): void => {
+    for (const k of NET_PREF_KEYS) netKv.delete(k);
+  };
+  return { mqtt: { random, broker: net.broker, trustedKeys: net.trustedKeys, onErase: erase } };
+}
+
+/** The timeline body of a logged event. */
+export function eventLine(ev: LoggedEvent): string {
+  return `"seq":${ev.seq},"id":${JSON.stringify(ev.id)},"type":${JSON.stringify(ev.type)},"data":${JSON.stringify(ev.data)}`;
+}
+
+/** The identity a simulated box boots with (factory calibration, the image's version). */
+export function simIdentity(o: SimDeviceOptions, firmware: string, resetReason: string): DeviceIdentity {
+  const calibration: Calibration[] = [];
+  for (let ch = 0; ch < o.channels; ch++) calibration.push(simCalibration(ch));
+  const hw = { channels: o.channels, leds: o.leds };
+  return { deviceId: o.id, firmware, target: "sim", resetReason, hw, calibration, trayGrams: TRAY_GRAMS };
 }

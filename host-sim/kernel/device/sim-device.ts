@@ -9,13 +9,15 @@
  * XS-clean.
  */
 import type { Button, Clock, LoadCells, Network, PressKind, Ports } from "../../../firmware/core/ports";
-import type { Calibration } from "../../../firmware/core/load/events";
 import type { LoggedEvent } from "../../../firmware/core/log/eventlog";
-import type { DeviceIdentity, Dispenser, DispenserStatus, Uplink } from "../../../firmware/core/dispenser";
+import type { Dispenser, DispenserStatus, Uplink } from "../../../firmware/core/dispenser";
 import { isoUtc } from "../../../firmware/core/schedule/civil";
 import type { BayModel } from "../hw/mass-model";
 import { KvEmulator, PowerCut } from "../hw/kv-emulator";
-import { createDevice, type DeviceLink } from "../../../firmware/app/device";
+import { createDevice, type DeviceLink, prepareBoot } from "../../../firmware/app/device";
+import { linkSettingsFrom } from "../../../firmware/core/link/settings";
+import { EV } from "../../../firmware/core/protocol/events";
+import { SimFirmwareSlots } from "../hw/firmware-slots";
 import type { SchedulerLike } from "../time/scheduler";
 import { mulberry32 } from "../prng";
 import { SimBays } from "./sim-bays";
@@ -24,10 +26,13 @@ import {
   type Amount,
   type BayFault,
   compartmentsOf,
+  eventLine,
+  linkSpec,
+  provisionNet,
   type LinkFactory,
   type SimDeviceOptions,
   simCalibration,
-  TRAY_GRAMS,
+  simIdentity,
 } from "./sim-config";
 
 export { compartmentsOf, simCalibration, type Amount, type BayFault, type LinkFactory, type SimDeviceOptions };
@@ -35,9 +40,6 @@ export { compartmentsOf, simCalibration, type Amount, type BayFault, type LinkFa
 export const FIRMWARE_VERSION = "0.1.0-sim";
 
 export type { SchedulerLike };
-
-/** What a boot's link needs and gives (firmware/app/device's DeviceLink). */
-export type SimLink = DeviceLink;
 
 /** Small deterministic PRNG (mulberry32) for the link's reconnect jitter. */
 export const seededRandom: (seed: number) => () => number = mulberry32;
@@ -51,6 +53,13 @@ const BOOT_MS = 1_000;
 
 export class SimDevice {
   readonly kv = new KvEmulator();
+  /** The "dk-net" preferences (provisioning: broker, credentials, trusted keys), as on the board. */
+  readonly netKv = new KvEmulator();
+  readonly firmware = new SimFirmwareSlots(
+    FIRMWARE_VERSION,
+    (r) => this.reboot(r),
+    (b) => this.emit("sim", b),
+  );
   readonly bays: BayModel[];
   private readonly bayOps: SimBays;
   private readonly sched: SchedulerLike;
@@ -65,7 +74,7 @@ export class SimDevice {
   private boots = 0;
   private bootAt = 0;
   private dispenser: Dispenser | undefined;
-  private link: SimLink | undefined;
+  private link: DeviceLink | undefined;
   private linkUp = false;
   private linkEpoch = 0;
   private buttonCb: ((k: PressKind) => void) | undefined;
@@ -91,6 +100,7 @@ export class SimDevice {
     this.lastConfig = o.config;
     this.networkUp = o.network;
     this.clockError = o.clockErrorMs;
+    provisionNet(this.netKv, o);
   }
 
   private emit(kind: string, body: string): void {
@@ -158,9 +168,12 @@ export class SimDevice {
     this.linkUp = false;
     this.buttonCb = undefined;
     this.kv.reboot();
+    this.firmware.boot();
+    const bad = this.firmware.behaviour;
     const o = this.o;
     const leds = { ...this.out.leds, count: o.leds, set: this.out.leds.set };
-    const loadCells = { ...this.loadCells, channels: o.channels, sps: o.sps, read: this.loadCells.read };
+    const read = bad === "no-detector" ? () => NaN : this.loadCells.read;
+    const loadCells = { ...this.loadCells, channels: o.channels, sps: o.sps, read };
     const ports: Ports = {
       clock: this.clock,
       timers: this.sched.timers(this.group),
@@ -169,44 +182,31 @@ export class SimDevice {
       loadCells,
       button: this.button,
       kv: this.kv,
-      network: o.broker !== undefined ? o.broker.network(() => this.group) : (o.networkPort ?? this.unreachable),
+      network: bad !== "no-broker" && o.broker !== undefined ? o.broker.network(() => this.group) : (o.networkPort ?? this.unreachable),
+      firmware: this.firmware.port(),
     };
-    const calibration: Calibration[] = [];
-    for (let ch = 0; ch < o.channels; ch++) calibration.push(simCalibration(ch));
-    const identity: DeviceIdentity = {
-      deviceId: o.id,
-      firmware: FIRMWARE_VERSION,
-      resetReason: reason,
-      hw: { channels: o.channels, leds: o.leds },
-      calibration,
-      trayGrams: TRAY_GRAMS,
-    };
+    const identity = simIdentity(o, this.firmware.version, reason);
     this.emit("power", `"on":true,"reason":"${reason}"`);
-    const { dispenser: d, link } = createDevice({
+    const net = linkSettingsFrom((k) => this.netKv.get(k), o.id);
+    const boot = prepareBoot(ports, reason);
+    const dev = createDevice({
       ports,
       identity,
-      link:
-        o.link !== undefined
-          ? { custom: o.link({ ports, identity, networkUp: () => this.networkUp }) }
-          : o.broker !== undefined
-            ? {
-                mqtt: {
-                  random: seededRandom(o.seed * 7919 + this.boots),
-                  broker: { host: "broker.sim", port: 1883, tls: false, username: o.id, password: "sim" },
-                  trustedKeys: o.trustedKeys ?? [],
-                },
-              }
-            : { uplink: this.standIn },
-      onEvent: (ev: LoggedEvent) => {
-        this.emit(
-          "ev",
-          `"seq":${ev.seq},"id":${JSON.stringify(ev.id)},"type":${JSON.stringify(ev.type)},"data":${JSON.stringify(ev.data)}`,
-        );
-      },
+      boot,
+      link: linkSpec(o, net, this.netKv, seededRandom(o.seed * 7919 + this.boots), this.standIn, () => ({
+        ports,
+        identity,
+        store: boot.store,
+        networkUp: () => this.networkUp,
+      })),
+      onEvent: (ev: LoggedEvent) => this.emit("ev", eventLine(ev)),
     });
+    const { dispenser: d, link } = dev;
     this.link = link;
     this.dispenser = d;
-    d.start();
+    dev.start();
+    if (o.broker !== undefined && !net.ok) d.log(EV.FAULT, "alert", { code: net.code, detail: net.detail });
+    if (bad === "crash" && !dev.safe) this.sched.at(this.sched.now + 5_000, () => this.reboot("panic"), this.group);
     if (!this.provisioned) {
       this.provisioned = true;
       d.receiveConfig(o.config, "provisioning");
