@@ -63,7 +63,9 @@ export function startDevice() {
   // Crash loop → safe boot (core/update/boot-guard): decided before any driver starts, so a safe
   // boot never clocks the HX711s (the load-cell path is the likeliest culprit).
   const boot = prepareBoot({ kv, timers, clock, firmware }, resetReason);
-  const netKv = createKv("dk-net"); // provisioning: "ssid", "password" (never in the core's namespace)
+  const netKv = createKv("dk-net"); // provisioning (core/link/settings; never in the core's namespace)
+  const deviceId = str("deviceId") ?? deviceIdFromMac();
+  const settings = linkSettingsFrom((k) => netKv.get(k), deviceId);
 
   const leds = str("ledStrip")
     ? new CompartmentLeds({ strip: pixelWriter(new NeoPixel({ length: BOARD.channels, pin: BOARD.stripPin, order: "GRB" })) })
@@ -87,11 +89,18 @@ export function startDevice() {
   }
   // ---- end LOAD CELLS ----
 
-  const network = createNetwork({ open: deviceSockets(), resolve: (h, cb) => Net.resolve(h, cb), timers });
+  // TLS trusts the provisioned broker CA (NVS "mqttCa"), else the SDK's built-in CA list; the
+  // certificate's dates are checked, so the first handshake succeeds once SNTP has set the clock.
+  const ca = settings.ok ? settings.broker.ca : undefined;
+  const network = createNetwork({
+    open: deviceSockets(ca !== undefined ? { certificate: ca.slice().buffer } : undefined),
+    resolve: (h, cb) => Net.resolve(h, cb),
+    timers,
+  });
 
   const ports: Ports = { clock, timers, leds, buzzer, loadCells, button, kv, network, firmware };
   const identity = {
-    deviceId: str("deviceId") ?? deviceIdFromMac(),
+    deviceId,
     firmware: FIRMWARE_VERSION,
     resetReason,
     target: "esp32",
@@ -101,7 +110,6 @@ export function startDevice() {
 
   // ---- LINK (firmware/core/link.ts): MQTT session; settings from the "dk-net" preferences
   // (keys in firmware/core/link-settings.ts and docs/protocol.md). Without them the device runs offline. ----
-  const settings = linkSettingsFrom((k) => netKv.get(k), identity.deviceId);
   const device = createDevice({
     ports,
     identity,

@@ -14,6 +14,8 @@ import { cmdHistory, cmdStatus } from "./cli-read";
 import { cmdRefill } from "./cli-refill";
 import { putSchedule } from "./relay-api";
 import { sendUpdate } from "./ota";
+import { addBrokerAccount, nvsCsv, provisionArtefact, ProvisionError } from "./provision";
+import { publicKeyB64FromPrivatePem } from "../signing";
 import { HELP } from "./help";
 
 export { EXIT, type Io } from "./args";
@@ -197,6 +199,70 @@ async function cmdOta(p: Parsed, io: Io, s: Settings): Promise<number> {
   }
 }
 
+/** `dosekeeper provision`: a device identity as its NVS settings, broker account, relay registration. */
+async function cmdProvision(p: Parsed, io: Io, s: Settings): Promise<number> {
+  const dev = device(p);
+  const read = (flag: string): string | undefined => {
+    const f = str(p, flag);
+    if (f === undefined) return undefined;
+    try {
+      return fs.readFileSync(f, "utf8");
+    } catch (e) {
+      throw new Usage(`--${flag} ${f}: ${(e as Error).message}`);
+    }
+  };
+  const trust = str(p, "trust");
+  const keys =
+    trust === undefined
+      ? [publicKeyB64FromPrivatePem(s.key().privateKeyPem)]
+      : trust.split(",").map((t) => (fs.existsSync(t) ? fs.readFileSync(t, "utf8").trim() : t.trim()));
+  const caPem = read("ca");
+  let art: ReturnType<typeof provisionArtefact>;
+  try {
+    art = provisionArtefact({
+      device: dev,
+      broker: str(p, "broker", true),
+      ...(caPem !== undefined ? { caPem } : {}),
+      trustKeys: keys,
+      ...(str(p, "wifi-ssid") !== undefined ? { wifiSsid: str(p, "wifi-ssid") } : {}),
+      ...(str(p, "wifi-password") !== undefined ? { wifiPassword: str(p, "wifi-password") } : {}),
+    });
+  } catch (e) {
+    if (e instanceof ProvisionError) throw new Usage(e.message);
+    throw e;
+  }
+  const out = str(p, "out") ?? `${dev}.provision.json`;
+  fs.writeFileSync(out, JSON.stringify(art, null, 2) + "\n", { mode: 0o600, flag: "wx" });
+  io.out(
+    `device   ${dev}\nbroker   ${art.prefs.mqttTls === "1" ? "mqtts" : "mqtt"}://${art.prefs.mqttHost}:${art.prefs.mqttPort} as ${art.prefs.mqttUser}${art.prefs.mqttCa ? " (trusts the given CA)" : ""}\n`,
+  );
+  io.out(`keys     ${keys.length} trusted pharmacist key(s)\nsettings ${out} (NVS namespace ${art.namespace}, mode 0600)\n`);
+  const csv = str(p, "nvs-csv");
+  if (csv !== undefined) {
+    fs.writeFileSync(csv, nvsCsv(art), { mode: 0o600 });
+    io.out(`nvs csv  ${csv} (nvs_partition_gen.py generate ${csv} nvs.bin 0x6000)\n`);
+  }
+  const passwd = str(p, "passwd");
+  if (passwd !== undefined) {
+    try {
+      addBrokerAccount(passwd, art);
+    } catch (e) {
+      io.err(`broker account not added to ${passwd}: ${(e as Error).message}\n`);
+      return EXIT.ERROR;
+    }
+    io.out(`broker   account ${art.prefs.mqttUser} added to ${passwd} (reload Mosquitto: SIGHUP)\n`);
+  }
+  const cfgFile = str(p, "config");
+  if (cfgFile === undefined) return EXIT.OK;
+  let config: unknown;
+  try {
+    config = JSON.parse(fs.readFileSync(cfgFile, "utf8"));
+  } catch (e) {
+    throw new Usage(`--config ${cfgFile}: ${(e as Error).message}`);
+  }
+  return storeOnRelay(io, s, dev, config);
+}
+
 const KID_RE = /^[0-9a-f]{16}$/;
 
 async function cmdKey(p: Parsed, io: Io, s: Settings, op: "trust" | "revoke"): Promise<number> {
@@ -269,6 +335,8 @@ export async function main(
         return await cmdKey(p, io, s, "revoke");
       case "ota":
         return await cmdOta(p, io, s);
+      case "provision":
+        return await cmdProvision(p, io, s);
       default:
         return await cmdCommand(p, io, s);
     }

@@ -26,6 +26,7 @@ Commands:
   refill                 tell a dispenser how many doses a refilled compartment holds; it verifies by weight
   key trust | key revoke make a dispenser trust a new pharmacist key, or stop trusting one
   ota                    send a signed firmware image; follow it until kept or rolled back
+  provision              create a device identity: its NVS settings, broker account, relay registration
   audit verify           check that the audit log's hash chain is intact
 
 Run "dosekeeper <command> --help" for its options.
@@ -37,6 +38,22 @@ every line carries the SHA-256 of the line before it, so an edited, inserted, de
 reordered line is found. Torn lines (a write cut by a crash) are reported and tolerated.
 Prints the records, torn lines, breaks and the head hash (keep it elsewhere to detect a cut tail).
 Exit 0 intact, 3 broken.`,
+  provision: `Usage: dosekeeper provision --device ID --broker mqtts://HOST[:PORT] [options]
+
+Creates the device's identity as the "dk-net" NVS settings its firmware reads at boot (Wi-Fi,
+broker host, port, TLS, user = ID, a random password, the broker CA, the trusted pharmacist keys),
+checked by the device's own parser and the NVS limits (docs/security.md, "Provisioning").
+  --ca FILE           the broker's CA certificate (PEM); the device's TLS trusts it (≤ 2,900 bytes DER)
+  --trust KEYS        .pub files or base64 public keys, comma-separated, 1..4 (default: the signing key's)
+  --wifi-ssid S, --wifi-password P
+  --out FILE          the settings as JSON, mode 0600 (default ID.provision.json; never overwritten)
+  --nvs-csv FILE      the same as the CSV of ESP-IDF's nvs_partition_gen.py, for the factory flash
+  --passwd FILE       add the broker account to this Mosquitto password file (mosquitto_passwd)
+  --config FILE       register the device with the relay: store its first schedule (needs --api, --token)
+  --key FILE          signing key whose public key is trusted when --trust is absent
+
+${COMMON}
+Exit 0 done, 1 the broker account or the relay failed, 2 usage or invalid settings.`,
   ota: `Usage: dosekeeper ota --device ID --file IMAGE --version X.Y.Z [options]
 
 Signs the image's header (Ed25519 over its SHA-256, version and target) with the signing key,

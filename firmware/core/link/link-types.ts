@@ -13,6 +13,8 @@ export interface BrokerSettings {
   readonly tls: boolean;
   readonly username: string;
   readonly password: string;
+  /** The broker CA certificate (DER) the TLS session trusts; absent: the platform's built-in CA list. */
+  readonly ca?: Uint8Array;
 }
 
 export interface LinkDeps {

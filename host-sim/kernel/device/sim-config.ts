@@ -87,6 +87,8 @@ export interface SimDeviceOptions {
    */
   readonly broker?: SimBroker;
   readonly trustedKeys?: readonly TrustedKey[];
+  /** The "dk-net" settings of a `dosekeeper provision` artefact (its `prefs`); default: made for broker.sim. */
+  readonly provisioning?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -95,6 +97,10 @@ export interface SimDeviceOptions {
  * firmware/core/link/settings code. Only devices on the simulated broker have any.
  */
 export function provisionNet(kv: KeyValue, o: SimDeviceOptions): void {
+  if (o.provisioning !== undefined) {
+    for (const k of Object.keys(o.provisioning)) kv.set(k, o.provisioning[k]);
+    return;
+  }
   if (o.broker === undefined) return;
   kv.set("mqttHost", "broker.sim");
   kv.set("mqttPort", "1883");
