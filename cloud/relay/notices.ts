@@ -30,8 +30,11 @@ export interface NoticeInput {
   ackedMin?: number;
   /** For weigh: the compartment's detectability (tele `weigh`). */
   z?: number;
-  /** For low-stock: doses and days left. */
+  /** For low-stock: doses and days left (for safe-mode: the crash resets in a row). */
   doses?: number;
+  /** For rollback: the version tried and the one running again. */
+  tried?: string;
+  running?: string;
   days?: number;
 }
 
@@ -48,6 +51,8 @@ const T = {
     refire: "Dose still not taken",
     "low-stock": "Low stock",
     weigh: "Doses cannot be confirmed by weight",
+    "safe-mode": "Dispenser in safe mode",
+    rollback: "Firmware update rolled back",
     late: "late",
     due: "due",
     missed: "missed",
@@ -71,6 +76,8 @@ const T = {
     refire: "Prise toujours pas effectuée",
     "low-stock": "Stock bas",
     weigh: "Prises non vérifiables par la pesée",
+    "safe-mode": "Pilulier en mode sans échec",
+    rollback: "Mise à jour annulée",
     late: "en retard",
     due: "à prendre",
     missed: "manquée",
@@ -261,6 +268,30 @@ export function buildNotice(i: NoticeInput, lang: "en" | "fr", s: DeviceSchedule
       body = fr
         ? `Pilulier ${i.device} : les comprimés du compartiment ${what} sont trop légers pour que la balance confirme une prise à cette cadence${z}. Ses prises seront signalées « non confirmées » et l'alerte ira jusqu'au bout. Une cadence de 10 mesures/s ou un capteur plus sensible règle cela.`
         : `Dispenser ${i.device}: the pills of compartment ${what} are too light for the scale to confirm a dose at this rate${z}. Its doses will be reported unconfirmed and escalate in full. A 10 SPS rate or a more sensitive load cell fixes this.`;
+      break;
+    }
+    case "safe-mode": {
+      const n = i.doses !== undefined ? `${i.doses} ` : "";
+      body = fr
+        ? `Pilulier ${i.device} : ${n}redémarrages de suite après une panne, il tourne en mode sans échec. Rappels et alertes continuent, mais il ne peut plus confirmer les prises par la pesée : chaque prise ira en alerte jusqu'au bout. Envoyez un micrologiciel corrigé (dosekeeper ota) ou débranchez-le puis rebranchez-le.`
+        : `Dispenser ${i.device} restarted ${n}times in a row after a crash and runs in safe mode. Reminders and alerts go on, but it cannot confirm doses by weight: every dose will escalate in full. Send a fixed firmware (dosekeeper ota) or power-cycle it.`;
+      break;
+    }
+    case "rollback": {
+      priority = "low";
+      const why =
+        i.reason === "OTA_TRIAL_RESET"
+          ? fr
+            ? "elle a redémarré pendant son essai"
+            : "it restarted during its trial"
+          : fr
+            ? "son autotest a échoué"
+            : "its self-test failed";
+      const tried = i.tried !== undefined ? ` ${i.tried}` : "";
+      const back = i.running !== undefined ? ` ${i.running}` : "";
+      body = fr
+        ? `Pilulier ${i.device} : la mise à jour${tried} a été annulée (${why}) ; il est revenu à la version précédente${back}. Les rappels n'ont pas été interrompus.`
+        : `Dispenser ${i.device}: firmware${tried} was rolled back (${why}); it runs the previous version${back} again. Reminders were not interrupted.`;
       break;
     }
     case "refill":

@@ -46,6 +46,8 @@ export type NotificationKind =
   | "refill"
   | "low-stock"
   | "weigh"
+  | "safe-mode"
+  | "rollback"
   | "refire";
 
 /** A caregiver's acknowledgement of a slot's escalation (the remote chain is quiet until `until`). */

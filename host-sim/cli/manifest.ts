@@ -35,9 +35,10 @@ export interface ManifestModules {
 
 /**
  * Native project modules (a .js host-function module and its .c, under manifests/esp32/native):
- * named and preloaded like the TypeScript ones.
+ * named and preloaded like the TypeScript ones. Paths go through ../esp32 so that a manifest derived
+ * in a sibling folder (the Moddable check's explicit-preload copy) finds them too.
  */
-export const NATIVE_MODULES: Readonly<Record<string, string>> = Object.freeze({ "dk-ota": "./native/dk-ota" });
+export const NATIVE_MODULES: Readonly<Record<string, string>> = Object.freeze({ "dk-ota": "../esp32/native/dk-ota" });
 
 /** What the manifest's "modules" and "preload" must say. */
 export function expectedModules(): ManifestModules {

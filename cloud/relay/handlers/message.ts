@@ -11,6 +11,7 @@ import { parseTopic, VERB } from "../../../firmware/core/protocol/topics";
 import type { RelayCtx, Tx } from "../context";
 import { DEVICE_MESSAGE_MAX, DEVICE_MESSAGES_PER_MIN, type DeviceLiveness } from "./devices";
 import { handleRefillMismatch, handleStockLow, handleWeigh } from "./refill";
+import { handleFirmware } from "./firmware";
 import { handleRequest } from "./request";
 import { handleResolve } from "./resolve";
 
@@ -118,6 +119,10 @@ export async function onMessage(
       return;
     case EV.STOCK_LOW:
       await handleStockLow(ctx, x, device, msg.id, data, now);
+      return;
+    case EV.SAFE_MODE:
+    case EV.OTA_ROLLED_BACK:
+      await handleFirmware(ctx, x, device, msg.id, msg.type, data, now);
       return;
   }
 }

@@ -145,6 +145,30 @@ describe("relay on aedes + SQLite", () => {
     expect(sent.length).toBe(3);
   });
 
+  it("a crash loop (boot.safe_mode) and a rolled-back update tell the pharmacist once each, in words", async () => {
+    const d1 = await db();
+    const sent: string[] = [];
+    await relay(d1, { providers: counting(providersFor(srv.url), sent), clock: () => Date.parse("2026-03-12T11:00:00Z") });
+    const d = await dev();
+    const id = await d.evt("boot.safe_mode", { crashes: 5, reason: "watchdog" });
+    await waitFor("the safe-mode notice", () => sent.length === 1);
+    expect(sent[0]).toBe(`dk-0001/evt/${id}|dupont|sms|safe-mode`);
+    await d.evt("ota.rolled_back", { tried: "0.2.0", running: "0.1.0", reason: "OTA_SELFTEST", failed: ["broker"] });
+    await d.evt("ota.rolled_back", { tried: "<script>", running: "0.1.0", reason: "made up" });
+    await waitFor("two rollback notices", () => sent.length === 3);
+    const bodies = srv.requests
+      .filter((q) => q.url.endsWith("Messages.json"))
+      .map((q) => new URLSearchParams(q.body.toString()).get("Body") ?? "");
+    expect(bodies.some((b) => b.includes("restarted 5 times in a row after a crash and runs in safe mode"))).toBe(true);
+    expect(
+      bodies.some((b) => b.includes("firmware 0.2.0 was rolled back (its self-test failed); it runs the previous version 0.1.0")),
+    ).toBe(true);
+    expect(bodies.some((b) => b.includes("<script>"))).toBe(false);
+    await d.evt("boot.safe_mode", { crashes: 5, reason: "watchdog" }, id); // redelivery: nothing more
+    await sleep(200);
+    expect(sent.length).toBe(3);
+  });
+
   it("telemetry that says the weight cannot confirm a compartment tells the pharmacist once per config", async () => {
     const d1 = await db();
     const sent: string[] = [];
