@@ -13,12 +13,21 @@ export function createFirmwareSlots(version: string): FirmwareSlots {
   let ota: OTA | undefined;
   let expected = 0;
   let written = 0;
-  const trial = pendingVerify() === 1;
+  // Never let the update path stop a boot: without OTA partitions (or the rollback option) the
+  // device runs as "not on trial" with no slot, and every update is refused (OTA_TOO_BIG).
+  let trial = false;
+  let bytes = 0;
+  try {
+    trial = pendingVerify() === 1;
+    bytes = slotBytes();
+  } catch {
+    // left at "no slot"
+  }
   const fail = (code: string): never => {
     throw new RangeError(code);
   };
   return {
-    slotBytes: slotBytes(),
+    slotBytes: bytes,
     running: () => ({ version, trial }),
     begin(size: number): void {
       if (ota !== undefined) ota.cancel();

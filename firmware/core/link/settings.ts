@@ -79,7 +79,14 @@ export function linkSettingsFrom(get: (key: string) => string | undefined, devic
   }
   return {
     ok: true,
-    broker: { host, port, tls, username: get("mqttUser") ?? deviceId, password: get("mqttPass") ?? "", ...(ca !== undefined ? { ca } : {}) },
+    broker: {
+      host,
+      port,
+      tls,
+      username: get("mqttUser") ?? deviceId,
+      password: get("mqttPass") ?? "",
+      ...(ca !== undefined ? { ca } : {}),
+    },
     trustedKeys,
   };
 }

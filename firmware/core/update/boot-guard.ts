@@ -114,7 +114,13 @@ export class BootGuard {
       const elapsed = d.clock.monoMs() - began;
       if (failed.length === 0 && elapsed >= TRIAL_MIN_MS) {
         d.timers.cancel(timer);
-        slots.accept();
+        try {
+          slots.accept();
+        } catch {
+          // The boot loader could not be told: this image goes back at the next reset. Said, not hidden.
+          t.log(EV.OTA_FAILED, "alert", { version, code: "OTA_ACCEPT" });
+          return;
+        }
         d.store.remove(OTA_RECORD);
         t.log(EV.OTA_VALID, "alert", { version, from, afterS: Math.round(elapsed / 1000) });
         return;
@@ -124,7 +130,15 @@ export class BootGuard {
       const r: OtaRecord = { version, from: from ?? "", state: "rejected", reason: "OTA_SELFTEST", failed };
       d.store.save(OTA_RECORD, r);
       t.log(EV.OTA_REJECTED, "alert", { version, from, failed });
-      d.timers.once(RESTART_DELAY_MS, () => slots.reject());
+      d.timers.once(RESTART_DELAY_MS, () => {
+        try {
+          slots.reject();
+        } catch {
+          // No previous image to go back to: keep running this one (reminders go on), say so.
+          d.store.remove(OTA_RECORD);
+          t.log(EV.OTA_FAILED, "alert", { version, code: "OTA_NO_PREVIOUS" });
+        }
+      });
     });
   }
 }

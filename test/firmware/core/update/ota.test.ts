@@ -254,3 +254,59 @@ describe("BootGuard", () => {
     expect(boot("panic").crashes).toBe(1);
   });
 });
+
+describe("BootGuard when the boot loader refuses", () => {
+  it("a failed accept or a rollback with no previous image is logged, and the device keeps running", () => {
+    const kv = new KvEmulator();
+    const time = new ManualTime();
+    const log: string[] = [];
+    const slots = {
+      slotBytes: 1000,
+      running: () => ({ version: "0.2.0", trial: true }),
+      begin() {},
+      write() {},
+      finish() {},
+      abort() {},
+      restart() {},
+      accept() {
+        throw new RangeError("OTA_ACCEPT");
+      },
+      reject() {
+        throw new RangeError("OTA_NO_PREVIOUS");
+      },
+    };
+    const g = new BootGuard({
+      store: new Store(kv),
+      timers: time,
+      clock: { monoMs: () => time.now(), wallMs: () => undefined },
+      slots,
+      resetReason: "software",
+    });
+    g.start(
+      {
+        log: (type: string, _c: string, data: Record<string, unknown>) => log.push(`${type}:${String(data.code ?? "")}`),
+        status: () => status(),
+      } as never,
+      () => true,
+    );
+    time.advance(TRIAL_MIN_MS + 2000);
+    expect(log).toEqual(["ota.trial:", "ota.failed:OTA_ACCEPT"]);
+    const log2: string[] = [];
+    const g2 = new BootGuard({
+      store: new Store(kv),
+      timers: time,
+      clock: { monoMs: () => time.now(), wallMs: () => undefined },
+      slots,
+      resetReason: "software",
+    });
+    g2.start(
+      {
+        log: (type: string, _c: string, data: Record<string, unknown>) => log2.push(`${type}:${String(data.code ?? "")}`),
+        status: () => status({ faults: [{ channel: 0, code: "X" }] }),
+      } as never,
+      () => true,
+    );
+    time.advance(TRIAL_MS + RESTART_DELAY_MS + 2000);
+    expect(log2).toEqual(["ota.trial:", "ota.rejected:", "ota.failed:OTA_NO_PREVIOUS"]);
+  });
+});
