@@ -21,7 +21,7 @@ export async function cmdStatus(p: Parsed, io: Io, s: Settings): Promise<number>
       `device   ${dev}`,
       `online   ${st.status ? String(st.status.online) + (st.status.erased ? " (erased)" : "") : "unknown"}`,
       `as of    ${t.t ?? "-"} (device time of the last telemetry)`,
-      `firmware ${t.fw ?? "-"}`,
+      `firmware ${t.fw ?? "-"}${t.safe === true ? " — SAFE MODE after a crash loop: reminders run, doses cannot be confirmed by weight (docs/ota.md)" : ""}`,
       `config   ${cfg ? `version ${cfg.version} hash ${cfg.hash}` : "none"}`,
       `outbox   ${t.outbox ?? "-"} not yet acknowledged, ${t.dropped ?? "-"} dropped`,
       `faults   ${Array.isArray(t.faults) && t.faults.length ? t.faults.join(", ") : "none"}`,

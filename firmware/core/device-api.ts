@@ -45,6 +45,8 @@ export interface DispenserStatus {
   readonly device: string;
   readonly firmware: string;
   readonly resetReason: string;
+  /** Safe boot after a crash loop (core/update/boot-guard): no load cell is read. */
+  readonly safe: boolean;
   readonly config: { readonly version: number; readonly hash: string } | null;
   readonly outbox: number;
   readonly dropped: number;

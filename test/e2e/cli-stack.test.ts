@@ -114,6 +114,20 @@ describe("dosekeeper CLI x npm start stack (profile, simulated clock)", () => {
     expect(audit).toContain('"name":"ota"');
   });
 
+  it("status shows a safe boot after a crash loop; a power cycle ends it", async () => {
+    const d = stack.fleet.get("dk-sim-1")!;
+    for (let i = 0; i < 5; i++) {
+      const boots = d.sim.status().alive;
+      d.sim.reboot("panic");
+      await waitFor(`crash boot ${i + 1}`, () => boots && d.sim.status().alive && d.sim.core !== undefined);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await waitFor("safe", () => d.sim.status().alive === true && (d.sim.status() as { safe?: boolean }).safe === true);
+    await waitFor("tele says safe", async () => (await run("status", "--device", "dk-sim-1")).out.includes("SAFE MODE after a crash loop"));
+    d.sim.powerCut(2000);
+    await waitFor("normal again", () => d.sim.status().alive === true && (d.sim.status() as { safe?: boolean }).safe === false);
+  });
+
   it("the profile is removed when the stack stops", async () => {
     const file = stack.profileFile!;
     await stack.close();

@@ -47,6 +47,7 @@ export function telePayload(s: DispenserStatus, t: string | null, uptimeS: numbe
     outbox: s.outbox,
     dropped: s.dropped,
     reset: s.resetReason,
+    safe: s.safe,
     uptimeS,
     faults,
     stock: s.stock,

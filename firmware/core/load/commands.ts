@@ -48,6 +48,7 @@ export function statusOf(i: StatusInputs): DispenserStatus {
     device: i.identity.deviceId,
     firmware: i.identity.firmware,
     resetReason: i.identity.resetReason,
+    safe: i.identity.safeMode === true,
     config: i.active ? { version: i.active.cfg.version, hash: i.active.hash } : null,
     outbox: i.outbox,
     dropped: i.dropped,

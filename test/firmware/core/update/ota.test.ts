@@ -160,6 +160,7 @@ function status(over: Partial<DispenserStatus> = {}): DispenserStatus {
     device: "d",
     firmware: "x",
     resetReason: "software",
+    safe: false,
     config: { version: 3, hash: "h" },
     outbox: 0,
     dropped: 0,
