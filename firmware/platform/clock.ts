@@ -10,7 +10,6 @@
  * from 1970 at boot and must not be used as UTC. A reboot makes it unset again: the
  * ESP32 has no battery-backed clock on the reference board.
  */
-import Time from "time";
 import type { Clock, Timers } from "../core/ports";
 
 export interface DeviceClock extends Clock {
@@ -24,7 +23,14 @@ export interface DeviceClock extends Clock {
 /** Earliest plausible UTC (2024-01-01): guards against a bogus SNTP answer. */
 const MIN_PLAUSIBLE_UTC = 1_704_067_200_000;
 
-export function createClock(): DeviceClock {
+/** What the clock needs of Moddable's "time" module (ticks: ms, wrapping; delta handles the wrap). */
+export interface TimeModule {
+  readonly ticks: number;
+  delta(start: number, end: number): number;
+}
+
+/** `now`: the wall clock Time.set() sets (Date.now on the device). */
+export function createClock(Time: TimeModule, now: () => number = () => Date.now()): DeviceClock {
   let last = Time.ticks;
   let mono = 0;
   let synced = false;
@@ -38,7 +44,7 @@ export function createClock(): DeviceClock {
     },
     wallMs(): number | undefined {
       if (!synced) return undefined;
-      const t = Date.now();
+      const t = now();
       return t >= MIN_PLAUSIBLE_UTC ? t : undefined;
     },
     markSynced(): void {

@@ -5,12 +5,27 @@
  * version is the one compiled into this image (main.ts FIRMWARE_VERSION); the boot loader's
  * rollback needs CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE (manifests/esp32/sdkconfig).
  */
-import OTA from "ota";
-import { markValid, pendingVerify, restart, rollback, slotBytes } from "dk-ota";
 import type { FirmwareSlots } from "../core/ports";
 
-export function createFirmwareSlots(version: string): FirmwareSlots {
-  let ota: OTA | undefined;
+/** What the port needs of the SDK's "ota" module: one instance erases the next slot and fills it. */
+export interface OtaSession {
+  write(bytes: ArrayBuffer): void;
+  complete(): void;
+  cancel(): void;
+}
+export type OtaClass = new () => OtaSession;
+
+/** The native "dk-ota" module (manifests/esp32/native/dk-ota): ESP-IDF app rollback. */
+export interface RollbackModule {
+  pendingVerify(): number;
+  slotBytes(): number;
+  markValid(): void;
+  rollback(): void;
+  restart(): void;
+}
+
+export function createFirmwareSlots(version: string, OTA: OtaClass, boot: RollbackModule): FirmwareSlots {
+  let ota: OtaSession | undefined;
   let expected = 0;
   let written = 0;
   // Never let the update path stop a boot: without OTA partitions (or the rollback option) the
@@ -18,8 +33,8 @@ export function createFirmwareSlots(version: string): FirmwareSlots {
   let trial = false;
   let bytes = 0;
   try {
-    trial = pendingVerify() === 1;
-    bytes = slotBytes();
+    trial = boot.pendingVerify() === 1;
+    bytes = boot.slotBytes();
   } catch {
     // left at "no slot"
   }
@@ -68,13 +83,15 @@ export function createFirmwareSlots(version: string): FirmwareSlots {
       ota = undefined;
     },
     accept(): void {
-      if (trial) markValid();
+      if (!trial) return;
+      boot.markValid();
+      trial = false; // kept: the next update is no longer refused as "on trial" (found by the whole-board scenario 42)
     },
     reject(): void {
-      rollback();
+      boot.rollback();
     },
     restart(): void {
-      restart();
+      boot.restart();
     },
   };
 }

@@ -13,7 +13,6 @@
  * each operation atomic. Callers needing "old or new" must write a second key first and
  * switch over (core/store.ts does multi-key commits on top of this port).
  */
-import Preference from "preference";
 import { KV_MAX_KEY, KV_MAX_VALUE_BYTES, type KeyValue } from "../core/ports";
 import { utf8Decode, utf8Encode } from "./utf8";
 
@@ -25,7 +24,15 @@ function checkName(s: string, what: "KV_KEY" | "KV_NAMESPACE"): void {
   }
 }
 
-export function createKv(namespace: string): KeyValue {
+/** What the port needs of Moddable's "preference" module (ESP32: NVS). */
+export interface PreferenceModule {
+  get(domain: string, key: string): unknown;
+  set(domain: string, key: string, value: ArrayBuffer): void;
+  delete(domain: string, key: string): void;
+  keys(domain: string): string[];
+}
+
+export function createKv(Preference: PreferenceModule, namespace: string): KeyValue {
   checkName(namespace, "KV_NAMESPACE");
   return {
     get(key: string): string | undefined {

@@ -3,7 +3,6 @@
  * module ($(MODDABLE)/build/devices/esp32/modules/resetReason), as the short codes the
  * core reports ("power_on", "software", "watchdog", "brownout", "panic", ...).
  */
-import getResetReason from "resetReason";
 
 // Index = esp_reset_reason_t.
 const CODES: readonly string[] = Object.freeze([
@@ -24,7 +23,8 @@ export function resetReasonCode(reason: number): string {
   return Number.isInteger(reason) && reason >= 0 && reason < CODES.length ? CODES[reason] : "unknown";
 }
 
-export function readResetReason(): string {
+/** `getResetReason`: Moddable's "resetReason" module (esp_reset_reason). */
+export function readResetReason(getResetReason: () => { reason: number }): string {
   try {
     return resetReasonCode(getResetReason().reason);
   } catch {

@@ -4,15 +4,19 @@
  * Capacity: MAX_TIMERS live timers; scheduling more throws RangeError("TIMERS_FULL")
  * rather than growing the heap without bound.
  */
-import Timer from "timer";
 import type { TimerId, Timers } from "../core/ports";
 
 export const MAX_TIMERS = 128;
 
 /** Works with our declarations and with the SDK's typings (mcconfig build). */
-type TimerHandle = ReturnType<typeof Timer.set>;
+/** What the port needs of Moddable's "timer" module. */
+export interface TimerModule {
+  set(callback: () => void, interval: number, repeat?: number): unknown;
+  clear(timer: unknown): void;
+}
+type TimerHandle = unknown;
 
-export function createTimers(): Timers {
+export function createTimers(Timer: TimerModule): Timers {
   const live = new Map<TimerId, TimerHandle>();
   let next = 1;
   const add = (ms: number, every: number, cb: () => void): TimerId => {
