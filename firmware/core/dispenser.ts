@@ -26,7 +26,7 @@ import { advance, type EscalationDeps, nextDeadline } from "./escalation/escalat
 import { Outputs, type SoundWish } from "./outputs/outputs";
 import { wantedOutputs } from "./outputs/arbiter";
 import { recordRemoval } from "./dose/intake";
-import { materialise } from "./dose/materialise";
+import { firstLook, materialise } from "./dose/materialise";
 import { rebaseSlots } from "./dose/rebase";
 import { checkAllStock, checkStockOf, onRefill, refillCommand } from "./dose/stock";
 import { UntimedRemovals } from "./dose/untimed";
@@ -173,7 +173,7 @@ export function createDispenser(ports: Ports, identity: DeviceIdentity, options:
     if (!channels.settled(clock.monoMs())) return plan(undefined, 1000);
     if (now !== undefined && a !== undefined) {
       tx(() => {
-        if (st.cursor === 0) st.cursor = now;
+        if (st.cursor === 0) firstLook(escDeps, a, st, now);
         // What the trays show happened while the box was off is credited before anything is judged.
         whileOff.credit(escDeps, a, st, now, clock.monoMs(), (x, at) => onRemoval(a, x, at));
         materialise(escDeps, a, st, now);

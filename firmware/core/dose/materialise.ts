@@ -47,3 +47,22 @@ export function materialise(d: EscalationDeps, a: Active, st: StateRecord, now: 
   }
   st.cursor = now;
 }
+
+/**
+ * The first look with a known clock when the config came while the time was unset (a first boot
+ * before SNTP answered): the windows open now and not yet due are opened, as if the config were
+ * applied now (dose/rebase: nothing already due is made retroactive). Without it the cursor would
+ * start at now and a window that opened before the clock was set would never be looked at.
+ */
+export function firstLook(d: EscalationDeps, a: Active, st: StateRecord, now: number): void {
+  for (const dose of a.cfg.doses) {
+    const w = windowOf(a.cfg, dose);
+    for (const o of occurrencesBetween(dose, a.tz, now + 1, now + w.earlyMin * MS_PER_MINUTE + 1, 2)) {
+      if (known(st, o.slotId)) continue;
+      const slot = makeSlot(o.slotId, dose, o.dueUtcMs, w);
+      st.slots.push(slot);
+      d.log(EV.SLOT_OPEN, "info", { slot: slot.id, comp: slot.comp, due: isoUtc(slot.due) });
+    }
+  }
+  st.cursor = now;
+}
