@@ -91,7 +91,7 @@ export function resolveSignedSteps(obj: Record<string, unknown>): Record<string,
         (s as Record<string, unknown>).do === "ota"),
   );
   if (!needs) return obj;
-  if (obj.transport !== "mqtt") throw new SignedStepError('signed steps need "transport": "mqtt"');
+  if (obj.transport !== "mqtt" && obj.transport !== "board") throw new SignedStepError('signed steps need "transport": "mqtt" or "board"');
   const config = (obj.config ?? {}) as Record<string, unknown>;
   const device = typeof config.device === "string" ? config.device : "dk-sim";
   const tzr = typeof config.tz === "string" ? parsePosixTz(config.tz) : undefined;

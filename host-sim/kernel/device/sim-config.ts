@@ -87,6 +87,11 @@ export interface SimDeviceOptions {
    */
   readonly broker?: SimBroker;
   readonly trustedKeys?: readonly TrustedKey[];
+  /**
+   * Build the whole board (firmware/app/board.ts over emulated Moddable modules: sim-board.ts)
+   * instead of the core on simulated ports. Needs `broker` and the reference board's 4 channels.
+   */
+  readonly board?: boolean;
   /** The "dk-net" settings of a `dosekeeper provision` artefact (its `prefs`); default: made for broker.sim. */
   readonly provisioning?: Readonly<Record<string, string>>;
 }
@@ -102,6 +107,10 @@ export function provisionNet(kv: KeyValue, o: SimDeviceOptions): void {
     return;
   }
   if (o.broker === undefined) return;
+  if (o.board === true) {
+    kv.set("ssid", "dosekeeper-sim"); // sim-board.ts SIM_SSID
+    kv.set("password", "sim-pass");
+  }
   kv.set("mqttHost", "broker.sim");
   kv.set("mqttPort", "1883");
   kv.set("mqttTls", "0");

@@ -10,7 +10,7 @@
  */
 import type { Button, Clock, LoadCells, Network, PressKind, Ports } from "../../../firmware/core/ports";
 import type { LoggedEvent } from "../../../firmware/core/log/eventlog";
-import type { Dispenser, DispenserStatus, Uplink } from "../../../firmware/core/dispenser";
+import type { Dispenser, DispenserStatus } from "../../../firmware/core/dispenser";
 import { isoUtc } from "../../../firmware/core/schedule/civil";
 import type { BayModel } from "../hw/mass-model";
 import { KvEmulator, PowerCut } from "../hw/kv-emulator";
@@ -22,6 +22,8 @@ import type { SchedulerLike } from "../time/scheduler";
 import { mulberry32 } from "../prng";
 import { SimBays } from "./sim-bays";
 import { SimOutputs } from "./sim-outputs";
+import { LINK_UP_MS, StandInUplink } from "./sim-standin";
+import { type SimBoard, bootSimBoard } from "./sim-board";
 import {
   type Amount,
   type BayFault,
@@ -44,9 +46,6 @@ export type { SchedulerLike };
 /** Small deterministic PRNG (mulberry32) for the link's reconnect jitter. */
 export const seededRandom: (seed: number) => () => number = mulberry32;
 
-/** Built-in uplink: connection set-up after the network comes up, and broker round trip. */
-const LINK_UP_MS = 1_000;
-const ACK_MS = 40;
 /** SNTP answers this long after the network is usable. */
 const SNTP_MS = 2_000;
 const BOOT_MS = 1_000;
@@ -75,10 +74,10 @@ export class SimDevice {
   private bootAt = 0;
   private dispenser: Dispenser | undefined;
   private link: DeviceLink | undefined;
-  private linkUp = false;
-  private linkEpoch = 0;
   private buttonCb: ((k: PressKind) => void) | undefined;
   private readonly out: SimOutputs;
+  /** The running whole-board boot (options.board). */
+  private simBoard: SimBoard | undefined;
   private provisioned = false;
   private tearFallback = 0;
   private offMs = 0;
@@ -101,6 +100,8 @@ export class SimDevice {
     this.networkUp = o.network;
     this.clockError = o.clockErrorMs;
     provisionNet(this.netKv, o);
+    const [alive, group, core, networkUp] = [() => this.alive, () => this.group, () => this.dispenser, () => this.networkUp];
+    this.standIn = new StandInUplink({ sched: o.sched, alive, group, core, networkUp, emit: (k, b) => this.emit(k, b) });
   }
 
   private emit(kind: string, body: string): void {
@@ -137,25 +138,8 @@ export class SimDevice {
     },
   };
 
-  /** Built-in uplink: a broker stand-in that acknowledges every event after ACK_MS while the network is up. */
-  private readonly standIn: Uplink = {
-    ready: () => this.alive && this.linkUp,
-    send: (ev: LoggedEvent): boolean => {
-      if (!this.alive || !this.linkUp) return false;
-      const epoch = this.linkEpoch;
-      const d = this.dispenser;
-      this.sched.at(
-        this.sched.now + ACK_MS,
-        () => {
-          if (!this.alive || epoch !== this.linkEpoch || d !== this.dispenser || d === undefined) return;
-          this.emit("tx", `"seq":${ev.seq},"id":${JSON.stringify(ev.id)}`);
-          d.acked(ev.seq);
-        },
-        this.group,
-      );
-      return true;
-    },
-  };
+  /** Built-in uplink ("stand-in" transport). */
+  private readonly standIn: StandInUplink;
 
   // ------------------------------------------------------------------ life cycle
 
@@ -165,12 +149,13 @@ export class SimDevice {
     this.boots++;
     this.alive = true;
     this.bootAt = this.sched.now;
-    this.linkUp = false;
+    this.standIn.drop();
     this.buttonCb = undefined;
     this.kv.reboot();
     this.firmware.boot();
     const bad = this.firmware.behaviour;
     const o = this.o;
+    if (o.board === true) return this.bootBoard(reason);
     const leds = { ...this.out.leds, count: o.leds, set: this.out.leds.set };
     const read = bad === "no-detector" ? () => NaN : this.loadCells.read;
     const loadCells = { ...this.loadCells, channels: o.channels, sps: o.sps, read };
@@ -206,30 +191,51 @@ export class SimDevice {
     this.dispenser = d;
     dev.start();
     if (o.broker !== undefined && !net.ok) d.log(EV.FAULT, "alert", { code: net.code, detail: net.detail });
-    if (bad === "crash" && !dev.safe) this.sched.at(this.sched.now + 5_000, () => this.reboot("panic"), this.group);
-    if (!this.provisioned) {
-      this.provisioned = true;
-      d.receiveConfig(o.config, "provisioning");
-    }
+    this.booted(dev.safe);
     link?.start();
     this.bringNetworkUp();
+  }
+
+  /** The same box built whole: firmware/app/board.ts over emulated Moddable modules (sim-board.ts). */
+  private bootBoard(reason: string): void {
+    const o = this.o;
+    const bad = this.firmware.behaviour;
+    this.emit("power", `"on":true,"reason":"${reason}"`);
+    const read = bad === "no-detector" ? () => NaN : this.loadCells.read;
+    const sb = bootSimBoard({
+      ...{ sched: this.sched, group: this.group, id: o.id, reason, kv: this.kv, netKv: this.netKv, slots: this.firmware, out: this.out },
+      loadCells: { ...this.loadCells, channels: o.channels, sps: o.sps, read },
+      network: bad !== "no-broker" ? o.broker?.network(() => this.group) : undefined,
+      networkUp: () => this.networkUp,
+      // No battery on the board: after a power cut its RTC counts from 1970 until SNTP sets it.
+      rtc: () => (this.timeSet ? this.sched.now + this.clockError : this.sched.now - this.bootAt),
+      setRtc: (ms) => {
+        this.timeSet = true;
+        this.clockError = ms - this.sched.now;
+      },
+      random: seededRandom(o.seed * 7919 + this.boots),
+      onEvent: (ev: LoggedEvent) => this.emit("ev", eventLine(ev)),
+    });
+    this.simBoard = sb;
+    this.dispenser = sb.board.device.dispenser;
+    this.link = sb.board.device.link;
+    this.booted(sb.board.device.safe);
+  }
+
+  /** After either kind of boot: the emulated image's faults, the factory config at the first boot. */
+  private booted(safe: boolean): void {
+    const d = this.dispenser;
+    if (this.firmware.behaviour === "crash" && !safe) this.sched.at(this.sched.now + 5_000, () => this.reboot("panic"), this.group);
+    if (!this.provisioned && d !== undefined) {
+      this.provisioned = true;
+      d.receiveConfig(this.o.config, "provisioning");
+    }
   }
 
   private bringNetworkUp(): void {
     if (!this.alive || !this.networkUp) return;
     const g = this.group;
-    if (this.link === undefined && !this.linkUp) {
-      this.sched.at(
-        this.sched.now + LINK_UP_MS,
-        () => {
-          if (!this.alive || !this.networkUp || g !== this.group) return;
-          this.linkUp = true;
-          this.linkEpoch++;
-          this.dispenser?.uplinkReady();
-        },
-        g,
-      );
-    }
+    if (this.link === undefined) this.standIn.connect();
     if (!this.timeSet) {
       this.sched.at(
         this.sched.now + LINK_UP_MS + SNTP_MS,
@@ -251,9 +257,10 @@ export class SimDevice {
     this.sched.cancelGroup(this.group);
     this.out.dark();
     this.alive = false;
-    this.linkUp = false;
+    this.standIn.drop();
     this.dispenser = undefined;
     this.link = undefined;
+    this.simBoard = undefined;
     this.emit("power", `"on":false,"how":"${how}"`);
   }
 
@@ -311,10 +318,9 @@ export class SimDevice {
   setNetwork(up: boolean): void {
     this.networkUp = up;
     this.o.broker?.setNetwork(up);
-    if (!up) {
-      this.linkUp = false;
-      this.linkEpoch++;
-    } else this.bringNetworkUp();
+    this.simBoard?.radio.apChanged(up);
+    if (!up) this.standIn.drop();
+    else this.bringNetworkUp();
   }
 
   get network(): boolean {
@@ -322,7 +328,8 @@ export class SimDevice {
   }
 
   press(kind: PressKind): void {
-    if (this.alive && this.buttonCb !== undefined) this.guard(() => this.buttonCb!(kind));
+    if (this.alive && this.simBoard !== undefined) this.simBoard.press(kind);
+    else if (this.alive && this.buttonCb !== undefined) this.guard(() => this.buttonCb!(kind));
   }
 
   /** Remove pills: a hand presses, picks and leaves over durationMs. */
@@ -348,6 +355,8 @@ export class SimDevice {
 
   ntpSync(): void {
     this.clockError = 0;
+    const sntp = this.simBoard?.board.sntp;
+    if (sntp !== undefined) return this.guard(() => (sntp.stop(), sntp.start())); // the board asks its SNTP server now
     if (this.alive && this.networkUp) this.timeSet = true;
     this.guard(() => this.dispenser?.clockChanged());
   }

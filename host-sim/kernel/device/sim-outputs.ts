@@ -47,6 +47,14 @@ export class SimOutputs {
     },
   };
 
+  /** The piezo as the board's pin shows it (whole-board simulation: tones are not named there). */
+  tone(on: boolean, volume: number): void {
+    if (!this.alive() || on === this.buzzing) return;
+    this.buzzing = on;
+    this.buzzPattern = "pwm";
+    this.emit("buzzer", on ? `"on":true,"via":"pwm","volume":${volume}` : `"on":false`);
+  }
+
   /** Power is gone: everything falls dark (printed). */
   dark(): void {
     for (let i = 0; i < this.ledOn.length; i++) {

@@ -14,6 +14,7 @@
  * device was made with behaves "good". XS-clean.
  */
 import type { FirmwareSlots } from "../../../firmware/core/ports";
+import type { OtaClass, OtaSession, RollbackModule } from "../../../firmware/platform/firmware-slots";
 
 export type ImageBehaviour = "good" | "crash" | "no-broker" | "no-detector";
 export const SIM_IMAGE_MAGIC = "DKSIMFW1 ";
@@ -27,6 +28,17 @@ interface Slot {
   version: string;
   behaviour: ImageBehaviour;
   state: SlotState;
+}
+
+/** Bytes of an image's head kept while it is written (its first two lines). */
+const HEAD = 64;
+
+/** The version an image's second line names ("version 0.2.0", as cloud/firmware-image writes it). */
+export function versionOf(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length && i < HEAD; i++) text += String.fromCharCode(bytes[i]);
+  const line = text.split("\n")[1] ?? "";
+  return line.startsWith("version ") ? line.substring(8) : "unknown";
 }
 
 /** How an image behaves, read from its first line (anything else: "good"). */
@@ -88,13 +100,13 @@ export class SimFirmwareSlots {
         const s = inactive();
         s.state = "empty";
         s.version = "";
-        this.writing = { size, version, n: 0, head: new Uint8Array(32) };
+        this.writing = { size, version, n: 0, head: new Uint8Array(HEAD) };
       },
       write: (bytes) => {
         const w = this.writing;
         if (w === undefined) throw new RangeError("OTA_STATE");
         if (w.n + bytes.length > w.size) throw new RangeError("OTA_OVERRUN");
-        for (let i = 0; i < bytes.length && w.n + i < 32; i++) w.head[w.n + i] = bytes[i];
+        for (let i = 0; i < bytes.length && w.n + i < HEAD; i++) w.head[w.n + i] = bytes[i];
         w.n += bytes.length;
       },
       finish: () => {
@@ -102,7 +114,8 @@ export class SimFirmwareSlots {
         if (w === undefined || w.n !== w.size) throw new RangeError("OTA_STATE");
         const s = inactive();
         s.version = w.version;
-        s.behaviour = behaviourOf(w.head.subarray(0, Math.min(32, w.n)));
+        s.behaviour = behaviourOf(w.head.subarray(0, Math.min(HEAD, w.n)));
+        if (w.version === "") s.version = versionOf(w.head.subarray(0, Math.min(HEAD, w.n)));
         s.state = "new";
         this.bootSlot = 1 - this.running;
         this.writing = undefined;
@@ -123,5 +136,44 @@ export class SimFirmwareSlots {
       },
       restart: () => this.reset("software"),
     };
+  }
+
+  /**
+   * The SDK's "ota" module and the native "dk-ota" calls over these slots, for the board
+   * composition (firmware/platform/firmware-slots): a session erases the inactive slot and takes
+   * the image as it comes (its version from the image's head, as esp_app_desc on a board).
+   */
+  moddable(): { OTA: OtaClass; rollback: RollbackModule } {
+    const port = this.port();
+    const slots = this;
+    class OTA implements OtaSession {
+      #open = true;
+      constructor() {
+        port.begin(SIM_SLOT_BYTES, "");
+      }
+      write(bytes: ArrayBuffer): void {
+        if (!this.#open) throw new Error("closed");
+        port.write(new Uint8Array(bytes));
+      }
+      complete(): void {
+        if (!this.#open) throw new Error("closed");
+        this.#open = false;
+        const w = slots.writing; // the real module learns the size at the end: the image is what was written
+        if (w !== undefined) w.size = w.n;
+        port.finish();
+      }
+      cancel(): void {
+        this.#open = false;
+        port.abort();
+      }
+    }
+    const rollback: RollbackModule = {
+      pendingVerify: () => (this.slots[this.running].state === "trial" ? 1 : 0),
+      slotBytes: () => SIM_SLOT_BYTES,
+      markValid: () => port.accept(),
+      rollback: () => port.reject(),
+      restart: () => port.restart(),
+    };
+    return { OTA, rollback };
   }
 }

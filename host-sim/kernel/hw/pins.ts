@@ -45,6 +45,8 @@ export interface PinBoardOptions {
   logCapacity?: number;
   /** PWM channels available (default 4: Moddable's default LEDC channel map 0xF0). */
   pwmChannels?: number;
+  /** Told of every log entry as it is made (the simulator watches LED and buzzer pins). */
+  observe?: (e: PinLogEntry) => void;
 }
 
 export const ESP32_VALID = [
@@ -92,6 +94,7 @@ export class PinBoard {
   readonly #log: PinLogEntry[] = [];
   #dropped = 0;
   readonly pwmChannels: number;
+  readonly #observe: ((e: PinLogEntry) => void) | undefined;
   pwmInUse = 0;
   /** PWM timer configurations in use: key "hz/res" -> users. ESP32 LEDC has 4 timers. */
   readonly pwmTimers = new Map<string, number>();
@@ -103,6 +106,7 @@ export class PinBoard {
     this.#inputOnly = new Set(o.inputOnlyPins ?? ESP32_INPUT_ONLY);
     this.#cap = o.logCapacity ?? 2048;
     this.pwmChannels = o.pwmChannels ?? 4;
+    this.#observe = o.observe;
   }
 
   // ---- inspection ----
@@ -159,7 +163,9 @@ export class PinBoard {
       this.#log.shift();
       this.#dropped++;
     }
-    this.#log.push(frac === undefined ? { t: this.time.now(), pin, kind, value } : { t: this.time.now(), pin, kind, value, frac });
+    const e: PinLogEntry = frac === undefined ? { t: this.time.now(), pin, kind, value } : { t: this.time.now(), pin, kind, value, frac };
+    this.#log.push(e);
+    this.#observe?.(e);
   }
   checkPin(pin: unknown): number {
     if (typeof pin !== "number" || !Number.isInteger(pin) || !this.#valid.has(pin)) throw new Error("invalid pin");

@@ -24,10 +24,11 @@ export function runScenario(sc: Scenario, sink?: (line: string) => void, hold?: 
   const emit = (k: string, body: string): void => {
     out(`{"t":"${isoUtc(sched.now)}","k":"${k}"${body.length > 0 ? "," + body : ""}}`);
   };
-  const broker = sc.transport === "mqtt" ? new SimBroker(sched, emit, sc.network) : undefined;
+  const broker = sc.transport !== "stand-in" ? new SimBroker(sched, emit, sc.network) : undefined;
   const trustedKeys = sc.trust.map((t) => ({ kid: t.kid, publicKey: base64Decode(t.publicKey) ?? new Uint8Array(32) }));
   const dev = new SimDevice({
     broker,
+    board: sc.transport === "board",
     trustedKeys,
     sched,
     id: sc.device.id,

@@ -33,12 +33,18 @@ export interface Scenario {
   readonly network: boolean;
   /** Doses loaded in every compartment at start (default 7). */
   readonly loadedDoses: number;
-  /** "stand-in": a broker stand-in acknowledges events; "mqtt": the device's real MQTT link to a simulated broker. */
-  readonly transport: "stand-in" | "mqtt";
+  /**
+   * "stand-in": a broker stand-in acknowledges events; "mqtt": the device's real MQTT link to a
+   * simulated broker; "board": the same broker, reached by the whole board (firmware/app/board.ts
+   * over emulated Moddable modules: Wi-Fi, SNTP, sockets, NVS, pins).
+   */
+  readonly transport: Transport;
   readonly trust: readonly TrustEntry[];
   readonly config: Record<string, unknown>;
   readonly steps: readonly Step[];
 }
+
+export type Transport = "stand-in" | "mqtt" | "board";
 
 export interface ScenarioError {
   readonly path: string;
@@ -158,7 +164,9 @@ export function parseScenario(input: unknown): { ok: true; scenario: Scenario } 
   if (!isInt(loadedDoses, 0, 60)) err("loadedDoses", "integer 0..60");
 
   const transport = input.transport ?? "stand-in";
-  if (transport !== "stand-in" && transport !== "mqtt") err("transport", '"stand-in" or "mqtt"');
+  if (transport !== "stand-in" && transport !== "mqtt" && transport !== "board") err("transport", '"stand-in", "mqtt" or "board"');
+  if (transport === "board" && device !== undefined && (device.channels !== 4 || device.leds !== 4 || device.sps !== 10))
+    err("device", 'transport "board" is the reference board: 4 channels, 4 LEDs, 10 SPS');
   const trust: TrustEntry[] = [];
   if (input.trust !== undefined) {
     if (!Array.isArray(input.trust) || input.trust.length > 4) err("trust", "array of at most 4 { kid, publicKey }");
@@ -200,7 +208,7 @@ export function parseScenario(input: unknown): { ok: true; scenario: Scenario } 
       clockErrorMs: clockErrorMs as number,
       network: network as boolean,
       loadedDoses: loadedDoses as number,
-      transport: transport as "stand-in" | "mqtt",
+      transport: transport as Transport,
       trust,
       config,
       steps,
