@@ -31,6 +31,12 @@ import type { SocketClass } from "./platform/sockets";
 
 export const FIRMWARE_VERSION = "0.1.0";
 
+/** A manifest config string ("mc/config"); empty or missing is undefined. */
+function str(key: string): string | undefined {
+  const v = (config as Record<string, unknown>)[key];
+  return typeof v === "string" && v.length > 0 ? v : undefined;
+}
+
 export function startDevice(): Board {
   const modules: BoardModules = {
     Time,
@@ -52,7 +58,14 @@ export function startDevice(): Board {
     SNTP,
     OTA,
     rollback: { markValid, pendingVerify, restart, rollback, slotBytes },
-    config,
+    config: {
+      deviceId: str("deviceId"),
+      ledStrip: str("ledStrip"),
+      wifiSsid: str("wifiSsid"),
+      wifiPassword: str("wifiPassword"),
+      sntp1: str("sntp1"),
+      sntp2: str("sntp2"),
+    },
     random: () => Math.random(), // XS Math.random on the ESP32 is seeded from the hardware RNG
   };
   return startBoard(modules, { firmware: FIRMWARE_VERSION, target: "esp32" });

@@ -49,10 +49,20 @@ export interface BoardModules {
   readonly SNTP: SntpClass;
   readonly OTA: OtaClass;
   readonly rollback: RollbackModule;
-  /** The manifest's config ("mc/config"). */
-  readonly config: Readonly<Record<string, unknown>>;
+  /** The manifest's config ("mc/config"), as main.ts reads it. */
+  readonly config: BoardConfig;
   /** Randomness for the link's reconnect jitter (hardware RNG on the ESP32). */
   readonly random: () => number;
+}
+
+/** The manifest's config keys the board uses (docs/hardware.md); empty strings count as absent. */
+export interface BoardConfig {
+  readonly deviceId?: string | undefined;
+  readonly ledStrip?: string | undefined;
+  readonly wifiSsid?: string | undefined;
+  readonly wifiPassword?: string | undefined;
+  readonly sntp1?: string | undefined;
+  readonly sntp2?: string | undefined;
 }
 
 /** What a board is beyond its modules. */
@@ -78,11 +88,6 @@ export interface Board {
   readonly sntp: { start(): void; stop(): void };
 }
 
-function str(config: Readonly<Record<string, unknown>>, key: string): string | undefined {
-  const v = config[key];
-  return typeof v === "string" && v.length > 0 ? v : undefined;
-}
-
 function deviceIdFromMac(m: BoardModules): string {
   const mac = m.Net.get("MAC");
   return "dk-" + (mac ? mac.split(":").join("").toLowerCase() : "unknown");
@@ -101,11 +106,11 @@ export function startBoard(m: BoardModules, facts: BoardFacts): Board {
   // boot never clocks the HX711s (the load-cell path is the likeliest culprit).
   const boot = prepareBoot({ kv, timers, clock, firmware }, resetReason);
   const netKv = createKv(m.Preference, "dk-net"); // provisioning (core/link/settings; never in the core's namespace)
-  const deviceId = str(m.config, "deviceId") ?? deviceIdFromMac(m);
+  const deviceId = m.config.deviceId ?? deviceIdFromMac(m);
   const settings = linkSettingsFrom((k) => netKv.get(k), deviceId);
 
   const leds =
-    str(m.config, "ledStrip") && m.NeoPixel
+    m.config.ledStrip && m.NeoPixel
       ? new CompartmentLeds({ strip: pixelWriter(new m.NeoPixel({ length: BOARD.channels, pin: BOARD.stripPin, order: "GRB" })) })
       : new CompartmentLeds({ io: m.Digital, pins: BOARD.ledPins });
   const buzzer = new PiezoBuzzer({ io: m.PWM, pin: BOARD.buzzerPin, timers });
@@ -161,7 +166,7 @@ export function startBoard(m: BoardModules, facts: BoardFacts): Board {
 
   const sntp = createSntp({
     SNTP: m.SNTP,
-    hosts: [str(m.config, "sntp1") ?? "pool.ntp.org", str(m.config, "sntp2") ?? "time.cloudflare.com"],
+    hosts: [m.config.sntp1 ?? "pool.ntp.org", m.config.sntp2 ?? "time.cloudflare.com"],
     timers,
     setTime: (s) => m.Time.set(s),
     onSynced: () => {
@@ -170,8 +175,8 @@ export function startBoard(m: BoardModules, facts: BoardFacts): Board {
     },
   });
 
-  const ssid = netKv.get("ssid") ?? str(m.config, "wifiSsid");
-  const password = netKv.get("password") ?? str(m.config, "wifiPassword");
+  const ssid = netKv.get("ssid") ?? m.config.wifiSsid;
+  const password = netKv.get("password") ?? m.config.wifiPassword;
   const wifi = ssid
     ? startWifi({
         WiFi: m.WiFi,

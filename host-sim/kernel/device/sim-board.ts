@@ -16,6 +16,7 @@ import type { DigitalClass } from "../../../firmware/drivers/hx711/hx711";
 import { BOARD } from "../../../firmware/platform/board";
 import { createDigitalClass } from "../hw/digital";
 import type { SimFirmwareSlots } from "../hw/firmware-slots";
+import type { SimDigitalClass } from "../hw/sim-digital";
 import type { KvEmulator } from "../hw/kv-emulator";
 import { PinBoard, type PinLogEntry } from "../hw/pins";
 import { createPWMClass } from "../hw/pwm";
@@ -30,6 +31,7 @@ import {
   timerModule,
 } from "../moddable/modules";
 import { socketModules } from "../moddable/sockets";
+import { pinLoadCells } from "./sim-hx711";
 import type { SchedulerLike } from "../time/scheduler";
 import { simCalibration } from "./sim-config";
 import type { SimOutputs } from "./sim-outputs";
@@ -50,8 +52,10 @@ export interface BoardBoot {
   readonly netKv: KvEmulator;
   readonly slots: SimFirmwareSlots;
   readonly out: SimOutputs;
-  /** The bays at sample level. */
-  readonly loadCells: LoadCells;
+  /** The bays' raw counts (channel, ms UTC). */
+  readonly raw: (channel: number, tMs: number) => number;
+  /** The HX711 driver at pin level against the chip emulators (sim-hx711.ts); else sample level. */
+  readonly pins: boolean;
   /** The network behind the access point (the simulated broker's), or none. */
   readonly network: Network | undefined;
   networkUp(): boolean;
@@ -72,6 +76,19 @@ function macOf(id: string): string {
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193) >>> 0;
   const b = [0x24, 0x0a, 0xc4, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff];
   return b.map((x) => (x < 16 ? "0" : "") + x.toString(16)).join(":");
+}
+
+/**
+ * The fast path: the bays read as the HX711 gives them — the latest conversion, one per period
+ * since power-on — so a scenario reads alike at sample level and at pin level (41 and 43).
+ */
+function sampleLevel(c: BoardBoot, bootAt: number): LoadCells {
+  const period = 1000 / BOARD.hx711Sps;
+  return {
+    channels: BOARD.channels,
+    sps: BOARD.hx711Sps,
+    read: (ch) => c.raw(ch, bootAt + Math.floor((c.sched.now - bootAt - 1) / period) * period),
+  };
 }
 
 export function bootSimBoard(c: BoardBoot): SimBoard {
@@ -124,6 +141,9 @@ export function bootSimBoard(c: BoardBoot): SimBoard {
     },
   };
   const radio = new WifiRadio(host);
+  const gpio = createDigitalClass(pins);
+  const hx = c.pins ? pinLoadCells(sched, group, timers, c.raw, gpio as unknown as SimDigitalClass) : undefined;
+  const digital = hx !== undefined ? hx.Digital : gpio;
   const { OTA, rollback } = c.slots.moddable();
   const modules: BoardModules = {
     Time: timeModule(host),
@@ -132,7 +152,7 @@ export function bootSimBoard(c: BoardBoot): SimBoard {
     Preference: preferenceModule(host),
     getResetReason: resetReasonModule(host),
     ...socketModules(c.network ?? unreachable, timers),
-    Digital: createDigitalClass(pins) as unknown as DigitalClass & BoardModules["Digital"],
+    Digital: digital as unknown as DigitalClass & BoardModules["Digital"],
     PWM: createPWMClass(pins),
     WiFi: radio.module(),
     Net: netModule(host),
@@ -148,7 +168,7 @@ export function bootSimBoard(c: BoardBoot): SimBoard {
     firmware: c.slots.version,
     target: "sim",
     calibration,
-    loadCells: c.loadCells,
+    ...(hx === undefined ? { loadCells: sampleLevel(c, sched.now) } : {}),
     onEvent: c.onEvent,
   });
   return {

@@ -92,6 +92,8 @@ export interface SimDeviceOptions {
    * instead of the core on simulated ports. Needs `broker` and the reference board's 4 channels.
    */
   readonly board?: boolean;
+  /** With `board`: the HX711 driver at pin level against the chip emulators (default: sample level). */
+  readonly hx711Pins?: boolean;
   /** The "dk-net" settings of a `dosekeeper provision` artefact (its `prefs`); default: made for broker.sim. */
   readonly provisioning?: Readonly<Record<string, string>>;
 }

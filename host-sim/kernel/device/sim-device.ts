@@ -201,10 +201,11 @@ export class SimDevice {
     const o = this.o;
     const bad = this.firmware.behaviour;
     this.emit("power", `"on":true,"reason":"${reason}"`);
-    const read = bad === "no-detector" ? () => NaN : this.loadCells.read;
+    const raw = (ch: number, t: number): number =>
+      ch >= 0 && ch < this.bays.length && bad !== "no-detector" ? this.bays[ch].raw(this.rel(t)) : NaN;
     const sb = bootSimBoard({
       ...{ sched: this.sched, group: this.group, id: o.id, reason, kv: this.kv, netKv: this.netKv, slots: this.firmware, out: this.out },
-      loadCells: { ...this.loadCells, channels: o.channels, sps: o.sps, read },
+      ...{ raw, pins: o.hx711Pins === true },
       network: bad !== "no-broker" ? o.broker?.network(() => this.group) : undefined,
       networkUp: () => this.networkUp,
       // No battery on the board: after a power cut its RTC counts from 1970 until SNTP sets it.
@@ -216,9 +217,7 @@ export class SimDevice {
       random: seededRandom(o.seed * 7919 + this.boots),
       onEvent: (ev: LoggedEvent) => this.emit("ev", eventLine(ev)),
     });
-    this.simBoard = sb;
-    this.dispenser = sb.board.device.dispenser;
-    this.link = sb.board.device.link;
+    [this.simBoard, this.dispenser, this.link] = [sb, sb.board.device.dispenser, sb.board.device.link];
     this.booted(sb.board.device.safe);
   }
 

@@ -29,6 +29,7 @@ export function runScenario(sc: Scenario, sink?: (line: string) => void, hold?: 
   const dev = new SimDevice({
     broker,
     board: sc.transport === "board",
+    hx711Pins: sc.device.loadCells === "pins",
     trustedKeys,
     sched,
     id: sc.device.id,

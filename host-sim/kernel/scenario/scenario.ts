@@ -26,6 +26,8 @@ export interface Scenario {
     readonly leds: number;
     readonly sps: 10 | 80;
     readonly seed: number;
+    /** "samples" (default): the detector reads the bay physics; "pins" (board transport): the HX711 driver clocks the chip emulators. */
+    readonly loadCells: "samples" | "pins";
   };
   /** Device clock error at start (ms, device wall = true time + error). */
   readonly clockErrorMs: number;
@@ -143,7 +145,8 @@ export function parseScenario(input: unknown): { ok: true; scenario: Scenario } 
   const dev = isObj(input.device) ? input.device : input.device === undefined ? {} : err("device", "must be an object");
   let device: Scenario["device"] | undefined;
   if (dev !== undefined) {
-    for (const k of Object.keys(dev)) if (["id", "channels", "leds", "sps", "seed"].indexOf(k) < 0) err(`device.${k}`, "unknown field");
+    for (const k of Object.keys(dev))
+      if (["id", "channels", "leds", "sps", "seed", "loadCells"].indexOf(k) < 0) err(`device.${k}`, "unknown field");
     const id = dev.id === undefined ? (config !== undefined && typeof config.device === "string" ? config.device : "dk-sim") : dev.id;
     const channels = dev.channels ?? 4;
     const leds = dev.leds ?? 4;
@@ -154,7 +157,16 @@ export function parseScenario(input: unknown): { ok: true; scenario: Scenario } 
     if (!isInt(leds, 1, 16)) err("device.leds", "integer 1..16");
     if (sps !== 10 && sps !== 80) err("device.sps", "10 or 80");
     if (!isInt(seed, 0, 0x7fffffff)) err("device.seed", "integer 0..2^31-1");
-    device = { id: String(id), channels: channels as number, leds: leds as number, sps: sps as 10 | 80, seed: seed as number };
+    const loadCells = dev.loadCells ?? "samples";
+    if (loadCells !== "samples" && loadCells !== "pins") err("device.loadCells", '"samples" or "pins"');
+    device = {
+      id: String(id),
+      channels: channels as number,
+      leds: leds as number,
+      sps: sps as 10 | 80,
+      seed: seed as number,
+      loadCells: loadCells as "samples" | "pins",
+    };
   }
   const clockErrorMs = input.clockErrorMs ?? 0;
   if (!isInt(clockErrorMs, -86_400_000 * 365, 86_400_000 * 365)) err("clockErrorMs", "integer milliseconds");
@@ -167,6 +179,8 @@ export function parseScenario(input: unknown): { ok: true; scenario: Scenario } 
   if (transport !== "stand-in" && transport !== "mqtt" && transport !== "board") err("transport", '"stand-in", "mqtt" or "board"');
   if (transport === "board" && device !== undefined && (device.channels !== 4 || device.leds !== 4 || device.sps !== 10))
     err("device", 'transport "board" is the reference board: 4 channels, 4 LEDs, 10 SPS');
+  if (transport !== "board" && device !== undefined && device.loadCells === "pins")
+    err("device.loadCells", '"pins" needs transport "board"');
   const trust: TrustEntry[] = [];
   if (input.trust !== undefined) {
     if (!Array.isArray(input.trust) || input.trust.length > 4) err("trust", "array of at most 4 { kid, publicKey }");
