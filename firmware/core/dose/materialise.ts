@@ -4,6 +4,7 @@
  * (recorded missed once, one collapsed notification, no alarm storm).
  */
 import type { Active, StateRecord } from "../config/active";
+import type { FixedDose } from "../config/types";
 import type { EscalationDeps } from "../escalation/escalator";
 import { EV } from "../protocol/events";
 import { isoUtc, MS_PER_MINUTE } from "../schedule/civil";
@@ -55,14 +56,17 @@ export function materialise(d: EscalationDeps, a: Active, st: StateRecord, now: 
  * start at now and a window that opened before the clock was set would never be looked at.
  */
 export function firstLook(d: EscalationDeps, a: Active, st: StateRecord, now: number): void {
-  for (const dose of a.cfg.doses) {
-    const w = windowOf(a.cfg, dose);
-    for (const o of occurrencesBetween(dose, a.tz, now + 1, now + w.earlyMin * MS_PER_MINUTE + 1, 2)) {
-      if (known(st, o.slotId)) continue;
-      const slot = makeSlot(o.slotId, dose, o.dueUtcMs, w);
-      st.slots.push(slot);
-      d.log(EV.SLOT_OPEN, "info", { slot: slot.id, comp: slot.comp, due: isoUtc(slot.due) });
-    }
-  }
+  for (const dose of a.cfg.doses) openWindowsAt(d, a, dose, st, now);
   st.cursor = now;
+}
+
+/** Opens the slots of `dose` whose window is open at `now` and not yet due (never one already known). */
+export function openWindowsAt(d: EscalationDeps, a: Active, dose: FixedDose, st: StateRecord, now: number): void {
+  const w = windowOf(a.cfg, dose);
+  for (const o of occurrencesBetween(dose, a.tz, now + 1, now + w.earlyMin * MS_PER_MINUTE + 1, 2)) {
+    if (known(st, o.slotId)) continue;
+    const slot = makeSlot(o.slotId, dose, o.dueUtcMs, w);
+    st.slots.push(slot);
+    d.log(EV.SLOT_OPEN, "info", { slot: slot.id, comp: slot.comp, due: isoUtc(slot.due) });
+  }
 }

@@ -20,9 +20,10 @@ import { canonicalJson } from "../config/canonical";
 import type { FixedDose } from "../config/types";
 import { type EscalationDeps, passedRungs } from "../escalation/escalator";
 import { EV } from "../protocol/events";
-import { isoUtc, MS_PER_DAY, MS_PER_MINUTE } from "../schedule/civil";
+import { isoUtc, MS_PER_DAY } from "../schedule/civil";
 import { occurrencesBetween } from "../schedule/occurrences";
-import { known, retire } from "./retired";
+import { openWindowsAt } from "./materialise";
+import { retire } from "./retired";
 import { isOpen, makeSlot, REACHED_DUE, REACHED_LATE, REACHED_MISSED, type Slot, windowOf } from "./slots";
 
 export function rebaseSlots(d: EscalationDeps, prev: Active | undefined, next: Active, st: StateRecord, now: number | undefined): void {
@@ -49,13 +50,7 @@ export function rebaseSlots(d: EscalationDeps, prev: Active | undefined, next: A
   if (now === undefined) return;
   for (const dose of next.cfg.doses) {
     if (prev !== undefined && sameDose(prev.doses.get(dose.id), dose)) continue;
-    const w = windowOf(next.cfg, dose);
-    for (const o of occurrencesBetween(dose, next.tz, now + 1, now + w.earlyMin * MS_PER_MINUTE + 1, 2)) {
-      if (known(st, o.slotId)) continue;
-      const slot = makeSlot(o.slotId, dose, o.dueUtcMs, w);
-      st.slots.push(slot);
-      d.log(EV.SLOT_OPEN, "info", { slot: slot.id, comp: slot.comp, due: isoUtc(slot.due) });
-    }
+    openWindowsAt(d, next, dose, st, now);
   }
   if (prev === undefined || st.cursor === 0 || st.cursor > now) st.cursor = now;
 }
